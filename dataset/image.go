@@ -1,0 +1,188 @@
+package dataset
+
+import (
+	"fmt"
+	"image"
+	_ "image/jpeg" // register JPEG for LoadImageFile
+	_ "image/png"  // register PNG for LoadImageFile
+	"os"
+	"slices"
+)
+
+// objectThreshold is how far (on a 0..1 scale) a pixel must differ from the
+// background to count as part of the object when trimming.
+const objectThreshold = 0.1
+
+// FromImage converts img into an h×w grayscale image in [0, 1], row-major
+// (the HWC layout of a Set with C = 1), prepared the way Fashion-MNIST
+// images were:
+//
+//  1. Luma (0.299 R + 0.587 G + 0.114 B), with transparent pixels
+//     composited over white.
+//  2. Light object on a dark background: the background level is the median
+//     of the border pixels; if it is light (> 0.5) the image is inverted.
+//     The background is then mapped to 0 and the levels rescaled so the
+//     brightest possible object pixel stays 1.
+//  3. Trimmed to the bounding box of the pixels that differ from the
+//     background by more than 0.1 (the whole image if there are none).
+//  4. Scaled, keeping the aspect ratio, so that the longer side fills h or w
+//     (area averaging, which also handles enlargement), centred, and padded
+//     with the background, 0.
+//
+// It returns a new slice of length h*w and panics if h or w is not positive.
+// An empty image gives all zeros.
+func FromImage(img image.Image, h, w int) []float32 {
+	if h <= 0 || w <= 0 {
+		panic(fmt.Sprintf("dataset: FromImage size %d×%d, want positive", h, w))
+	}
+	out := make([]float32, h*w)
+	b := img.Bounds()
+	sw, sh := b.Dx(), b.Dy()
+	if sw == 0 || sh == 0 {
+		return out
+	}
+	g := luma(img)
+
+	// Background from the border; invert a light background.
+	border := make([]float32, 0, 2*(sw+sh))
+	for x := range sw {
+		border = append(border, g[x], g[(sh-1)*sw+x])
+	}
+	for y := range sh {
+		border = append(border, g[y*sw], g[y*sw+sw-1])
+	}
+	slices.Sort(border)
+	bg := border[len(border)/2]
+	if bg > 0.5 {
+		for i, v := range g {
+			g[i] = 1 - v
+		}
+		bg = 1 - bg
+	}
+	for i, v := range g {
+		g[i] = max(0, (v-bg)/(1-bg))
+	}
+
+	// Trim to the object.
+	x0, y0, x1, y1 := sw, sh, 0, 0
+	for y := range sh {
+		for x, v := range g[y*sw : (y+1)*sw] {
+			if v > objectThreshold {
+				x0, x1 = min(x0, x), max(x1, x+1)
+				y0, y1 = min(y0, y), max(y1, y+1)
+			}
+		}
+	}
+	if x0 >= x1 {
+		x0, y0, x1, y1 = 0, 0, sw, sh
+	}
+	ow, oh := x1-x0, y1-y0
+
+	// Fit, keeping the aspect ratio.
+	dw, dh := w, h
+	if ow*h > oh*w { // relatively wider than the target
+		dh = max(1, int(float64(oh)*float64(w)/float64(ow)+0.5))
+	} else {
+		dw = max(1, int(float64(ow)*float64(h)/float64(oh)+0.5))
+	}
+	xw := areaWeights(ow, dw)
+	yw := areaWeights(oh, dh)
+
+	// Horizontal pass into tmp (oh × dw), then vertical into out.
+	tmp := make([]float32, oh*dw)
+	for y := range oh {
+		row := g[(y0+y)*sw+x0 : (y0+y)*sw+x1]
+		for x, ws := range xw {
+			var s float32
+			for _, c := range ws {
+				s += c.w * row[c.i]
+			}
+			tmp[y*dw+x] = s
+		}
+	}
+	offX, offY := (w-dw)/2, (h-dh)/2
+	for y, ws := range yw {
+		dst := out[(offY+y)*w+offX : (offY+y)*w+offX+dw]
+		for _, c := range ws {
+			src := tmp[c.i*dw : (c.i+1)*dw]
+			for x := range dst {
+				dst[x] += c.w * src[x]
+			}
+		}
+	}
+	for i, v := range out {
+		out[i] = min(max(v, 0), 1)
+	}
+	return out
+}
+
+// luma returns the luma of img in [0, 1], row-major, with alpha composited
+// over white.
+func luma(img image.Image) []float32 {
+	b := img.Bounds()
+	g := make([]float32, 0, b.Dx()*b.Dy())
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, gg, bb, a := img.At(x, y).RGBA() // premultiplied, 0..0xffff
+			white := float32(0xffff - a)
+			l := 0.299*(float32(r)+white) + 0.587*(float32(gg)+white) + 0.114*(float32(bb)+white)
+			g = append(g, min(l/0xffff, 1))
+		}
+	}
+	return g
+}
+
+// coef is one source index and its weight in an output sample.
+type coef struct {
+	i int
+	w float32
+}
+
+// areaWeights returns, for each of the n output samples along an axis of m
+// source samples, the source samples it covers and their weights: output j
+// spans source interval [j*m/n, (j+1)*m/n), each source sample weighted by
+// its overlap, normalised to sum to 1.
+func areaWeights(m, n int) [][]coef {
+	ws := make([][]coef, n)
+	scale := float64(m) / float64(n)
+	for j := range ws {
+		lo, hi := float64(j)*scale, float64(j+1)*scale
+		for i := int(lo); i < m && float64(i) < hi; i++ {
+			ov := min(hi, float64(i+1)) - max(lo, float64(i))
+			if ov > 1e-9 {
+				ws[j] = append(ws[j], coef{i, float32(ov / scale)})
+			}
+		}
+	}
+	return ws
+}
+
+// LoadImageFile decodes the PNG or JPEG file at path and converts it with
+// FromImage into h×w values in [0, 1]. Errors name the file.
+func LoadImageFile(path string, h, w int) ([]float32, error) {
+	if h <= 0 || w <= 0 {
+		return nil, fmt.Errorf("dataset: %s: target size %d×%d, want positive", path, h, w)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("dataset: %w", err)
+	}
+	defer f.Close()
+	// Check the declared size before decoding allocates the pixels.
+	cfg, format, err := image.DecodeConfig(f)
+	if err != nil {
+		return nil, fmt.Errorf("dataset: %s: not a PNG or JPEG image: %w", path, err)
+	}
+	const maxPixels = 1 << 26 // 64 Mpixel
+	if int64(cfg.Width)*int64(cfg.Height) > maxPixels {
+		return nil, fmt.Errorf("dataset: %s: %s image of %d×%d pixels exceeds %d pixels", path, format, cfg.Width, cfg.Height, maxPixels)
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		return nil, fmt.Errorf("dataset: %s: %w", path, err)
+	}
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("dataset: %s: decoding %s: %w", path, format, err)
+	}
+	return FromImage(img, h, w), nil
+}

@@ -1,0 +1,88 @@
+package graph
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+)
+
+// Initializer fills a weight tensor of the given shape, drawing from rng.
+// fanIn and fanOut follow Keras: for a Conv2D kernel (KH, KW, Cin, Cout),
+// fanIn = KH*KW*Cin and fanOut = KH*KW*Cout; for a Dense kernel (in, out),
+// in and out.
+type Initializer func(dst []float32, fanIn, fanOut int, rng *rand.Rand)
+
+var initializers = map[string]Initializer{
+	"zeros": func(dst []float32, _, _ int, _ *rand.Rand) { clear(dst) },
+	"ones": func(dst []float32, _, _ int, _ *rand.Rand) {
+		for i := range dst {
+			dst[i] = 1
+		}
+	},
+	"glorot_uniform": func(dst []float32, in, out int, rng *rand.Rand) {
+		uniform(dst, math.Sqrt(6/float64(in+out)), rng)
+	},
+	"glorot_normal": func(dst []float32, in, out int, rng *rand.Rand) {
+		truncNormal(dst, math.Sqrt(2/float64(in+out)), rng)
+	},
+	"he_uniform": func(dst []float32, in, _ int, rng *rand.Rand) {
+		uniform(dst, math.Sqrt(6/float64(in)), rng)
+	},
+	"he_normal": func(dst []float32, in, _ int, rng *rand.Rand) {
+		truncNormal(dst, math.Sqrt(2/float64(in)), rng)
+	},
+	"lecun_uniform": func(dst []float32, in, _ int, rng *rand.Rand) {
+		uniform(dst, math.Sqrt(3/float64(in)), rng)
+	},
+	"lecun_normal": func(dst []float32, in, _ int, rng *rand.Rand) {
+		truncNormal(dst, math.Sqrt(1/float64(in)), rng)
+	},
+}
+
+// RegisterInitializer makes an initializer available by name to layer
+// configurations. It panics if the name is already taken.
+func RegisterInitializer(name string, f Initializer) {
+	if _, dup := initializers[name]; dup {
+		panic("graph: initializer " + name + " registered twice")
+	}
+	initializers[name] = f
+}
+
+func initializer(name, def string) (Initializer, error) {
+	if name == "" {
+		name = def
+	}
+	f, ok := initializers[name]
+	if !ok {
+		names := make([]string, 0, len(initializers))
+		for n := range initializers {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, fmt.Errorf("unknown initializer %q (known: %v)", name, names)
+	}
+	return f, nil
+}
+
+func uniform(dst []float32, limit float64, rng *rand.Rand) {
+	for i := range dst {
+		dst[i] = float32((rng.Float64()*2 - 1) * limit)
+	}
+}
+
+// truncNormal draws from a normal distribution truncated at two standard
+// deviations, scaled like Keras's variance-scaling initializers (the
+// truncated normal's stddev is corrected by 0.87962566103423978).
+func truncNormal(dst []float32, std float64, rng *rand.Rand) {
+	s := std / 0.87962566103423978
+	for i := range dst {
+		for {
+			v := rng.NormFloat64()
+			if v >= -2 && v <= 2 {
+				dst[i] = float32(v * s)
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,126 @@
+package graph
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/capa-ml/capa/internal/kernels"
+	G "gorgonia.org/gorgonia"
+)
+
+// Conv2D is a 2-D convolution over (H, W, C) feature maps, Keras's Conv2D.
+// Its kernel has shape (KH, KW, C, Filters), its bias (Filters).
+type Conv2D struct {
+	Base
+	// Filters is the number of output channels (required).
+	Filters int `json:"filters"`
+	// KernelSize is the window (height, width) (required).
+	KernelSize [2]int `json:"kernel_size"`
+	// Strides defaults to (1, 1).
+	Strides [2]int `json:"strides,omitzero"`
+	// Padding is "valid" (default) or "same". "same" pads so the output is
+	// ceil(input/stride), the odd extra row or column at the bottom and right.
+	Padding string `json:"padding,omitempty"`
+	// Activation is applied to the output: "relu", "sigmoid", "tanh",
+	// "softmax" or "linear" (default).
+	Activation string `json:"activation,omitempty"`
+	// NoBias drops the bias (Keras's use_bias=False).
+	NoBias bool `json:"no_bias,omitempty"`
+	// KernelInitializer defaults to "glorot_uniform", BiasInitializer to "zeros".
+	KernelInitializer string `json:"kernel_initializer,omitempty"`
+	BiasInitializer   string `json:"bias_initializer,omitempty"`
+	// KernelRegularizer adds a penalty on the kernel to the loss.
+	KernelRegularizer *Regularizer `json:"kernel_regularizer,omitempty"`
+
+	kernel, bias *Param
+	pad          [4]int
+}
+
+func init() { Register("Conv2D", func() Layer { return &Conv2D{} }) }
+
+// Class returns "Conv2D".
+func (l *Conv2D) Class() string { return "Conv2D" }
+
+// Build validates the configuration against the input (H, W, C) and creates
+// the kernel and bias.
+func (l *Conv2D) Build(in Shape, rng *rand.Rand) (Shape, error) {
+	if l.Filters < 1 {
+		return nil, fmt.Errorf("filters must be positive, got %d", l.Filters)
+	}
+	if l.KernelSize[0] < 1 || l.KernelSize[1] < 1 {
+		return nil, fmt.Errorf("kernel_size must be positive, got %v", l.KernelSize)
+	}
+	strides, err := defaultStrides(l.Strides, [2]int{1, 1})
+	if err != nil {
+		return nil, err
+	}
+	l.Strides = strides
+	if err := checkActivation(l.Activation); err != nil {
+		return nil, err
+	}
+	if len(in) != 3 {
+		return nil, fmt.Errorf("Conv2D needs (height, width, channels) input, got %v", in)
+	}
+	out, pad, err := window(in, l.KernelSize, strides, l.Padding)
+	if err != nil {
+		return nil, err
+	}
+	l.pad = pad
+	kh, kw, c := l.KernelSize[0], l.KernelSize[1], in[2]
+	if l.kernel, err = l.AddWeight("kernel", []int{kh, kw, c, l.Filters}, l.KernelInitializer, "glorot_uniform", kh*kw*c, kh*kw*l.Filters, rng); err != nil {
+		return nil, err
+	}
+	l.kernel.Regularizer = l.KernelRegularizer
+	if !l.NoBias {
+		if l.bias, err = l.AddWeight("bias", []int{l.Filters}, l.BiasInitializer, "zeros", kh*kw*c, kh*kw*l.Filters, rng); err != nil {
+			return nil, err
+		}
+	}
+	return Shape{out[0], out[1], l.Filters}, nil
+}
+
+// Call convolves x (N, H, W, C) with the kernel, adds the bias and applies
+// the activation.
+func (l *Conv2D) Call(c *Ctx, x *G.Node) (*G.Node, error) {
+	y, err := Convolution2D(x, c.Param(l.kernel), l.Strides, l.pad)
+	if err != nil {
+		return nil, err
+	}
+	if l.bias != nil {
+		if y, err = BiasAdd(y, c.Param(l.bias)); err != nil {
+			return nil, err
+		}
+	}
+	return activate(c, l.Activation, y)
+}
+
+func defaultStrides(s, def [2]int) ([2]int, error) {
+	if s == [2]int{} {
+		return def, nil
+	}
+	if s[0] < 1 || s[1] < 1 {
+		return s, fmt.Errorf("strides must be positive, got %v", s)
+	}
+	return s, nil
+}
+
+// window computes the output size (OH, OW) and the padding (top, bottom,
+// left, right) of a sliding window on in (H, W, C), checking that it fits.
+func window(in Shape, k, s [2]int, padding string) ([2]int, [4]int, error) {
+	var same bool
+	switch padding {
+	case "", "valid":
+	case "same":
+		same = true
+	default:
+		return [2]int{}, [4]int{}, fmt.Errorf("padding must be \"valid\" or \"same\", got %q", padding)
+	}
+	t, b := kernels.Padding(same, in[0], k[0], s[0])
+	lft, r := kernels.Padding(same, in[1], k[1], s[1])
+	if in[0]+t+b < k[0] || in[1]+lft+r < k[1] {
+		return [2]int{}, [4]int{}, fmt.Errorf("a %dx%d window does not fit a %dx%d map with %q padding", k[0], k[1], in[0], in[1], padding)
+	}
+	oh := (in[0]+t+b-k[0])/s[0] + 1
+	ow := (in[1]+lft+r-k[1])/s[1] + 1
+	return [2]int{oh, ow}, [4]int{t, b, lft, r}, nil
+}

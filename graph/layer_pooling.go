@@ -1,0 +1,117 @@
+package graph
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	G "gorgonia.org/gorgonia"
+)
+
+// poolBuild validates a pooling configuration against the input (H, W, C),
+// applies the defaults (pool 2x2, strides = pool) and returns the output
+// shape and the padding.
+func poolBuild(in Shape, pool, strides *[2]int, padding string) (Shape, [4]int, error) {
+	if *pool == [2]int{} {
+		*pool = [2]int{2, 2}
+	}
+	if pool[0] < 1 || pool[1] < 1 {
+		return nil, [4]int{}, fmt.Errorf("pool_size must be positive, got %v", *pool)
+	}
+	s, err := defaultStrides(*strides, *pool)
+	if err != nil {
+		return nil, [4]int{}, err
+	}
+	*strides = s
+	if len(in) != 3 {
+		return nil, [4]int{}, fmt.Errorf("pooling needs (height, width, channels) input, got %v", in)
+	}
+	out, pad, err := window(in, *pool, s, padding)
+	if err != nil {
+		return nil, [4]int{}, err
+	}
+	return Shape{out[0], out[1], in[2]}, pad, nil
+}
+
+// MaxPooling2D keeps the largest value of each window, Keras's MaxPooling2D.
+type MaxPooling2D struct {
+	Base
+	// PoolSize defaults to (2, 2).
+	PoolSize [2]int `json:"pool_size,omitzero"`
+	// Strides defaults to PoolSize.
+	Strides [2]int `json:"strides,omitzero"`
+	// Padding is "valid" (default) or "same"; padded cells never win.
+	Padding string `json:"padding,omitempty"`
+
+	pad [4]int
+}
+
+// AveragePooling2D averages each window, Keras's AveragePooling2D.
+type AveragePooling2D struct {
+	Base
+	// PoolSize defaults to (2, 2).
+	PoolSize [2]int `json:"pool_size,omitzero"`
+	// Strides defaults to PoolSize.
+	Strides [2]int `json:"strides,omitzero"`
+	// Padding is "valid" (default) or "same"; padded cells are not
+	// averaged (the divisor is the number of real cells).
+	Padding string `json:"padding,omitempty"`
+
+	pad [4]int
+}
+
+func init() {
+	Register("MaxPooling2D", func() Layer { return &MaxPooling2D{} })
+	Register("AveragePooling2D", func() Layer { return &AveragePooling2D{} })
+}
+
+// Class returns "MaxPooling2D".
+func (l *MaxPooling2D) Class() string { return "MaxPooling2D" }
+
+// Build validates the configuration against the input (H, W, C).
+func (l *MaxPooling2D) Build(in Shape, _ *rand.Rand) (out Shape, err error) {
+	out, l.pad, err = poolBuild(in, &l.PoolSize, &l.Strides, l.Padding)
+	return out, err
+}
+
+// Call pools x (N, H, W, C).
+func (l *MaxPooling2D) Call(_ *Ctx, x *G.Node) (*G.Node, error) {
+	return MaxPool2D(x, l.PoolSize, l.Strides, l.pad)
+}
+
+// Class returns "AveragePooling2D".
+func (l *AveragePooling2D) Class() string { return "AveragePooling2D" }
+
+// Build validates the configuration against the input (H, W, C).
+func (l *AveragePooling2D) Build(in Shape, _ *rand.Rand) (out Shape, err error) {
+	out, l.pad, err = poolBuild(in, &l.PoolSize, &l.Strides, l.Padding)
+	return out, err
+}
+
+// Call pools x (N, H, W, C).
+func (l *AveragePooling2D) Call(_ *Ctx, x *G.Node) (*G.Node, error) {
+	return AvgPool2D(x, l.PoolSize, l.Strides, l.pad)
+}
+
+// GlobalAveragePooling2D averages each channel over the whole map:
+// (H, W, C) -> (C).
+type GlobalAveragePooling2D struct{ Base }
+
+func init() {
+	Register("GlobalAveragePooling2D", func() Layer { return &GlobalAveragePooling2D{} })
+}
+
+// Class returns "GlobalAveragePooling2D".
+func (l *GlobalAveragePooling2D) Class() string { return "GlobalAveragePooling2D" }
+
+// Build checks the input is (H, W, C).
+func (l *GlobalAveragePooling2D) Build(in Shape, _ *rand.Rand) (Shape, error) {
+	if len(in) != 3 {
+		return nil, fmt.Errorf("GlobalAveragePooling2D needs (height, width, channels) input, got %v", in)
+	}
+	return Shape{in[2]}, nil
+}
+
+// Call averages x (N, H, W, C) to (N, C).
+func (l *GlobalAveragePooling2D) Call(_ *Ctx, x *G.Node) (*G.Node, error) {
+	return GlobalAvgPool2D(x)
+}

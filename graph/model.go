@@ -1,0 +1,277 @@
+package graph
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// DefaultSeed seeds the weights of models built without an explicit seed, so
+// that the same program builds the same model.
+const DefaultSeed = 1
+
+// Model is a sequential stack of layers with its weights. It is built as
+// layers are added: every layer knows its input and output shapes, and its
+// weights exist. Model.Graph turns it into a Gorgonia expression graph.
+type Model struct {
+	// Name is the model's name, "sequential" by default.
+	Name string
+
+	seed   uint64
+	layers []Layer
+	shapes []Shape // output shape of each layer
+	input  Shape
+	count  map[string]int // names generated so far, by prefix
+	pred   predictor
+}
+
+// Sequential builds a model from an Input followed by layers, with weights
+// drawn from DefaultSeed. It returns the first error, naming the layer.
+func Sequential(layers ...Layer) (*Model, error) {
+	return SequentialSeed(DefaultSeed, layers...)
+}
+
+// SequentialSeed is Sequential with an explicit seed for the initial weights.
+func SequentialSeed(seed uint64, layers ...Layer) (*Model, error) {
+	m := &Model{Name: "sequential", seed: seed, count: map[string]int{}}
+	for _, l := range layers {
+		if err := m.Add(l); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// Add appends a layer and builds it on the current output shape. The first
+// layer must be an Input.
+func (m *Model) Add(l Layer) error {
+	if m.count == nil {
+		m.count = map[string]int{}
+	}
+	b := l.base()
+	if b.built {
+		return fmt.Errorf("graph: layer %q (%s) already belongs to a model", b.Name, l.Class())
+	}
+	if in, ok := l.(*InputLayer); ok {
+		if len(m.layers) > 0 {
+			return fmt.Errorf("graph: Input must be the first layer, got it at position %d", len(m.layers))
+		}
+		if err := in.validate(); err != nil {
+			return err
+		}
+		m.input = Shape(in.Shape).Clone()
+		b.built = true
+		return nil
+	}
+	if m.input == nil {
+		return fmt.Errorf("graph: the first layer must be graph.Input(h, w, c), got %s", l.Class())
+	}
+	if b.Name == "" {
+		b.Name = m.uniqueName(snakeName(l.Class()))
+	} else {
+		for _, o := range m.layers {
+			if o.base().Name == b.Name {
+				return fmt.Errorf("graph: two layers are named %q", b.Name)
+			}
+		}
+		m.count[b.Name]++
+	}
+	in := m.OutputShape()
+	rng := rand.New(rand.NewPCG(m.seed, uint64(len(m.layers))+1))
+	out, err := l.Build(in.Clone(), rng)
+	if err != nil {
+		return fmt.Errorf("graph: layer %q (%s) on input %v: %w", b.Name, l.Class(), in, err)
+	}
+	b.inShape = in.Clone()
+	b.built = true
+	if b.Frozen {
+		b.SetTrainable(false)
+	}
+	m.layers = append(m.layers, l)
+	m.shapes = append(m.shapes, out)
+	return nil
+}
+
+func (m *Model) uniqueName(prefix string) string {
+	for {
+		n := m.count[prefix]
+		m.count[prefix]++
+		name := prefix
+		if n > 0 {
+			name = fmt.Sprintf("%s_%d", prefix, n)
+		}
+		taken := false
+		for _, o := range m.layers {
+			if o.base().Name == name {
+				taken = true
+			}
+		}
+		if !taken {
+			return name
+		}
+	}
+}
+
+// Seed returns the seed the initial weights were drawn from.
+func (m *Model) Seed() uint64 { return m.seed }
+
+// InputShape is the per-sample input shape (H, W, C).
+func (m *Model) InputShape() Shape { return m.input.Clone() }
+
+// OutputShape is the per-sample output shape of the last layer.
+func (m *Model) OutputShape() Shape {
+	if len(m.shapes) == 0 {
+		return m.input.Clone()
+	}
+	return m.shapes[len(m.shapes)-1].Clone()
+}
+
+// Layers returns the layers after the Input, in order.
+func (m *Model) Layers() []Layer { return m.layers }
+
+// Layer returns the layer with the given name.
+func (m *Model) Layer(name string) (Layer, error) {
+	for _, l := range m.layers {
+		if l.base().Name == name {
+			return l, nil
+		}
+	}
+	return nil, fmt.Errorf("graph: model %q has no layer %q", m.Name, name)
+}
+
+// LayerOutputShape returns the per-sample output shape of layer i.
+func (m *Model) LayerOutputShape(i int) Shape { return m.shapes[i].Clone() }
+
+// Params returns every weight of the model, in layer order.
+func (m *Model) Params() []*Param {
+	var out []*Param
+	for _, l := range m.layers {
+		out = append(out, l.base().params...)
+	}
+	return out
+}
+
+// Param returns the weight with the given name ("conv2d/kernel").
+func (m *Model) Param(name string) (*Param, error) {
+	for _, p := range m.Params() {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("graph: model %q has no weight %q", m.Name, name)
+}
+
+// CountParams returns the number of trainable and non-trainable weights.
+func (m *Model) CountParams() (trainable, nonTrainable int) {
+	for _, p := range m.Params() {
+		if p.Trainable {
+			trainable += p.Size()
+		} else {
+			nonTrainable += p.Size()
+		}
+	}
+	return
+}
+
+// Summary returns a table like Keras's model.summary(): each layer's name
+// and class, its output shape in Keras notation and its number of weights,
+// then the total, trainable and non-trainable counts.
+func (m *Model) Summary() string {
+	var b strings.Builder
+	line := strings.Repeat("_", 65)
+	fmt.Fprintf(&b, "Model: %q\n%s\n", m.Name, line)
+	fmt.Fprintf(&b, " %-28s%-26s%s\n", "Layer (type)", "Output Shape", "Param #")
+	fmt.Fprintf(&b, "%s\n", strings.Repeat("=", 65))
+	for i, l := range m.layers {
+		n := 0
+		for _, p := range l.base().params {
+			n += p.Size()
+		}
+		fmt.Fprintf(&b, " %-28s%-26s%s\n", fmt.Sprintf("%s (%s)", l.base().Name, l.Class()), m.shapes[i], commas(n))
+		if i < len(m.layers)-1 {
+			fmt.Fprintln(&b)
+		}
+	}
+	tr, non := m.CountParams()
+	fmt.Fprintf(&b, "%s\n", strings.Repeat("=", 65))
+	fmt.Fprintf(&b, "Total params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n",
+		commas(tr+non), commas(tr), commas(non), line)
+	return b.String()
+}
+
+func commas(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// Graph is a model turned into a Gorgonia expression graph for one batch
+// size and mode.
+type Graph struct {
+	*Ctx
+	// X is the input node, (Batch, H, W, C); feed it with Feed.
+	X *G.Node
+	// Out is the model's output node, (Batch, out...).
+	Out *G.Node
+	// Batch is the fixed batch size of this graph.
+	Batch int
+
+	x *tensor.Dense
+}
+
+// Graph builds the model's computation for batch samples into a new
+// expression graph. In a training graph (training true) Dropout is active
+// and BatchNormalization uses batch statistics.
+func (m *Model) Graph(batch int, training bool) (*Graph, error) {
+	if batch < 1 {
+		return nil, fmt.Errorf("graph: batch size must be positive, got %d", batch)
+	}
+	if m.input == nil {
+		return nil, fmt.Errorf("graph: model %q has no Input", m.Name)
+	}
+	g := G.NewGraph()
+	c := NewCtx(g, training)
+	xt := tensor.New(tensor.WithShape(m.input.WithBatch(batch)...), tensor.Of(tensor.Float32))
+	x := G.NodeFromAny(g, xt, G.WithName("input"))
+	out := x
+	for _, l := range m.layers {
+		var err error
+		if out, err = l.Call(c, out); err != nil {
+			return nil, fmt.Errorf("graph: layer %q (%s): %w", l.base().Name, l.Class(), err)
+		}
+	}
+	return &Graph{Ctx: c, X: x, Out: out, Batch: batch, x: xt}, nil
+}
+
+// Feed copies a batch of inputs, Batch*H*W*C values in NHWC order, into the
+// graph's input tensor.
+func (gr *Graph) Feed(x []float32) error {
+	d := gr.x.Data().([]float32)
+	if len(x) != len(d) {
+		return fmt.Errorf("graph: feed %d values into an input of shape %v (%d values)", len(x), gr.x.Shape(), len(d))
+	}
+	copy(d, x)
+	return nil
+}
+
+// TrainableNodes returns the nodes of the trainable weights this graph uses,
+// with their parameters, in model order.
+func (gr *Graph) TrainableNodes(m *Model) (G.Nodes, []*Param) {
+	var nodes G.Nodes
+	var params []*Param
+	for _, p := range m.Params() {
+		if !p.Trainable {
+			continue
+		}
+		if n, ok := gr.ParamNode(p); ok {
+			nodes = append(nodes, n)
+			params = append(params, p)
+		}
+	}
+	return nodes, params
+}

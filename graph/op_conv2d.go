@@ -1,0 +1,345 @@
+package graph
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+
+	"github.com/capa-ml/capa/internal/kernels"
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Convolution2D returns the 2-D convolution (cross-correlation, as in Keras)
+// of x, NHWC (N, H, W, C), with kernel (KH, KW, C, F): an NHWC node
+// (N, OH, OW, F) with OH = (H+top+bottom-KH)/strides[0] + 1 and OW likewise.
+// padding is (top, bottom, left, right); padded cells read 0. There is no
+// bias (see BiasAdd). Both nodes must be float32.
+//
+// The function is named Convolution2D, not Conv2D, because Conv2D is the
+// layer type of this package.
+//
+// It returns an error naming the values received when a stride is not
+// positive, a padding is negative, a dtype is not float32, the ranks are not
+// 4, the channels of x and kernel differ or the window does not fit the
+// padded input. Gradients flow to x and to kernel.
+//
+// The op keeps its im2col scratch matrix (N*OH*OW × KH*KW*C floats) between
+// runs and shares it with its two gradient ops, so one graph node's ops must
+// not run concurrently (a TapeMachine runs them one after the other).
+func Convolution2D(x, kernel *G.Node, strides [2]int, padding [4]int) (*G.Node, error) {
+	if err := kopFloat32("Convolution2D", x, kernel); err != nil {
+		return nil, err
+	}
+	op := &conv2dOp{strides: strides, pad: padding, scratch: new(convScratch)}
+	if err := kopCheckWindow("Convolution2D", strides, padding); err != nil {
+		return nil, err
+	}
+	y, err := G.ApplyOp(op, x, kernel)
+	if err != nil {
+		return nil, fmt.Errorf("graph: Convolution2D of x %v with kernel %v: %w", x.Shape(), kernel.Shape(), err)
+	}
+	return y, nil
+}
+
+// convScratch is the im2col buffer shared by a convolution op and its
+// gradient ops.
+type convScratch struct{ col []float32 }
+
+func (s *convScratch) get(n int) []float32 {
+	if cap(s.col) < n {
+		s.col = make([]float32, n)
+	}
+	return s.col[:n]
+}
+
+// conv2dOp is the forward convolution: inputs x (N, H, W, C) and kernel
+// (KH, KW, C, F), output (N, OH, OW, F). Not safe for concurrent Do.
+type conv2dOp struct {
+	strides [2]int
+	pad     [4]int // top, bottom, left, right
+	scratch *convScratch
+}
+
+// window validates the shapes of x and kernel and returns the window and the
+// number of filters. InferShape and Do both use it.
+func (op *conv2dOp) window(xs, ks tensor.Shape) (kernels.Window, int, error) {
+	if len(xs) != 4 {
+		return kernels.Window{}, 0, fmt.Errorf("graph: %v: x must be (N, H, W, C), got shape %v", op, xs)
+	}
+	if len(ks) != 4 {
+		return kernels.Window{}, 0, fmt.Errorf("graph: %v: kernel must be (KH, KW, C, F), got shape %v", op, ks)
+	}
+	if xs[3] != ks[2] {
+		return kernels.Window{}, 0, fmt.Errorf("graph: %v: x %v has %d channels but kernel %v expects %d", op, xs, xs[3], ks, ks[2])
+	}
+	p := kernels.Window{
+		N: xs[0], H: xs[1], W: xs[2], C: xs[3], KH: ks[0], KW: ks[1],
+		SH: op.strides[0], SW: op.strides[1],
+		PadTop: op.pad[0], PadBottom: op.pad[1], PadLeft: op.pad[2], PadRight: op.pad[3],
+	}
+	if err := kopFits(op, p, xs, ks); err != nil {
+		return kernels.Window{}, 0, err
+	}
+	if ks[3] < 1 {
+		return kernels.Window{}, 0, fmt.Errorf("graph: %v: kernel %v has no filters", op, ks)
+	}
+	return p, ks[3], nil
+}
+
+func (op *conv2dOp) Arity() int { return 2 }
+
+// Type is a → a → a with a a rank-4 tensor type.
+func (op *conv2dOp) Type() hm.Type {
+	t := G.TensorType{Dims: 4, Of: hm.TypeVariable('a')}
+	return hm.NewFnType(t, t, t)
+}
+
+func (op *conv2dOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	ss, err := kopShapes(op, in)
+	if err != nil {
+		return nil, err
+	}
+	p, f, err := op.window(ss[0], ss[1])
+	if err != nil {
+		return nil, err
+	}
+	return tensor.Shape{p.N, p.OutH(), p.OutW(), f}, nil
+}
+
+func (op *conv2dOp) Do(in ...G.Value) (G.Value, error) {
+	return op.UsePreallocDo(nil, in...)
+}
+
+// UsePreallocDo writes the convolution into prealloc when it is a float32
+// tensor of the output shape, otherwise into a new tensor.
+func (op *conv2dOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
+	d, err := kopInputs(op, in)
+	if err != nil {
+		return nil, err
+	}
+	p, f, err := op.window(d[0].Shape(), d[1].Shape())
+	if err != nil {
+		return nil, err
+	}
+	out, err := kopOutput(op, prealloc, tensor.Shape{p.N, p.OutH(), p.OutW(), f})
+	if err != nil {
+		return nil, err
+	}
+	kernels.Conv2DTo(kopF32(out), kopF32(d[0]), kopF32(d[1]), p, f, op.scratch.get(p.ColLen()))
+	return out, nil
+}
+
+func (op *conv2dOp) ReturnsPtr() bool     { return false }
+func (op *conv2dOp) CallsExtern() bool    { return false }
+func (op *conv2dOp) OverwritesInput() int { return -1 }
+func (op *conv2dOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "capa.Conv2D{s%v p%v}", op.strides, op.pad)
+}
+func (op *conv2dOp) Hashcode() uint32 { return kopHash(op) }
+func (op *conv2dOp) String() string {
+	return fmt.Sprintf("Conv2D{strides %v, padding %v}", op.strides, op.pad)
+}
+
+// DiffWRT: the convolution is differentiable with respect to x and kernel.
+func (op *conv2dOp) DiffWRT(int) []bool { return []bool{true, true} }
+
+// SymDiff returns the gradient nodes of x (conv2dDiffOp wrt 0) and of the
+// kernel (wrt 1), both computed from (x, kernel, grad).
+func (op *conv2dOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if len(inputs) != 2 {
+		return nil, fmt.Errorf("graph: %v: SymDiff got %d inputs, want 2", op, len(inputs))
+	}
+	dx, err := G.ApplyOp(&conv2dDiffOp{conv2dOp: *op, wrt: 0}, inputs[0], inputs[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	dw, err := G.ApplyOp(&conv2dDiffOp{conv2dOp: *op, wrt: 1}, inputs[0], inputs[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx, dw}, nil
+}
+
+// conv2dDiffOp computes one gradient of a convolution from (x, kernel, dy):
+// wrt 0 gives dx (the shape of x), wrt 1 gives dkernel (the shape of kernel).
+// It shares the forward op's scratch; not safe for concurrent Do.
+type conv2dDiffOp struct {
+	conv2dOp
+	wrt int
+}
+
+func (op *conv2dDiffOp) Arity() int { return 3 }
+
+// Type is a → a → a → a with a a rank-4 tensor type.
+func (op *conv2dDiffOp) Type() hm.Type {
+	t := G.TensorType{Dims: 4, Of: hm.TypeVariable('a')}
+	return hm.NewFnType(t, t, t, t)
+}
+
+func (op *conv2dDiffOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	ss, err := kopShapes(op, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := op.check(ss[0], ss[1], ss[2]); err != nil {
+		return nil, err
+	}
+	return ss[op.wrt].Clone(), nil
+}
+
+// check validates x and kernel as the forward op does and dy against the
+// forward output.
+func (op *conv2dDiffOp) check(xs, ks, dys tensor.Shape) error {
+	p, f, err := op.window(xs, ks)
+	if err != nil {
+		return err
+	}
+	if want := (tensor.Shape{p.N, p.OutH(), p.OutW(), f}); !dys.Eq(want) {
+		return fmt.Errorf("graph: %v: output gradient has shape %v, want %v", op, dys, want)
+	}
+	return nil
+}
+
+func (op *conv2dDiffOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+
+// UsePreallocDo writes the gradient into prealloc when it is a float32
+// tensor of the right shape, otherwise into a new tensor.
+func (op *conv2dDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
+	d, err := kopInputs(op, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := op.check(d[0].Shape(), d[1].Shape(), d[2].Shape()); err != nil {
+		return nil, err
+	}
+	p, f, _ := op.window(d[0].Shape(), d[1].Shape())
+	out, err := kopOutput(op, prealloc, d[op.wrt].Shape())
+	if err != nil {
+		return nil, err
+	}
+	col := op.scratch.get(p.ColLen())
+	if op.wrt == 0 {
+		kernels.Conv2DBackwardDataTo(kopF32(out), kopF32(d[2]), kopF32(d[1]), p, f, col)
+	} else {
+		kernels.Conv2DBackwardFilterTo(kopF32(out), kopF32(d[0]), kopF32(d[2]), p, f, col)
+	}
+	return out, nil
+}
+
+func (op *conv2dDiffOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "capa.Conv2DDiff{wrt%d s%v p%v}", op.wrt, op.strides, op.pad)
+}
+func (op *conv2dDiffOp) Hashcode() uint32 { return kopHash(op) }
+func (op *conv2dDiffOp) String() string {
+	return fmt.Sprintf("Conv2DDiff{wrt %s, strides %v, padding %v}", [2]string{"x", "kernel"}[op.wrt], op.strides, op.pad)
+}
+
+// The gradient ops are not themselves differentiable: DiffWRT and SymDiff
+// shadow the forward op's.
+func (op *conv2dDiffOp) DiffWRT(n int) []bool { return make([]bool, n) }
+func (op *conv2dDiffOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("graph: %v is not differentiable", op)
+}
+
+// ---- helpers shared by the kernel-backed ops (op_conv2d.go, op_pool.go,
+// op_bias.go); the kop prefix keeps them apart from other files' helpers.
+
+// kopFloat32 returns an error unless every node is float32.
+func kopFloat32(name string, nodes ...*G.Node) error {
+	for i, n := range nodes {
+		if dt := n.Dtype(); dt != tensor.Float32 {
+			return fmt.Errorf("graph: %s: input %d (%v) is %v, only float32 is supported", name, i, n.Shape(), dt)
+		}
+	}
+	return nil
+}
+
+// kopCheckWindow validates strides (positive) and padding (non-negative).
+func kopCheckWindow(name string, strides [2]int, padding [4]int) error {
+	if strides[0] < 1 || strides[1] < 1 {
+		return fmt.Errorf("graph: %s: strides must be positive, got %v", name, strides)
+	}
+	for _, v := range padding {
+		if v < 0 {
+			return fmt.Errorf("graph: %s: padding (top, bottom, left, right) must be non-negative, got %v", name, padding)
+		}
+	}
+	return nil
+}
+
+// kopFits returns an error unless the window p fits the padded input.
+// ks is the kernel (or pool) shape, for the message.
+func kopFits(op G.Op, p kernels.Window, xs, ks tensor.Shape) error {
+	if p.KH < 1 || p.KW < 1 || p.SH < 1 || p.SW < 1 {
+		return fmt.Errorf("graph: %v: window %dx%d and strides (%d, %d) must be positive", op, p.KH, p.KW, p.SH, p.SW)
+	}
+	if p.H+p.PadTop+p.PadBottom < p.KH || p.W+p.PadLeft+p.PadRight < p.KW {
+		return fmt.Errorf("graph: %v: a %dx%d window (%v) does not fit input %v padded to %dx%d",
+			op, p.KH, p.KW, ks, xs, p.H+p.PadTop+p.PadBottom, p.W+p.PadLeft+p.PadRight)
+	}
+	for _, d := range xs {
+		if d < 1 {
+			return fmt.Errorf("graph: %v: input shape %v has an empty dimension", op, xs)
+		}
+	}
+	return nil
+}
+
+// kopShapes checks the arity and returns the input shapes.
+func kopShapes(op G.Op, in []G.DimSizer) ([]tensor.Shape, error) {
+	if len(in) != op.Arity() {
+		return nil, fmt.Errorf("graph: %v: got %d inputs, want %d", op, len(in), op.Arity())
+	}
+	ss, err := G.DimSizersToShapes(in)
+	if err != nil {
+		return nil, fmt.Errorf("graph: %v: %w", op, err)
+	}
+	return ss, nil
+}
+
+// kopInputs checks the arity and returns the inputs as contiguous float32
+// dense tensors.
+func kopInputs(op G.Op, in []G.Value) ([]*tensor.Dense, error) {
+	if len(in) != op.Arity() {
+		return nil, fmt.Errorf("graph: %v: got %d inputs, want %d", op, len(in), op.Arity())
+	}
+	d := make([]*tensor.Dense, len(in))
+	for i, v := range in {
+		t, ok := v.(*tensor.Dense)
+		if !ok || t.Dtype() != tensor.Float32 {
+			return nil, fmt.Errorf("graph: %v: input %d is %T, want a float32 *tensor.Dense", op, i, v)
+		}
+		if t.RequiresIterator() || !t.IsNativelyAccessible() {
+			return nil, fmt.Errorf("graph: %v: input %d (%v) is not a contiguous dense tensor", op, i, t.Shape())
+		}
+		d[i] = t
+	}
+	return d, nil
+}
+
+// kopOutput returns prealloc if it is a contiguous float32 dense tensor of
+// shape s, a new tensor if prealloc is nil, and an error otherwise (the tape
+// machine then falls back to Do).
+func kopOutput(op G.Op, prealloc G.Value, s tensor.Shape) (*tensor.Dense, error) {
+	if prealloc == nil {
+		return tensor.New(tensor.WithShape(s.Clone()...), tensor.Of(tensor.Float32)), nil
+	}
+	p, ok := prealloc.(*tensor.Dense)
+	if !ok || p.Dtype() != tensor.Float32 || !p.Shape().Eq(s) || p.RequiresIterator() || !p.IsNativelyAccessible() {
+		return nil, fmt.Errorf("graph: %v: preallocated %T %v cannot hold a float32 %v", op, prealloc, G.TypeOf(prealloc), s)
+	}
+	return p, nil
+}
+
+// kopF32 returns the data of a contiguous float32 dense tensor, exactly
+// Shape().TotalSize() long.
+func kopF32(t *tensor.Dense) []float32 { return t.Data().([]float32)[:t.Shape().TotalSize()] }
+
+// kopHash is Gorgonia's simpleHash: FNV-32a of WriteHash.
+func kopHash(op interface{ WriteHash(hash.Hash) }) uint32 {
+	h := fnv.New32a()
+	op.WriteHash(h)
+	return h.Sum32()
+}

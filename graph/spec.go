@@ -1,0 +1,89 @@
+package graph
+
+import (
+	"fmt"
+)
+
+// ModelSpec is a model's architecture in serializable form: what Save
+// writes as JSON and Load reads back.
+type ModelSpec struct {
+	Name   string      `json:"name"`
+	Seed   uint64      `json:"seed"`
+	Input  []int       `json:"input_shape"`
+	Layers []LayerSpec `json:"layers"`
+	// BuildShapes records each layer's input shape, so a loader can check
+	// that the rebuilt model has the weights it expects.
+	BuildShapes [][]int `json:"build_shapes"`
+}
+
+// Spec returns the model's architecture.
+func (m *Model) Spec() (ModelSpec, error) {
+	s := ModelSpec{Name: m.Name, Seed: m.seed, Input: m.input.Clone()}
+	for _, l := range m.layers {
+		ls, err := Spec(l)
+		if err != nil {
+			return ModelSpec{}, err
+		}
+		s.Layers = append(s.Layers, ls)
+		s.BuildShapes = append(s.BuildShapes, l.base().inShape.Clone())
+	}
+	return s, nil
+}
+
+// Build rebuilds a model from its architecture, with freshly initialized
+// weights (drawn from the spec's seed, so identical to the original's
+// initial weights).
+func (s ModelSpec) Build() (*Model, error) {
+	m, err := SequentialSeed(s.Seed, Input(s.Input...))
+	if err != nil {
+		return nil, err
+	}
+	m.Name = s.Name
+	for i, ls := range s.Layers {
+		l, err := FromSpec(ls)
+		if err != nil {
+			return nil, fmt.Errorf("graph: layer %d: %w", i, err)
+		}
+		if err := m.Add(l); err != nil {
+			return nil, err
+		}
+		if i < len(s.BuildShapes) && !Shape(s.BuildShapes[i]).Equal(l.base().inShape) {
+			return nil, fmt.Errorf("graph: layer %q was saved built on %v but rebuilds on %v", l.base().Name, Shape(s.BuildShapes[i]), l.base().inShape)
+		}
+	}
+	return m, nil
+}
+
+// RandomState returns the state of every layer's random generator, by
+// layer name (only layers that have one, such as Dropout).
+func (m *Model) RandomState() (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for _, l := range m.layers {
+		if s, ok := l.(Stateful); ok {
+			b, err := s.MarshalState()
+			if err != nil {
+				return nil, fmt.Errorf("graph: layer %q: %w", l.base().Name, err)
+			}
+			out[l.base().Name] = b
+		}
+	}
+	return out, nil
+}
+
+// SetRandomState restores the random generators saved by RandomState.
+func (m *Model) SetRandomState(st map[string][]byte) error {
+	for _, l := range m.layers {
+		s, ok := l.(Stateful)
+		if !ok {
+			continue
+		}
+		b, ok := st[l.base().Name]
+		if !ok {
+			return fmt.Errorf("graph: no random state for layer %q", l.base().Name)
+		}
+		if err := s.UnmarshalState(b); err != nil {
+			return fmt.Errorf("graph: layer %q: random state: %w", l.base().Name, err)
+		}
+	}
+	return nil
+}

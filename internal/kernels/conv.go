@@ -1,0 +1,150 @@
+package kernels
+
+// This file holds the 2-D convolution kernels: im2col over the whole NHWC
+// batch followed by one GEMM, so the GEMM output is already NHWC.
+
+// ConvOutLen is the number of elements of the output of a convolution over p
+// with f filters, (N, OutH, OutW, f): N*OutH*OutW*f.
+func (p Window) ConvOutLen(f int) int { return p.N * p.OutH() * p.OutW() * f }
+
+// checkConv panics with ErrShape unless the lengths match a convolution over
+// p with f filters.
+func checkConv(p Window, f, xLen, kLen, yLen, colLen int) {
+	if f <= 0 || p.KH <= 0 || p.KW <= 0 || p.SH <= 0 || p.SW <= 0 || p.OutH() <= 0 || p.OutW() <= 0 {
+		panic(ErrShape)
+	}
+	if xLen != p.InLen() || kLen != p.KH*p.KW*p.C*f || yLen != p.ConvOutLen(f) || colLen != p.ColLen() {
+		panic(ErrShape)
+	}
+}
+
+// im2col writes the patches of the NHWC batch x into col, one row of
+// KH*KW*C values (ordered ky, kx, c, the kernel's layout) per output position
+// (n, oy, ox). Positions in the padding are 0.
+func im2col(col, x []float32, p Window) {
+	oh, ow := p.OutH(), p.OutW()
+	c := p.C
+	rowLen := p.KH * p.KW * c
+	r := 0
+	for n := 0; n < p.N; n++ {
+		xn := x[n*p.H*p.W*c : (n+1)*p.H*p.W*c]
+		for oy := 0; oy < oh; oy++ {
+			y0 := oy*p.SH - p.PadTop
+			for ox := 0; ox < ow; ox++ {
+				x0 := ox*p.SW - p.PadLeft
+				row := col[r*rowLen : (r+1)*rowLen]
+				r++
+				o := 0
+				for ky := 0; ky < p.KH; ky++ {
+					iy := y0 + ky
+					if iy < 0 || iy >= p.H {
+						clear(row[o : o+p.KW*c])
+						o += p.KW * c
+						continue
+					}
+					// The run of kx inside the image is contiguous in x.
+					kx0, kx1 := max(0, -x0), min(p.KW, p.W-x0)
+					if kx0 >= kx1 {
+						clear(row[o : o+p.KW*c])
+						o += p.KW * c
+						continue
+					}
+					clear(row[o : o+kx0*c])
+					src := xn[(iy*p.W+x0+kx0)*c : (iy*p.W+x0+kx1)*c]
+					copy(row[o+kx0*c:], src)
+					clear(row[o+kx1*c : o+p.KW*c])
+					o += p.KW * c
+				}
+			}
+		}
+	}
+}
+
+// col2im adds each row of col back into the NHWC batch dx at the positions
+// it was gathered from by im2col; padded positions are dropped. dx is not
+// cleared.
+func col2im(dx, col []float32, p Window) {
+	oh, ow := p.OutH(), p.OutW()
+	c := p.C
+	rowLen := p.KH * p.KW * c
+	r := 0
+	for n := 0; n < p.N; n++ {
+		dn := dx[n*p.H*p.W*c : (n+1)*p.H*p.W*c]
+		for oy := 0; oy < oh; oy++ {
+			y0 := oy*p.SH - p.PadTop
+			for ox := 0; ox < ow; ox++ {
+				x0 := ox*p.SW - p.PadLeft
+				row := col[r*rowLen : (r+1)*rowLen]
+				r++
+				kx0, kx1 := max(0, -x0), min(p.KW, p.W-x0)
+				if kx0 >= kx1 {
+					continue
+				}
+				for ky := 0; ky < p.KH; ky++ {
+					iy := y0 + ky
+					if iy < 0 || iy >= p.H {
+						continue
+					}
+					src := row[(ky*p.KW+kx0)*c : (ky*p.KW+kx1)*c]
+					dst := dn[(iy*p.W+x0+kx0)*c : (iy*p.W+x0+kx1)*c]
+					for i, v := range src {
+						dst[i] += v
+					}
+				}
+			}
+		}
+	}
+}
+
+// Conv2DTo writes into dst the convolution (cross-correlation, as in Keras)
+// of the NHWC batch x (N, H, W, C) with f filters kernel (KH, KW, C, f) over
+// the window p: dst is NHWC (N, OutH, OutW, f), with
+//
+//	dst[n, oy, ox, j] = sum over ky, kx, c of
+//	    x[n, oy*SH-PadTop+ky, ox*SW-PadLeft+kx, c] * kernel[ky, kx, c, j]
+//
+// where positions in the padding read 0. col is scratch of length p.ColLen()
+// (the im2col matrix); its contents are overwritten, and nothing is
+// allocated. dst must not alias x, kernel or col.
+//
+// Conv2DTo panics with ErrShape if len(x) != p.InLen(), len(kernel) !=
+// KH*KW*C*f, len(dst) != p.ConvOutLen(f), len(col) != p.ColLen() or the
+// window is empty.
+func Conv2DTo(dst, x, kernel []float32, p Window, f int, col []float32) {
+	checkConv(p, f, len(x), len(kernel), len(dst), len(col))
+	m, k := p.N*p.OutH()*p.OutW(), p.KH*p.KW*p.C
+	im2col(col, x, p)
+	Gemm(false, false, m, f, k, 1, col, k, kernel, f, 0, dst, f)
+}
+
+// Conv2DBackwardDataTo writes into dx (NHWC, (N, H, W, C)) the gradient of
+// the loss with respect to the input of Conv2DTo, given dy (NHWC, (N, OutH,
+// OutW, f)), the gradient with respect to its output: the im2col matrix
+// gradient dcol = dy·kernelᵀ is scattered back (col2im) and accumulated into
+// dx, which is zeroed first. col is scratch of length p.ColLen(). dx must not
+// alias dy, kernel or col.
+//
+// It panics with ErrShape on the same conditions as Conv2DTo (dx in the
+// place of x, dy in the place of dst).
+func Conv2DBackwardDataTo(dx, dy, kernel []float32, p Window, f int, col []float32) {
+	checkConv(p, f, len(dx), len(kernel), len(dy), len(col))
+	m, k := p.N*p.OutH()*p.OutW(), p.KH*p.KW*p.C
+	Gemm(false, true, m, k, f, 1, dy, f, kernel, f, 0, col, k)
+	clear(dx)
+	col2im(dx, col, p)
+}
+
+// Conv2DBackwardFilterTo writes into dw ((KH, KW, C, f)) the gradient of the
+// loss with respect to the kernel of Conv2DTo, given its NHWC input x and dy
+// (NHWC, (N, OutH, OutW, f)), the gradient with respect to its output:
+// dw = colᵀ·dy with col = im2col(x). col is scratch of length p.ColLen(). dw
+// must not alias x, dy or col.
+//
+// It panics with ErrShape on the same conditions as Conv2DTo (dw in the place
+// of kernel, dy in the place of dst).
+func Conv2DBackwardFilterTo(dw, x, dy []float32, p Window, f int, col []float32) {
+	checkConv(p, f, len(x), len(dw), len(dy), len(col))
+	m, k := p.N*p.OutH()*p.OutW(), p.KH*p.KW*p.C
+	im2col(col, x, p)
+	Gemm(true, false, k, f, m, 1, col, k, dy, f, 0, dw, f)
+}

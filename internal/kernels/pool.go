@@ -1,0 +1,184 @@
+package kernels
+
+import "math"
+
+// This file holds the 2-D pooling kernels over NHWC batches. The window of
+// output (oy, ox) covers the input rows oy*SH-PadTop .. +KH-1 and columns
+// ox*SW-PadLeft .. +KW-1; only the cells inside the image (the "real" cells)
+// take part, as in Keras/TensorFlow: padding never wins a max and is not
+// counted by an average.
+
+// checkPool panics with ErrShape unless the lengths match pooling over p.
+func checkPool(p Window, inLen, outLen int) {
+	if p.KH <= 0 || p.KW <= 0 || p.SH <= 0 || p.SW <= 0 || p.OutH() <= 0 || p.OutW() <= 0 {
+		panic(ErrShape)
+	}
+	if inLen != p.InLen() || outLen != p.OutLen() {
+		panic(ErrShape)
+	}
+}
+
+// span returns the range [lo, hi) of input indices along one axis covered by
+// the window starting at start (which may be negative), clipped to [0, size).
+func span(start, k, size int) (lo, hi int) {
+	return max(start, 0), min(start+k, size)
+}
+
+// MaxPoolTo writes into dst (NHWC, (N, OutH, OutW, C)) the maximum of each
+// window of the NHWC batch x over p, per channel, and into argmax the index
+// in x of the winning cell (the first one in row-major window order on
+// ties). A window holding no real cell (possible only when a padding is at
+// least the window size) yields 0 and argmax -1. dst must not alias x.
+//
+// MaxPoolTo panics with ErrShape if len(x) != p.InLen(), len(dst) !=
+// p.OutLen(), len(argmax) != len(dst) or the window is empty.
+func MaxPoolTo(dst, x []float32, p Window, argmax []int32) {
+	checkPool(p, len(x), len(dst))
+	if len(argmax) != len(dst) || p.InLen() > math.MaxInt32 {
+		panic(ErrShape)
+	}
+	oh, ow, c := p.OutH(), p.OutW(), p.C
+	o := 0
+	for n := 0; n < p.N; n++ {
+		base := n * p.H * p.W * c
+		for oy := 0; oy < oh; oy++ {
+			y0, y1 := span(oy*p.SH-p.PadTop, p.KH, p.H)
+			for ox := 0; ox < ow; ox++ {
+				x0, x1 := span(ox*p.SW-p.PadLeft, p.KW, p.W)
+				d := dst[o : o+c]
+				am := argmax[o : o+c]
+				o += c
+				if y0 >= y1 || x0 >= x1 {
+					clear(d)
+					for i := range am {
+						am[i] = -1
+					}
+					continue
+				}
+				first := true
+				for iy := y0; iy < y1; iy++ {
+					for ix := x0; ix < x1; ix++ {
+						off := base + (iy*p.W+ix)*c
+						src := x[off : off+c]
+						if first {
+							copy(d, src)
+							for i := range am {
+								am[i] = int32(off + i)
+							}
+							first = false
+							continue
+						}
+						for i, v := range src {
+							if v > d[i] {
+								d[i] = v
+								am[i] = int32(off + i)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// MaxPoolBackwardTo writes into dx (NHWC, (N, H, W, C)) the gradient of the
+// loss with respect to the input of MaxPoolTo: dx is zeroed, then each dy[i]
+// is added to dx[argmax[i]] (entries with argmax -1 are skipped). argmax is
+// the one recorded by the forward pass. dx must not alias dy.
+//
+// It panics with ErrShape if len(dx) != p.InLen(), len(dy) != p.OutLen(),
+// len(argmax) != len(dy), or (index out of range) if argmax holds an index
+// outside dx.
+func MaxPoolBackwardTo(dx, dy []float32, argmax []int32, p Window) {
+	checkPool(p, len(dx), len(dy))
+	if len(argmax) != len(dy) {
+		panic(ErrShape)
+	}
+	clear(dx)
+	for i, j := range argmax {
+		if j >= 0 {
+			dx[j] += dy[i]
+		}
+	}
+}
+
+// AvgPoolTo writes into dst (NHWC, (N, OutH, OutW, C)) the mean of each
+// window of the NHWC batch x over p, per channel, dividing by the number of
+// real (non-padded) cells of the window (TensorFlow's SAME, PyTorch's
+// count_include_pad=False). A window holding no real cell yields 0. dst must
+// not alias x.
+//
+// AvgPoolTo panics with ErrShape if len(x) != p.InLen(), len(dst) !=
+// p.OutLen() or the window is empty.
+func AvgPoolTo(dst, x []float32, p Window) {
+	checkPool(p, len(x), len(dst))
+	oh, ow, c := p.OutH(), p.OutW(), p.C
+	o := 0
+	for n := 0; n < p.N; n++ {
+		base := n * p.H * p.W * c
+		for oy := 0; oy < oh; oy++ {
+			y0, y1 := span(oy*p.SH-p.PadTop, p.KH, p.H)
+			for ox := 0; ox < ow; ox++ {
+				x0, x1 := span(ox*p.SW-p.PadLeft, p.KW, p.W)
+				d := dst[o : o+c]
+				o += c
+				clear(d)
+				cnt := max(y1-y0, 0) * max(x1-x0, 0)
+				if cnt == 0 {
+					continue
+				}
+				for iy := y0; iy < y1; iy++ {
+					for ix := x0; ix < x1; ix++ {
+						off := base + (iy*p.W+ix)*c
+						for i, v := range x[off : off+c] {
+							d[i] += v
+						}
+					}
+				}
+				inv := 1 / float32(cnt)
+				for i := range d {
+					d[i] *= inv
+				}
+			}
+		}
+	}
+}
+
+// AvgPoolBackwardTo writes into dx (NHWC, (N, H, W, C)) the gradient of the
+// loss with respect to the input of AvgPoolTo, given dy (NHWC, (N, OutH,
+// OutW, C)): dx is zeroed, then each dy is spread evenly over the real cells
+// of its window. dx must not alias dy.
+//
+// It panics with ErrShape if len(dx) != p.InLen(), len(dy) != p.OutLen() or
+// the window is empty.
+func AvgPoolBackwardTo(dx, dy []float32, p Window) {
+	checkPool(p, len(dx), len(dy))
+	clear(dx)
+	oh, ow, c := p.OutH(), p.OutW(), p.C
+	o := 0
+	for n := 0; n < p.N; n++ {
+		base := n * p.H * p.W * c
+		for oy := 0; oy < oh; oy++ {
+			y0, y1 := span(oy*p.SH-p.PadTop, p.KH, p.H)
+			for ox := 0; ox < ow; ox++ {
+				x0, x1 := span(ox*p.SW-p.PadLeft, p.KW, p.W)
+				g := dy[o : o+c]
+				o += c
+				cnt := max(y1-y0, 0) * max(x1-x0, 0)
+				if cnt == 0 {
+					continue
+				}
+				inv := 1 / float32(cnt)
+				for iy := y0; iy < y1; iy++ {
+					for ix := x0; ix < x1; ix++ {
+						off := base + (iy*p.W+ix)*c
+						d := dx[off : off+c]
+						for i, v := range g {
+							d[i] += v * inv
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,124 @@
+package train
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/capa-ml/capa/graph"
+)
+
+// EarlyStopping ends training when a monitored metric has stopped improving
+// for Patience epochs, Keras's EarlyStopping.
+type EarlyStopping struct {
+	// Monitor is the metric, "val_loss" by default. Metrics whose name
+	// contains "acc" are maximized, others minimized.
+	Monitor string
+	// MinDelta is the smallest change that counts as an improvement.
+	MinDelta float64
+	// Patience is the number of epochs without improvement to tolerate.
+	Patience int
+	// RestoreBestWeights puts back the weights of the best epoch when
+	// training stops early.
+	RestoreBestWeights bool
+
+	best    float64
+	started bool
+	wait    int
+	weights map[string][]float32
+	// StoppedEpoch is the epoch (1-based) at which training stopped, 0 if not.
+	StoppedEpoch int
+	// BestEpoch is the epoch (1-based) with the best monitored value.
+	BestEpoch int
+}
+
+func monitorOf(name string) string {
+	if name == "" {
+		return "val_loss"
+	}
+	return name
+}
+
+func better(metric string, a, b, delta float64) bool {
+	if strings.Contains(metric, "acc") {
+		return a > b+delta
+	}
+	return a < b-delta
+}
+
+// OnEpochEnd tracks the monitored metric and sets t.State.Stop.
+func (e *EarlyStopping) OnEpochEnd(t *Trainer, logs Logs) error {
+	mon := monitorOf(e.Monitor)
+	v, ok := logs[mon]
+	if !ok {
+		return fmt.Errorf("train: EarlyStopping monitors %q, which this run does not log (give validation data for val_ metrics)", mon)
+	}
+	if !e.started || better(mon, v, e.best, e.MinDelta) {
+		e.started, e.best, e.wait, e.BestEpoch = true, v, 0, t.State.Epoch
+		if e.RestoreBestWeights {
+			e.weights = snapshot(t.Model)
+		}
+		return nil
+	}
+	e.wait++
+	if e.wait > e.Patience {
+		t.State.Stop = true
+		e.StoppedEpoch = t.State.Epoch
+		if e.RestoreBestWeights && e.weights != nil {
+			restore(t.Model, e.weights)
+		}
+	}
+	return nil
+}
+
+func snapshot(m *graph.Model) map[string][]float32 {
+	w := map[string][]float32{}
+	for _, p := range m.Params() {
+		w[p.Name] = append([]float32(nil), p.Data()...)
+	}
+	return w
+}
+
+func restore(m *graph.Model, w map[string][]float32) {
+	for _, p := range m.Params() {
+		if v, ok := w[p.Name]; ok {
+			copy(p.Data(), v)
+		}
+	}
+}
+
+// ModelCheckpoint saves the whole trainer (model, optimizer, training
+// state) to Path at the end of each epoch, atomically, and when training is
+// interrupted. With SaveBestOnly it saves at epoch ends only when the
+// monitored metric improves.
+type ModelCheckpoint struct {
+	Path         string
+	Monitor      string
+	SaveBestOnly bool
+
+	best    float64
+	started bool
+}
+
+// OnEpochEnd saves the trainer.
+func (c *ModelCheckpoint) OnEpochEnd(t *Trainer, logs Logs) error {
+	if c.SaveBestOnly {
+		mon := monitorOf(c.Monitor)
+		v, ok := logs[mon]
+		if !ok {
+			return fmt.Errorf("train: ModelCheckpoint monitors %q, which this run does not log", mon)
+		}
+		if c.started && !better(mon, v, c.best, 0) {
+			return nil
+		}
+		c.started, c.best = true, v
+	}
+	return Save(c.Path, t)
+}
+
+// OnInterrupt saves the trainer so that the run can resume.
+func (c *ModelCheckpoint) OnInterrupt(t *Trainer) error {
+	if c.SaveBestOnly {
+		return nil
+	}
+	return Save(c.Path, t)
+}
