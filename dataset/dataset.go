@@ -14,6 +14,8 @@ import (
 	"hash"
 	"io"
 	"os"
+	"runtime"
+	"sync"
 
 	"github.com/capa-ml/capa/formats/idx"
 )
@@ -183,8 +185,25 @@ func makeSet(imgPath string, img *idxFile, labPath string, lab *idxFile) (*Set, 
 	}
 	s.Labels = lab.data
 	s.Images = make([]float32, len(img.data))
-	for i, v := range img.data {
-		s.Images[i] = scale[v]
-	}
+	toFloat(s.Images, img.data)
 	return s, nil
+}
+
+// toFloat sets dst[i] = src[i]/255, splitting large inputs over GOMAXPROCS
+// goroutines (the cost is mostly first-touching dst's memory).
+func toFloat(dst []float32, src []byte) {
+	const minChunk = 1 << 20
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(src)/minChunk))
+	chunk := (len(src) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for lo := 0; lo < len(src); lo += chunk {
+		hi := min(lo+chunk, len(src))
+		wg.Go(func() {
+			d := dst[lo:hi]
+			for i, v := range src[lo:hi] {
+				d[i] = scale[v]
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -80,6 +80,9 @@ func download(client *http.Client, url, dst, wantMD5 string, progress io.Writer)
 	if got := hex.EncodeToString(h.Sum(nil)); wantMD5 != "" && got != wantMD5 {
 		return fmt.Errorf("download %s: MD5 %s, want %s: %w", url, got, wantMD5, ErrChecksum)
 	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("download %s: %w", url, err)
+	}
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("download %s: %w", url, err)
 	}

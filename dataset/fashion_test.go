@@ -281,3 +281,15 @@ func TestFashionMNISTReal(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLoadFashionMNIST loads the real data set (Debian package).
+func BenchmarkLoadFashionMNIST(b *testing.B) {
+	if _, ok := findFashion(FashionMNISTSystemDir); !ok {
+		b.Skipf("Fashion-MNIST not in %s", FashionMNISTSystemDir)
+	}
+	for b.Loop() {
+		if _, _, err := LoadFashionMNISTWith(FashionMNISTOptions{Dir: FashionMNISTSystemDir, NoDownload: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -181,22 +181,31 @@ func (m *Model) CountParams() (trainable, nonTrainable int) {
 // then the total, trainable and non-trainable counts.
 func (m *Model) Summary() string {
 	var b strings.Builder
-	line := strings.Repeat("_", 65)
+	names := make([]string, len(m.layers))
+	w1, w2 := len("Layer (type)"), len("Output Shape")
+	for i, l := range m.layers {
+		names[i] = fmt.Sprintf("%s (%s)", l.base().Name, l.Class())
+		w1 = max(w1, len(names[i]))
+		w2 = max(w2, len(m.shapes[i].String()))
+	}
+	w1, w2 = max(w1+2, 29), max(w2+2, 26)
+	width := 1 + w1 + w2 + 10
+	line := strings.Repeat("_", width)
 	fmt.Fprintf(&b, "Model: %q\n%s\n", m.Name, line)
-	fmt.Fprintf(&b, " %-28s%-26s%s\n", "Layer (type)", "Output Shape", "Param #")
-	fmt.Fprintf(&b, "%s\n", strings.Repeat("=", 65))
+	fmt.Fprintf(&b, " %-*s%-*s%s\n", w1, "Layer (type)", w2, "Output Shape", "Param #")
+	fmt.Fprintf(&b, "%s\n", strings.Repeat("=", width))
 	for i, l := range m.layers {
 		n := 0
 		for _, p := range l.base().params {
 			n += p.Size()
 		}
-		fmt.Fprintf(&b, " %-28s%-26s%s\n", fmt.Sprintf("%s (%s)", l.base().Name, l.Class()), m.shapes[i], commas(n))
+		fmt.Fprintf(&b, " %-*s%-*s%s\n", w1, names[i], w2, m.shapes[i], commas(n))
 		if i < len(m.layers)-1 {
 			fmt.Fprintln(&b)
 		}
 	}
 	tr, non := m.CountParams()
-	fmt.Fprintf(&b, "%s\n", strings.Repeat("=", 65))
+	fmt.Fprintf(&b, "%s\n", strings.Repeat("=", width))
 	fmt.Fprintf(&b, "Total params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n",
 		commas(tr+non), commas(tr), commas(non), line)
 	return b.String()

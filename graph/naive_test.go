@@ -13,21 +13,21 @@ import (
 // Naive references for the kernel-backed ops: direct loops over NHWC
 // tensors, float64 accumulation, written from the definitions only.
 
-type naiveWin struct {
+type kopNaiveWin struct {
 	n, h, w, c     int
 	kh, kw, sh, sw int
 	pad            [4]int // top, bottom, left, right
 }
 
-func newNaiveWin(xs []int, kh, kw int, strides [2]int, pad [4]int) naiveWin {
-	return naiveWin{xs[0], xs[1], xs[2], xs[3], kh, kw, strides[0], strides[1], pad}
+func newKopNaiveWin(xs []int, kh, kw int, strides [2]int, pad [4]int) kopNaiveWin {
+	return kopNaiveWin{xs[0], xs[1], xs[2], xs[3], kh, kw, strides[0], strides[1], pad}
 }
 
-func (p naiveWin) oh() int { return (p.h+p.pad[0]+p.pad[1]-p.kh)/p.sh + 1 }
-func (p naiveWin) ow() int { return (p.w+p.pad[2]+p.pad[3]-p.kw)/p.sw + 1 }
+func (p kopNaiveWin) oh() int { return (p.h+p.pad[0]+p.pad[1]-p.kh)/p.sh + 1 }
+func (p kopNaiveWin) ow() int { return (p.w+p.pad[2]+p.pad[3]-p.kw)/p.sw + 1 }
 
 // at returns the index of x[n, iy, ix, ch] and whether it is inside the image.
-func (p naiveWin) at(n, iy, ix, ch int) (int, bool) {
+func (p kopNaiveWin) at(n, iy, ix, ch int) (int, bool) {
 	if iy < 0 || iy >= p.h || ix < 0 || ix >= p.w {
 		return 0, false
 	}
@@ -35,7 +35,7 @@ func (p naiveWin) at(n, iy, ix, ch int) (int, bool) {
 }
 
 func naiveConv2D(x, k []float32, xs, ks []int, strides [2]int, pad [4]int) []float64 {
-	p := newNaiveWin(xs, ks[0], ks[1], strides, pad)
+	p := newKopNaiveWin(xs, ks[0], ks[1], strides, pad)
 	f := ks[3]
 	out := make([]float64, p.n*p.oh()*p.ow()*f)
 	for n := 0; n < p.n; n++ {
@@ -62,7 +62,7 @@ func naiveConv2D(x, k []float32, xs, ks []int, strides [2]int, pad [4]int) []flo
 
 // naivePool2D is max or average pooling over the real cells of each window.
 func naivePool2D(x []float32, xs []int, isMax bool, pool, strides [2]int, pad [4]int) []float64 {
-	p := newNaiveWin(xs, pool[0], pool[1], strides, pad)
+	p := newKopNaiveWin(xs, pool[0], pool[1], strides, pad)
 	out := make([]float64, p.n*p.oh()*p.ow()*p.c)
 	for n := 0; n < p.n; n++ {
 		for oy := 0; oy < p.oh(); oy++ {
@@ -100,9 +100,9 @@ func naiveBiasAdd(x, b []float32) []float64 {
 
 // ---- shared test helpers ----
 
-// runForward builds out = build(inputs) in a new graph, runs it and returns
+// kopRunForward builds out = build(inputs) in a new graph, runs it and returns
 // the output's data and shape.
-func runForward(t *testing.T, build func(g *G.ExprGraph, in []*G.Node) (*G.Node, error), inputs ...*tensor.Dense) ([]float32, tensor.Shape) {
+func kopRunForward(t *testing.T, build func(g *G.ExprGraph, in []*G.Node) (*G.Node, error), inputs ...*tensor.Dense) ([]float32, tensor.Shape) {
 	t.Helper()
 	g := G.NewGraph()
 	nodes := make([]*G.Node, len(inputs))
@@ -122,7 +122,7 @@ func runForward(t *testing.T, build func(g *G.ExprGraph, in []*G.Node) (*G.Node,
 	return append([]float32(nil), v.Data().([]float32)...), v.Shape().Clone()
 }
 
-func assertNear(t *testing.T, what string, got []float32, want []float64, tol float64) {
+func kopAssertNear(t *testing.T, what string, got []float32, want []float64, tol float64) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
@@ -134,14 +134,14 @@ func assertNear(t *testing.T, what string, got []float32, want []float64, tol fl
 	}
 }
 
-func f32(d *tensor.Dense) []float32 { return d.Data().([]float32) }
+func kopData(d *tensor.Dense) []float32 { return d.Data().([]float32) }
 
 // distinct returns a tensor holding a random permutation of well-separated
 // values (steps of 0.1), so that max pooling has no ties and the
 // finite-difference steps of gradcheck never change a winner.
-func distinct(seed uint64, shape ...int) *tensor.Dense {
+func kopDistinct(seed uint64, shape ...int) *tensor.Dense {
 	t := tensor.New(tensor.WithShape(shape...), tensor.Of(tensor.Float32))
-	d := f32(t)
+	d := kopData(t)
 	rng := rand.New(rand.NewPCG(seed, 3))
 	for i, j := range rng.Perm(len(d)) {
 		d[i] = float32(j)*0.1 - float32(len(d))*0.05
@@ -149,8 +149,8 @@ func distinct(seed uint64, shape ...int) *tensor.Dense {
 	return t
 }
 
-// wantErr fails unless err is non-nil and mentions every fragment.
-func wantErr(t *testing.T, what string, err error, fragments ...string) {
+// kopWantErr fails unless err is non-nil and mentions every fragment.
+func kopWantErr(t *testing.T, what string, err error, fragments ...string) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("%s: no error", what)
@@ -162,9 +162,9 @@ func wantErr(t *testing.T, what string, err error, fragments ...string) {
 	}
 }
 
-// samePad is Keras's "same" padding (top, bottom, left, right) of an (h, w)
+// kopSamePad is Keras's "same" padding (top, bottom, left, right) of an (h, w)
 // input, written out independently of kernels.Padding.
-func samePad(h, w, kh, kw int, strides [2]int) [4]int {
+func kopSamePad(h, w, kh, kw int, strides [2]int) [4]int {
 	one := func(in, k, s int) (int, int) {
 		out := (in + s - 1) / s
 		tot := max((out-1)*s+k-in, 0)

@@ -9,25 +9,25 @@ import (
 	"gorgonia.org/tensor"
 )
 
-var biasShapes = [][]int{{3, 1}, {4, 5}, {2, 3, 3, 4}, {1, 2, 2, 1}, {2, 3, 2}}
+var biasOpShapes = [][]int{{3, 1}, {4, 5}, {2, 3, 3, 4}, {1, 2, 2, 1}, {2, 3, 2}}
 
-func biasBuild(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return BiasAdd(in[0], in[1]) }
+func biasOpBuild(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return BiasAdd(in[0], in[1]) }
 
 func TestBiasAddForward(t *testing.T) {
-	for i, s := range biasShapes {
+	for i, s := range biasOpShapes {
 		x, b := gradcheck.Random(uint64(i), -1, 1, s...), gradcheck.Random(uint64(i+9), -1, 1, s[len(s)-1])
-		got, shape := runForward(t, biasBuild, x, b)
+		got, shape := kopRunForward(t, biasOpBuild, x, b)
 		if !shape.Eq(tensor.Shape(s)) {
 			t.Fatalf("%v: shape %v", s, shape)
 		}
-		assertNear(t, fmt.Sprint(s), got, naiveBiasAdd(f32(x), f32(b)), 1e-6)
+		kopAssertNear(t, fmt.Sprint(s), got, naiveBiasAdd(kopData(x), kopData(b)), 1e-6)
 	}
 }
 
 func TestBiasAddGrad(t *testing.T) {
-	for i, s := range biasShapes {
+	for i, s := range biasOpShapes {
 		x, b := gradcheck.Random(uint64(i), -1, 1, s...), gradcheck.Random(uint64(i+9), -1, 1, s[len(s)-1])
-		if _, err := gradcheck.Check(biasBuild, []*tensor.Dense{x, b}, gradcheck.Options{Seed: uint64(i)}); err != nil {
+		if _, err := gradcheck.Check(biasOpBuild, []*tensor.Dense{x, b}, gradcheck.Options{Seed: uint64(i)}); err != nil {
 			t.Errorf("%v: %v", s, err)
 		}
 	}
@@ -63,7 +63,7 @@ func TestBiasAddGradCheckCatchesBug(t *testing.T) {
 // pooling layer build it.
 func TestConvBiasPoolGrad(t *testing.T) {
 	xs, ks := []int{2, 7, 7, 2}, []int{3, 3, 2, 3}
-	pad := samePad(7, 7, 3, 3, [2]int{1, 1})
+	pad := kopSamePad(7, 7, 3, 3, [2]int{1, 1})
 	build := func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
 		y, err := Convolution2D(in[0], in[1], [2]int{1, 1}, pad)
 		if err != nil {
@@ -72,7 +72,7 @@ func TestConvBiasPoolGrad(t *testing.T) {
 		if y, err = BiasAdd(y, in[2]); err != nil {
 			return nil, err
 		}
-		return AvgPool2D(y, [2]int{2, 2}, [2]int{2, 2}, samePad(7, 7, 2, 2, [2]int{2, 2}))
+		return AvgPool2D(y, [2]int{2, 2}, [2]int{2, 2}, kopSamePad(7, 7, 2, 2, [2]int{2, 2}))
 	}
 	in := []*tensor.Dense{gradcheck.Random(1, -1, 1, xs...), gradcheck.Random(2, -1, 1, ks...), gradcheck.Random(3, -1, 1, 3)}
 	if _, err := gradcheck.Check(build, in, gradcheck.Options{}); err != nil {
@@ -106,15 +106,15 @@ func TestBiasAddRejects(t *testing.T) {
 	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(2, 5, 5, 3), G.WithName("x"))
 	b4 := G.NewVector(g, tensor.Float32, G.WithShape(4), G.WithName("b4"))
 	_, err := BiasAdd(x, b4)
-	wantErr(t, "length", err, "BiasAdd", "length 3", "(2, 5, 5, 3)", "(4)")
+	kopWantErr(t, "length", err, "BiasAdd", "length 3", "(2, 5, 5, 3)", "(4)")
 	bm := G.NewMatrix(g, tensor.Float32, G.WithShape(1, 3), G.WithName("bm"))
 	_, err = BiasAdd(x, bm)
-	wantErr(t, "rank of bias", err, "1-D", "(1, 3)")
+	kopWantErr(t, "rank of bias", err, "1-D", "(1, 3)")
 	v := G.NewVector(g, tensor.Float32, G.WithShape(3), G.WithName("v"))
 	b3 := G.NewVector(g, tensor.Float32, G.WithShape(3), G.WithName("b3"))
 	_, err = BiasAdd(v, b3)
-	wantErr(t, "rank of x", err, "rank >= 2", "(3)")
+	kopWantErr(t, "rank of x", err, "rank >= 2", "(3)")
 	x64 := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 3), G.WithName("x64"))
 	_, err = BiasAdd(x64, b3)
-	wantErr(t, "dtype", err, "float64", "only float32")
+	kopWantErr(t, "dtype", err, "float64", "only float32")
 }

@@ -9,47 +9,47 @@ import (
 	"gorgonia.org/tensor"
 )
 
-type convCase struct {
+type convOpCase struct {
 	x, k    []int // (N, H, W, C), (KH, KW, C, F)
 	strides [2]int
 	pad     [4]int
 }
 
-func (c convCase) String() string {
+func (c convOpCase) String() string {
 	return fmt.Sprintf("x%v k%v s%v p%v", c.x, c.k, c.strides, c.pad)
 }
 
-var convCases = []convCase{
-	{[]int{1, 5, 5, 1}, []int{3, 3, 1, 1}, [2]int{1, 1}, [4]int{}},                      // batch 1, valid
-	{[]int{2, 7, 6, 3}, []int{3, 2, 3, 4}, [2]int{2, 1}, [4]int{1, 0, 0, 1}},             // asymmetric padding
-	{[]int{2, 6, 7, 2}, []int{4, 4, 2, 3}, [2]int{2, 2}, samePad(6, 7, 4, 4, [2]int{2, 2})}, // same, even kernel
-	{[]int{1, 9, 9, 2}, []int{5, 5, 2, 2}, [2]int{3, 3}, [4]int{2, 2, 2, 2}},             // stride 3, k 5
-	{[]int{3, 4, 5, 1}, []int{1, 1, 1, 5}, [2]int{1, 2}, [4]int{}},                      // 1x1
-	{[]int{1, 3, 3, 2}, []int{3, 3, 2, 2}, [2]int{1, 1}, [4]int{0, 2, 1, 0}},             // window over padding
+var convOpCases = []convOpCase{
+	{[]int{1, 5, 5, 1}, []int{3, 3, 1, 1}, [2]int{1, 1}, [4]int{}},                             // batch 1, valid
+	{[]int{2, 7, 6, 3}, []int{3, 2, 3, 4}, [2]int{2, 1}, [4]int{1, 0, 0, 1}},                   // asymmetric padding
+	{[]int{2, 6, 7, 2}, []int{4, 4, 2, 3}, [2]int{2, 2}, kopSamePad(6, 7, 4, 4, [2]int{2, 2})}, // same, even kernel
+	{[]int{1, 9, 9, 2}, []int{5, 5, 2, 2}, [2]int{3, 3}, [4]int{2, 2, 2, 2}},                   // stride 3, k 5
+	{[]int{3, 4, 5, 1}, []int{1, 1, 1, 5}, [2]int{1, 2}, [4]int{}},                             // 1x1
+	{[]int{1, 3, 3, 2}, []int{3, 3, 2, 2}, [2]int{1, 1}, [4]int{0, 2, 1, 0}},                   // window over padding
 }
 
-func convBuild(c convCase) gradcheck.Build {
+func convOpBuild(c convOpCase) gradcheck.Build {
 	return func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
 		return Convolution2D(in[0], in[1], c.strides, c.pad)
 	}
 }
 
 func TestConvolution2DForward(t *testing.T) {
-	for i, c := range convCases {
+	for i, c := range convOpCases {
 		x, k := gradcheck.Random(uint64(i), -1, 1, c.x...), gradcheck.Random(uint64(i+100), -1, 1, c.k...)
-		got, shape := runForward(t, convBuild(c), x, k)
-		p := newNaiveWin(c.x, c.k[0], c.k[1], c.strides, c.pad)
+		got, shape := kopRunForward(t, convOpBuild(c), x, k)
+		p := newKopNaiveWin(c.x, c.k[0], c.k[1], c.strides, c.pad)
 		if want := (tensor.Shape{p.n, p.oh(), p.ow(), c.k[3]}); !shape.Eq(want) {
 			t.Fatalf("%v: shape %v, want %v", c, shape, want)
 		}
-		assertNear(t, c.String(), got, naiveConv2D(f32(x), f32(k), c.x, c.k, c.strides, c.pad), 1e-5)
+		kopAssertNear(t, c.String(), got, naiveConv2D(kopData(x), kopData(k), c.x, c.k, c.strides, c.pad), 1e-5)
 	}
 }
 
 func TestConvolution2DGrad(t *testing.T) {
-	for i, c := range convCases {
+	for i, c := range convOpCases {
 		x, k := gradcheck.Random(uint64(i), -1, 1, c.x...), gradcheck.Random(uint64(i+100), -1, 1, c.k...)
-		res, err := gradcheck.Check(convBuild(c), []*tensor.Dense{x, k}, gradcheck.Options{Seed: uint64(i)})
+		res, err := gradcheck.Check(convOpBuild(c), []*tensor.Dense{x, k}, gradcheck.Options{Seed: uint64(i)})
 		if err != nil {
 			t.Errorf("%v: %v", c, err)
 			continue
@@ -63,10 +63,10 @@ func TestConvolution2DGrad(t *testing.T) {
 // TestConvolution2DGradOneInput differentiates with respect to the kernel
 // only (frozen input), then the input only.
 func TestConvolution2DGradOneInput(t *testing.T) {
-	c := convCases[1]
+	c := convOpCases[1]
 	x, k := gradcheck.Random(1, -1, 1, c.x...), gradcheck.Random(2, -1, 1, c.k...)
 	for _, wrt := range []int{0, 1} {
-		if _, err := gradcheck.Check(convBuild(c), []*tensor.Dense{x, k}, gradcheck.Options{Wrt: []int{wrt}}); err != nil {
+		if _, err := gradcheck.Check(convOpBuild(c), []*tensor.Dense{x, k}, gradcheck.Options{Wrt: []int{wrt}}); err != nil {
 			t.Errorf("wrt %d: %v", wrt, err)
 		}
 	}
@@ -85,7 +85,7 @@ func (op badConvOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, erro
 // TestConvolution2DGradCheckCatchesBug shows that the gradient check fails
 // on a plausible wrong gradient, for each input.
 func TestConvolution2DGradCheckCatchesBug(t *testing.T) {
-	c := convCases[1] // asymmetric padding
+	c := convOpCases[1] // asymmetric padding
 	build := func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
 		return G.ApplyOp(badConvOp{&conv2dOp{strides: c.strides, pad: c.pad, scratch: new(convScratch)}}, in[0], in[1])
 	}
@@ -100,7 +100,7 @@ func TestConvolution2DGradCheckCatchesBug(t *testing.T) {
 // TestConvolution2DRepeatedRuns checks that the reused scratch gives the same
 // results run after run, with gradients.
 func TestConvolution2DRepeatedRuns(t *testing.T) {
-	c := convCases[2]
+	c := convOpCases[2]
 	g := G.NewGraph()
 	x := G.NodeFromAny(g, gradcheck.Random(1, -1, 1, c.x...), G.WithName("x"))
 	k := G.NodeFromAny(g, gradcheck.Random(2, -1, 1, c.k...), G.WithName("k"))
@@ -138,7 +138,7 @@ func TestConvolution2DRepeatedRuns(t *testing.T) {
 }
 
 func TestConvolution2DPrealloc(t *testing.T) {
-	c := convCases[1]
+	c := convOpCases[1]
 	op := &conv2dOp{strides: c.strides, pad: c.pad, scratch: new(convScratch)}
 	x, k := gradcheck.Random(1, -1, 1, c.x...), gradcheck.Random(2, -1, 1, c.k...)
 	s, err := op.InferShape(tensor.Shape(c.x), tensor.Shape(c.k))
@@ -150,7 +150,7 @@ func TestConvolution2DPrealloc(t *testing.T) {
 	if err != nil || v != pre {
 		t.Fatalf("UsePreallocDo = %v, %v; want the preallocated tensor", v, err)
 	}
-	assertNear(t, "prealloc", f32(pre), naiveConv2D(f32(x), f32(k), c.x, c.k, c.strides, c.pad), 1e-5)
+	kopAssertNear(t, "prealloc", kopData(pre), naiveConv2D(kopData(x), kopData(k), c.x, c.k, c.strides, c.pad), 1e-5)
 	wrong := tensor.New(tensor.WithShape(s[0], s[1], s[2], s[3]+1), tensor.Of(tensor.Float32))
 	if _, err := op.UsePreallocDo(wrong, x, k); err == nil {
 		t.Fatal("UsePreallocDo accepted a tensor of the wrong shape")
@@ -161,7 +161,7 @@ func TestConvolution2DPrealloc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertNear(t, "batch 5", f32(v.(*tensor.Dense)), naiveConv2D(f32(x2), f32(k), []int{5, c.x[1], c.x[2], c.x[3]}, c.k, c.strides, c.pad), 1e-5)
+	kopAssertNear(t, "batch 5", kopData(v.(*tensor.Dense)), naiveConv2D(kopData(x2), kopData(k), []int{5, c.x[1], c.x[2], c.x[3]}, c.k, c.strides, c.pad), 1e-5)
 }
 
 func TestConvolution2DHash(t *testing.T) {
@@ -215,25 +215,25 @@ func TestConvolution2DRejects(t *testing.T) {
 	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(2, 5, 5, 3), G.WithName("x"))
 	k := G.NewTensor(g, tensor.Float32, 4, G.WithShape(3, 3, 4, 8), G.WithName("k"))
 	_, err := Convolution2D(x, k, [2]int{1, 1}, [4]int{})
-	wantErr(t, "channels", err, "(2, 5, 5, 3)", "(3, 3, 4, 8)", "3 channels", "expects 4")
+	kopWantErr(t, "channels", err, "(2, 5, 5, 3)", "(3, 3, 4, 8)", "3 channels", "expects 4")
 
 	k6 := G.NewTensor(g, tensor.Float32, 4, G.WithShape(6, 3, 3, 8), G.WithName("k6"))
 	_, err = Convolution2D(x, k6, [2]int{1, 1}, [4]int{})
-	wantErr(t, "too large", err, "6x3 window", "(2, 5, 5, 3)", "5x5")
+	kopWantErr(t, "too large", err, "6x3 window", "(2, 5, 5, 3)", "5x5")
 	if _, err := Convolution2D(x, k6, [2]int{1, 1}, [4]int{1, 0, 0, 0}); err != nil {
 		t.Errorf("a window fitting after padding was rejected: %v", err)
 	}
 
 	_, err = Convolution2D(x, G.NewTensor(g, tensor.Float32, 4, G.WithShape(3, 3, 3, 8), G.WithName("k2")), [2]int{0, 1}, [4]int{})
-	wantErr(t, "stride", err, "strides", "[0 1]")
+	kopWantErr(t, "stride", err, "strides", "[0 1]")
 	_, err = Convolution2D(x, k, [2]int{1, 1}, [4]int{0, -1, 0, 0})
-	wantErr(t, "padding", err, "padding", "[0 -1 0 0]")
+	kopWantErr(t, "padding", err, "padding", "[0 -1 0 0]")
 
 	x3 := G.NewTensor(g, tensor.Float32, 3, G.WithShape(5, 5, 3), G.WithName("x3"))
 	_, err = Convolution2D(x3, k, [2]int{1, 1}, [4]int{})
-	wantErr(t, "rank", err, "(N, H, W, C)", "(5, 5, 3)")
+	kopWantErr(t, "rank", err, "(N, H, W, C)", "(5, 5, 3)")
 
 	x64 := G.NewTensor(g, tensor.Float64, 4, G.WithShape(2, 5, 5, 3), G.WithName("x64"))
 	_, err = Convolution2D(x64, k, [2]int{1, 1}, [4]int{})
-	wantErr(t, "dtype", err, "float64", "only float32")
+	kopWantErr(t, "dtype", err, "float64", "only float32")
 }

@@ -9,26 +9,26 @@ import (
 	"gorgonia.org/tensor"
 )
 
-type poolCase struct {
+type poolOpCase struct {
 	x             []int // (N, H, W, C)
 	pool, strides [2]int
 	pad           [4]int
 }
 
-func (c poolCase) String() string {
+func (c poolOpCase) String() string {
 	return fmt.Sprintf("x%v k%v s%v p%v", c.x, c.pool, c.strides, c.pad)
 }
 
-var poolCases = []poolCase{
-	{[]int{1, 4, 4, 1}, [2]int{2, 2}, [2]int{2, 2}, [4]int{}},                                    // batch 1, valid
-	{[]int{2, 5, 7, 3}, [2]int{2, 2}, [2]int{2, 2}, samePad(5, 7, 2, 2, [2]int{2, 2})},            // same: pads bottom, right
-	{[]int{2, 6, 5, 2}, [2]int{3, 2}, [2]int{1, 2}, [4]int{1, 0, 0, 1}},                           // asymmetric
-	{[]int{1, 7, 7, 2}, [2]int{3, 3}, [2]int{2, 2}, samePad(7, 7, 3, 3, [2]int{2, 2})},            // overlapping, padded
-	{[]int{1, 9, 8, 1}, [2]int{5, 4}, [2]int{3, 3}, [4]int{2, 1, 3, 0}},                           // large window, stride 3
-	{[]int{3, 3, 3, 4}, [2]int{1, 1}, [2]int{1, 1}, [4]int{}},                                    // identity
+var poolOpCases = []poolOpCase{
+	{[]int{1, 4, 4, 1}, [2]int{2, 2}, [2]int{2, 2}, [4]int{}},                             // batch 1, valid
+	{[]int{2, 5, 7, 3}, [2]int{2, 2}, [2]int{2, 2}, kopSamePad(5, 7, 2, 2, [2]int{2, 2})}, // same: pads bottom, right
+	{[]int{2, 6, 5, 2}, [2]int{3, 2}, [2]int{1, 2}, [4]int{1, 0, 0, 1}},                   // asymmetric
+	{[]int{1, 7, 7, 2}, [2]int{3, 3}, [2]int{2, 2}, kopSamePad(7, 7, 3, 3, [2]int{2, 2})}, // overlapping, padded
+	{[]int{1, 9, 8, 1}, [2]int{5, 4}, [2]int{3, 3}, [4]int{2, 1, 3, 0}},                   // large window, stride 3
+	{[]int{3, 3, 3, 4}, [2]int{1, 1}, [2]int{1, 1}, [4]int{}},                             // identity
 }
 
-func poolBuild(isMax bool, c poolCase) gradcheck.Build {
+func poolOpBuild(isMax bool, c poolOpCase) gradcheck.Build {
 	return func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
 		if isMax {
 			return MaxPool2D(in[0], c.pool, c.strides, c.pad)
@@ -39,23 +39,23 @@ func poolBuild(isMax bool, c poolCase) gradcheck.Build {
 
 func TestPool2DForward(t *testing.T) {
 	for _, isMax := range []bool{true, false} {
-		for i, c := range poolCases {
+		for i, c := range poolOpCases {
 			x := gradcheck.Random(uint64(i), -1, 0, c.x...) // all negative: a padded 0 must never win
-			got, shape := runForward(t, poolBuild(isMax, c), x)
-			p := newNaiveWin(c.x, c.pool[0], c.pool[1], c.strides, c.pad)
+			got, shape := kopRunForward(t, poolOpBuild(isMax, c), x)
+			p := newKopNaiveWin(c.x, c.pool[0], c.pool[1], c.strides, c.pad)
 			if want := (tensor.Shape{p.n, p.oh(), p.ow(), p.c}); !shape.Eq(want) {
 				t.Fatalf("max=%v %v: shape %v, want %v", isMax, c, shape, want)
 			}
-			assertNear(t, fmt.Sprintf("max=%v %v", isMax, c), got, naivePool2D(f32(x), c.x, isMax, c.pool, c.strides, c.pad), 1e-6)
+			kopAssertNear(t, fmt.Sprintf("max=%v %v", isMax, c), got, naivePool2D(kopData(x), c.x, isMax, c.pool, c.strides, c.pad), 1e-6)
 		}
 	}
 }
 
 func TestPool2DGrad(t *testing.T) {
 	for _, isMax := range []bool{true, false} {
-		for i, c := range poolCases {
-			x := distinct(uint64(i), c.x...) // no ties, winners stable under ±eps
-			res, err := gradcheck.Check(poolBuild(isMax, c), []*tensor.Dense{x}, gradcheck.Options{Seed: uint64(i)})
+		for i, c := range poolOpCases {
+			x := kopDistinct(uint64(i), c.x...) // no ties, winners stable under ±eps
+			res, err := gradcheck.Check(poolOpBuild(isMax, c), []*tensor.Dense{x}, gradcheck.Options{Seed: uint64(i)})
 			if err != nil {
 				t.Errorf("max=%v %v: %v", isMax, c, err)
 				continue
@@ -70,12 +70,12 @@ func TestPool2DGrad(t *testing.T) {
 // TestPool2DGradCheckCatchesBug: a gradient op whose padding offsets the
 // wrong sides (Gorgonia v0.9.18's MaxPool2D bug) fails the check.
 func TestPool2DGradCheckCatchesBug(t *testing.T) {
-	c := poolCases[2]
+	c := poolOpCases[2]
 	for _, isMax := range []bool{true, false} {
 		build := func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
 			return G.ApplyOp(badPoolOp{&poolOp{max: isMax, pool: c.pool, strides: c.strides, pad: c.pad, scratch: new(poolScratch)}}, in[0])
 		}
-		if _, err := gradcheck.Check(build, []*tensor.Dense{distinct(1, c.x...)}, gradcheck.Options{}); err == nil {
+		if _, err := gradcheck.Check(build, []*tensor.Dense{kopDistinct(1, c.x...)}, gradcheck.Options{}); err == nil {
 			t.Errorf("max=%v: a wrong gradient passed the check", isMax)
 		}
 	}
@@ -92,9 +92,9 @@ func (op badPoolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, erro
 // TestMaxPool2DPrealloc also checks that the gradient op does not depend on
 // the forward op's state: it runs on its own, with prealloc.
 func TestMaxPool2DPrealloc(t *testing.T) {
-	c := poolCases[3]
+	c := poolOpCases[3]
 	op := &poolOp{max: true, pool: c.pool, strides: c.strides, pad: c.pad, scratch: new(poolScratch)}
-	x := distinct(4, c.x...)
+	x := kopDistinct(4, c.x...)
 	s, err := op.InferShape(tensor.Shape(c.x))
 	if err != nil {
 		t.Fatal(err)
@@ -107,8 +107,8 @@ func TestMaxPool2DPrealloc(t *testing.T) {
 		t.Fatalf("UsePreallocDo = %v, %v; want the preallocated tensor", v, err)
 	}
 	// Reference: route each dy to the argmax found by a naive scan.
-	p := newNaiveWin(c.x, c.pool[0], c.pool[1], c.strides, c.pad)
-	want := make([]float64, len(f32(x)))
+	p := newKopNaiveWin(c.x, c.pool[0], c.pool[1], c.strides, c.pad)
+	want := make([]float64, len(kopData(x)))
 	for n := 0; n < p.n; n++ {
 		for oy := 0; oy < p.oh(); oy++ {
 			for ox := 0; ox < p.ow(); ox++ {
@@ -116,17 +116,17 @@ func TestMaxPool2DPrealloc(t *testing.T) {
 					best := -1
 					for ky := 0; ky < p.kh; ky++ {
 						for kx := 0; kx < p.kw; kx++ {
-							if i, ok := p.at(n, oy*p.sh-c.pad[0]+ky, ox*p.sw-c.pad[2]+kx, ch); ok && (best < 0 || f32(x)[i] > f32(x)[best]) {
+							if i, ok := p.at(n, oy*p.sh-c.pad[0]+ky, ox*p.sw-c.pad[2]+kx, ch); ok && (best < 0 || kopData(x)[i] > kopData(x)[best]) {
 								best = i
 							}
 						}
 					}
-					want[best] += float64(f32(dy)[((n*p.oh()+oy)*p.ow()+ox)*p.c+ch])
+					want[best] += float64(kopData(dy)[((n*p.oh()+oy)*p.ow()+ox)*p.c+ch])
 				}
 			}
 		}
 	}
-	assertNear(t, "max pool gradient", f32(pre), want, 1e-6)
+	kopAssertNear(t, "max pool gradient", kopData(pre), want, 1e-6)
 	if _, err := diff.UsePreallocDo(tensor.New(tensor.WithShape(s...), tensor.Of(tensor.Float32)), x, dy); err == nil {
 		t.Fatal("UsePreallocDo accepted a tensor of the wrong shape")
 	}
@@ -166,20 +166,20 @@ func TestPool2DRejects(t *testing.T) {
 	g := G.NewGraph()
 	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(2, 3, 8, 4), G.WithName("x"))
 	_, err := MaxPool2D(x, [2]int{4, 2}, [2]int{1, 1}, [4]int{})
-	wantErr(t, "too large", err, "MaxPool2D", "4x2 window", "(2, 3, 8, 4)", "3x8")
+	kopWantErr(t, "too large", err, "MaxPool2D", "4x2 window", "(2, 3, 8, 4)", "3x8")
 	if _, err := MaxPool2D(x, [2]int{4, 2}, [2]int{1, 1}, [4]int{0, 1, 0, 0}); err != nil {
 		t.Errorf("a window fitting after padding was rejected: %v", err)
 	}
 	_, err = AvgPool2D(x, [2]int{0, 2}, [2]int{1, 1}, [4]int{})
-	wantErr(t, "pool size", err, "AvgPool2D", "pool size", "[0 2]")
+	kopWantErr(t, "pool size", err, "AvgPool2D", "pool size", "[0 2]")
 	_, err = AvgPool2D(x, [2]int{2, 2}, [2]int{1, -1}, [4]int{})
-	wantErr(t, "stride", err, "strides", "[1 -1]")
+	kopWantErr(t, "stride", err, "strides", "[1 -1]")
 	_, err = MaxPool2D(x, [2]int{2, 2}, [2]int{1, 1}, [4]int{0, 0, -2, 0})
-	wantErr(t, "padding", err, "padding", "[0 0 -2 0]")
+	kopWantErr(t, "padding", err, "padding", "[0 0 -2 0]")
 	x2 := G.NewMatrix(g, tensor.Float32, G.WithShape(6, 6), G.WithName("x2"))
 	_, err = MaxPool2D(x2, [2]int{2, 2}, [2]int{2, 2}, [4]int{})
-	wantErr(t, "rank", err, "(N, H, W, C)", "(6, 6)")
+	kopWantErr(t, "rank", err, "(N, H, W, C)", "(6, 6)")
 	x64 := G.NewTensor(g, tensor.Float64, 4, G.WithShape(2, 3, 8, 4), G.WithName("x64"))
 	_, err = AvgPool2D(x64, [2]int{2, 2}, [2]int{2, 2}, [4]int{})
-	wantErr(t, "dtype", err, "float64", "only float32")
+	kopWantErr(t, "dtype", err, "float64", "only float32")
 }

@@ -209,7 +209,11 @@ func (t *Trainer) apply(s *step) error {
 			return fmt.Errorf("train: gradient of %s: %w", s.params[i].Name, err)
 		}
 		p := s.params[i]
-		t.Optimizer.Update(p.Data(), gv.Data().([]float32), t.slotsOf(p), t.State.Step, lr)
+		g := gv.Data().([]float32)
+		t.Optimizer.Update(p.Data(), g, t.slotsOf(p), t.State.Step, lr)
+		// Gorgonia's TapeMachine adds each run's gradient into the bound
+		// dual value; Reset does not clear it.
+		clear(g)
 	}
 	return nil
 }

@@ -150,7 +150,8 @@ func Decompress(r io.Reader) (io.Reader, error) {
 }
 
 // ReadConfig reads only the header of the raw or gzip-compressed IDX file r.
-// It does not read the data and it allocates only the dimension slice.
+// It does not parse the data and it allocates only the dimension slice (and
+// a read buffer: it may consume up to 64 KiB of r beyond the header).
 func ReadConfig(r io.Reader) (Config, error) {
 	zr, err := Decompress(r)
 	if err != nil {
@@ -262,14 +263,14 @@ func ReadLimit(r io.Reader, maxBytes int64) (dims []int, data []byte, err error)
 }
 
 // readData reads exactly n bytes. The buffer starts at min(n, 1 MiB) and
-// doubles (capped at n) only when it is full, so memory follows the input
-// actually delivered, not the size declared.
+// grows 4× (capped at n) only when it is full, so memory stays within 4× the
+// input actually delivered, not the size declared, and copying within ~n/3.
 func readData(r io.Reader, n int, off int64) ([]byte, error) {
 	const chunk = 1 << 20
 	buf := make([]byte, 0, min(n, chunk))
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
-			nb := make([]byte, len(buf), min(n, 2*cap(buf)))
+			nb := make([]byte, len(buf), min(n, 4*cap(buf)))
 			copy(nb, buf)
 			buf = nb
 		}

@@ -441,6 +441,18 @@ func TestPoolPaddingSemantics(t *testing.T) {
 	assertClose(t, "empty avg", y, []float64{0, -5}, 0)
 }
 
+// TestMaxPoolTies pins the documented tie rule: the first cell in
+// row-major window order wins.
+func TestMaxPoolTies(t *testing.T) {
+	p := Window{N: 1, H: 2, W: 2, C: 2, KH: 2, KW: 2, SH: 1, SW: 1}
+	x := []float32{1, 5, 3, 5, 3, 5, 3, 2}
+	y, arg := make([]float32, p.OutLen()), make([]int32, p.OutLen())
+	MaxPoolTo(y, x, p, arg)
+	if arg[0] != 2 || arg[1] != 1 {
+		t.Fatalf("argmax = %v, want [2 1]", arg)
+	}
+}
+
 func TestPoolPanics(t *testing.T) {
 	p := Window{N: 1, H: 4, W: 4, C: 2, KH: 2, KW: 2, SH: 2, SW: 2}
 	x, y, arg := make([]float32, p.InLen()), make([]float32, p.OutLen()), make([]int32, p.OutLen())

@@ -68,11 +68,17 @@ func MaxPoolTo(dst, x []float32, p Window, argmax []int32) {
 							first = false
 							continue
 						}
+						d, am := d[:len(src)], am[:len(src)] // bounds-check hints
 						for i, v := range src {
+							// Branch-free select (random data would
+							// mispredict a branch half the time).
+							cb := math.Float32bits(d[i])
+							var m uint32
 							if v > d[i] {
-								d[i] = v
-								am[i] = int32(off + i)
+								m = ^uint32(0)
 							}
+							d[i] = math.Float32frombits(cb ^ (cb^math.Float32bits(v))&m)
+							am[i] ^= (am[i] ^ int32(off+i)) & int32(m)
 						}
 					}
 				}

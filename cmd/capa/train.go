@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/capa-ml/capa"
+	"github.com/capa-ml/capa/dataset"
+	"github.com/capa-ml/capa/train"
+)
+
+// trainConfig is what a run needs to resume: saved with every checkpoint.
+type trainConfig struct {
+	Epochs    int     `json:"epochs"`
+	BatchSize int     `json:"batch_size"`
+	LR        float64 `json:"lr"`
+	Optimizer string  `json:"optimizer"`
+	Seed      uint64  `json:"seed"`
+	Out       string  `json:"out"`
+	Limit     int     `json:"limit"`
+	Report    string  `json:"report"`
+	Hidden    int     `json:"hidden"`
+}
+
+func cmdTrain(args []string) error {
+	fs := flag.NewFlagSet("capa train", flag.ContinueOnError)
+	var c trainConfig
+	fs.IntVar(&c.Epochs, "epochs", 10, "number of epochs")
+	fs.IntVar(&c.BatchSize, "batch-size", 32, "batch size")
+	fs.Float64Var(&c.LR, "lr", 1e-3, "learning rate")
+	fs.StringVar(&c.Optimizer, "optimizer", "adam", "optimizer: adam, sgd, rmsprop or adagrad")
+	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the weights, shuffling and dropout")
+	fs.StringVar(&c.Out, "out", "model.safetensors", "where to save the trained model")
+	fs.IntVar(&c.Limit, "limit", 0, "train on the first N training images only (0: all)")
+	fs.StringVar(&c.Report, "report", "", "write a JSON report to this file")
+	fs.IntVar(&c.Hidden, "hidden", 0, "add a Dense(N, relu) layer after Flatten (0: none)")
+	data := fs.String("data", "", "directory with the Fashion-MNIST files (default: $FASHION_MNIST_DIR, the Debian package, the user cache, or download)")
+	resume := fs.String("resume", "", "continue the interrupted run saved in this checkpoint")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %v", fs.Args())
+	}
+
+	var m *capa.Model
+	if *resume != "" {
+		var err error
+		if m, err = capa.Load(*resume); err != nil {
+			return err
+		}
+		if m.Trainer() == nil {
+			return fmt.Errorf("%s holds no training state: it is a model, not a checkpoint", *resume)
+		}
+		raw := m.Trainer().Extra["capa_train"]
+		if err := json.Unmarshal([]byte(raw), &c); err != nil {
+			return fmt.Errorf("%s was not written by capa train: %v", *resume, err)
+		}
+		st := m.Trainer().State
+		fmt.Printf("Resuming %s: %d of %d epochs done", *resume, st.Epoch, c.Epochs)
+		if st.Batch > 0 {
+			fmt.Printf(", %d batches into epoch %d", st.Batch, st.Epoch+1)
+		}
+		fmt.Println()
+	} else {
+		if c.Epochs < 1 || c.BatchSize < 1 || c.Limit < 0 || c.Hidden < 0 {
+			return fmt.Errorf("--epochs and --batch-size must be positive, --limit and --hidden not negative")
+		}
+		opt, err := train.NewOptimizer(c.Optimizer, c.LR)
+		if err != nil {
+			return err
+		}
+		if m, err = capa.PracticalCNN(c.Hidden, c.Seed); err != nil {
+			return err
+		}
+		if err := m.Compile(opt, train.SparseCategoricalCrossentropy{}); err != nil {
+			return err
+		}
+	}
+	t := m.Trainer()
+	cfg, _ := json.Marshal(c)
+	names, _ := json.Marshal(dataset.ClassNames)
+	t.Extra = map[string]string{"capa_train": string(cfg), "class_names": string(names)}
+
+	trainSet, testSet, err := dataset.LoadFashionMNIST(*data)
+	if err != nil {
+		return err
+	}
+	if c.Limit > 0 && c.Limit < trainSet.N {
+		trainSet = trainSet.Slice(0, c.Limit)
+	}
+	fmt.Print(m.Summary())
+	fmt.Printf("Training on %d images, testing on %d; %s, batch %d\n", trainSet.N, testSet.N, strings.ToLower(t.Optimizer.Class()), c.BatchSize)
+
+	ckpt := checkpointPath(c.Out)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() { <-ctx.Done(); stop() }() // a second Ctrl-C kills at once
+	remaining := c.Epochs - t.State.Epoch
+	var secs float64
+	start := time.Now()
+	if remaining > 0 {
+		_, err = m.FitContext(ctx, capa.FromSet(trainSet), train.FitOptions{
+			Epochs:    remaining,
+			BatchSize: c.BatchSize,
+			Callbacks: []train.Callback{&train.ModelCheckpoint{Path: ckpt}},
+		})
+		if errors.Is(err, train.ErrInterrupted) {
+			fmt.Fprintf(os.Stderr, "\nInterrupted. Checkpoint saved to %s; continue with:\n  capa train --resume %s\n", ckpt, ckpt)
+			return fmt.Errorf("interrupted")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	wall := time.Since(start).Seconds()
+	for _, s := range t.State.History["seconds"] {
+		secs += s
+	}
+	rep, err := m.Evaluate(capa.FromSet(testSet), 1000)
+	if err != nil {
+		return err
+	}
+	if err := m.Save(c.Out); err != nil {
+		return err
+	}
+	os.Remove(ckpt)
+	tr, non := m.CountParams()
+	n := float64(trainSet.N) * float64(len(t.State.History["seconds"]))
+	fmt.Printf("Test accuracy: %.4f  test loss: %.4f\n", rep.Accuracy, rep.Loss)
+	fmt.Printf("Trained %d epochs in %.1f s (%.0f images/s); model saved to %s\n", t.State.Epoch, secs, n/secs, c.Out)
+	_ = wall
+	if c.Report == "" {
+		return nil
+	}
+	return writeReport(c.Report, map[string]any{
+		"test_accuracy":           rep.Accuracy,
+		"test_loss":               rep.Loss,
+		"epochs":                  t.State.Epoch,
+		"batch_size":              c.BatchSize,
+		"optimizer":               strings.ToLower(t.Optimizer.Class()),
+		"learning_rate":           c.LR,
+		"seed":                    c.Seed,
+		"train_images":            trainSet.N,
+		"train_seconds":           secs,
+		"train_images_per_second": n / secs,
+		"params":                  tr + non,
+		"trainable_params":        tr,
+		"history":                 t.State.History,
+		"confusion_matrix":        rep.Confusion,
+		"model":                   c.Out,
+	})
+}
+
+// checkpointPath is where a run writes its checkpoints: beside the model,
+// model.safetensors -> model.ckpt.safetensors.
+func checkpointPath(out string) string {
+	if base, ok := strings.CutSuffix(out, ".safetensors"); ok {
+		return base + ".ckpt.safetensors"
+	}
+	return out + ".ckpt"
+}
+
+func writeReport(path string, v map[string]any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"sort"
+
+	"github.com/capa-ml/capa"
+	"github.com/capa-ml/capa/dataset"
+	"github.com/capa-ml/capa/train"
+)
+
+func loadModel(path string) (*capa.Model, []string, error) {
+	if path == "" {
+		return nil, nil, fmt.Errorf("--model FILE is required")
+	}
+	m, err := capa.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	var names []string
+	if t := m.Trainer(); t != nil && t.Extra["class_names"] != "" {
+		json.Unmarshal([]byte(t.Extra["class_names"]), &names)
+	}
+	return m, names, nil
+}
+
+func cmdEvaluate(args []string) error {
+	fs := flag.NewFlagSet("capa evaluate", flag.ContinueOnError)
+	model := fs.String("model", "", "model file written by capa train or Save")
+	data := fs.String("data", "", "directory with the Fashion-MNIST files")
+	report := fs.String("report", "", "write a JSON report to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	m, names, err := loadModel(*model)
+	if err != nil {
+		return err
+	}
+	if m.Trainer() == nil {
+		if err := m.Compile(&train.Adam{}, train.SparseCategoricalCrossentropy{}); err != nil {
+			return err
+		}
+	}
+	if names == nil {
+		names = dataset.ClassNames[:]
+	}
+	_, testSet, err := dataset.LoadFashionMNIST(*data)
+	if err != nil {
+		return err
+	}
+	rep, err := m.Evaluate(capa.FromSet(testSet), 1000)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Test accuracy: %.4f  test loss: %.4f  (%d images)\n\n", rep.Accuracy, rep.Loss, rep.N)
+	fmt.Print(rep.Table(names))
+	if *report == "" {
+		return nil
+	}
+	tr, non := m.CountParams()
+	return writeReport(*report, map[string]any{
+		"test_accuracy":    rep.Accuracy,
+		"test_loss":        rep.Loss,
+		"test_images":      rep.N,
+		"params":           tr + non,
+		"confusion_matrix": rep.Confusion,
+		"precision":        rep.Precision,
+		"recall":           rep.Recall,
+		"class_names":      names,
+		"model":            *model,
+	})
+}
+
+func cmdPredict(args []string) error {
+	fs := flag.NewFlagSet("capa predict", flag.ContinueOnError)
+	model := fs.String("model", "", "model file written by capa train or Save")
+	top := fs.Int("top", 3, "how many classes to show per image")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return fmt.Errorf("give one or more PNG or JPEG images")
+	}
+	m, names, err := loadModel(*model)
+	if err != nil {
+		return err
+	}
+	in := m.InputShape()
+	if len(in) != 3 || in[2] != 1 {
+		return fmt.Errorf("predict takes grayscale image models, this one takes %v", in)
+	}
+	var x []float32
+	for _, path := range fs.Args() {
+		img, err := dataset.LoadImageFile(path, in[0], in[1])
+		if err != nil {
+			return err
+		}
+		x = append(x, img...)
+	}
+	out, err := m.Predict(x, 64)
+	if err != nil {
+		return err
+	}
+	k := m.OutputShape().Size()
+	for i, path := range fs.Args() {
+		p := out[i*k : (i+1)*k]
+		idx := make([]int, k)
+		for j := range idx {
+			idx[j] = j
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return p[idx[a]] > p[idx[b]] })
+		fmt.Printf("%s:", path)
+		for _, j := range idx[:min(*top, k)] {
+			name := fmt.Sprint(j)
+			if j < len(names) {
+				name = names[j]
+			}
+			fmt.Printf("  %s %.3f", name, p[j])
+		}
+		fmt.Println()
+	}
+	return nil
+}
+
+func cmdSummary(args []string) error {
+	fs := flag.NewFlagSet("capa summary", flag.ContinueOnError)
+	model := fs.String("model", "", "model file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	m, _, err := loadModel(*model)
+	if err != nil {
+		return err
+	}
+	fmt.Print(m.Summary())
+	if t := m.Trainer(); t != nil {
+		fmt.Printf("Compiled: %s, loss %s; %d epochs trained", t.Optimizer.Class(), t.Loss.Name(), t.State.Epoch)
+		if t.State.Batch > 0 {
+			fmt.Printf(" (+%d batches)", t.State.Batch)
+		}
+		fmt.Println()
+	}
+	return nil
+}
