@@ -1,6 +1,6 @@
 module github.com/capa-ml/capa
 
-go 1.26.8
+go 1.24
 
 require (
 	github.com/chewxy/hm v1.0.0
