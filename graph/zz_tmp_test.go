@@ -1,0 +1,21 @@
+package graph
+import ("testing"; "fmt")
+func TestTmpErrs(t *testing.T){
+ _, err := Sequential(Input(3,3,1), &Conv2D{Filters:2, KernelSize:[2]int{5,5}}); fmt.Println(err)
+ _, err = Sequential(Input(3,3,1), &Dense{Units:2}); fmt.Println(err)
+ _, err = Sequential(Input(3,3,1), &Conv2D{Filters:2, KernelSize:[2]int{2,2}, Padding:"full"}); fmt.Println(err)
+ _, err = Sequential(Input(3,3,1), &MaxPooling2D{Padding:"SAME"}); fmt.Println(err)
+ _, err = Sequential(Input(3,3,1), &Conv2D{Filters:-1, KernelSize:[2]int{2,2}}); fmt.Println(err)
+ _, err = Sequential(Input(3,3,1), &Conv2D{Filters:1, KernelSize:[2]int{2,2}, Activation:"gelu"}); fmt.Println(err)
+ _, err = Sequential(Input(3,3,1), &Flatten{}, &Dense{Units:1, Activation:"Relu"}); fmt.Println(err)
+ _, err = Sequential(Input(3,3,1), &Flatten{}, Input(3)); fmt.Println(err)
+ _, err = Sequential(&Flatten{}, Input(3)); fmt.Println(err)
+ m, err := Sequential(Input(3,3,1), Input(5)); fmt.Println(m, err)
+ _, err = Sequential(Input(3,3,1), &Flatten{Base{Name:"a"}}, &Dense{Base: Base{Name:"a"}, Units:1}); fmt.Println(err)
+ _, err = Sequential(Input(3,3,1), &Dropout{Rate:1}); fmt.Println(err)
+ _, err = Sequential(Input(3,0,1)); fmt.Println(err)
+ _, err = Sequential(Input(3,3,1), &Conv2D{Filters:1, KernelSize:[2]int{2,2}, KernelInitializer:"foo"}); fmt.Println(err)
+ _, err = Sequential(Input(3,3,1), &Conv2D{Filters:1, KernelSize:[2]int{2,2}, Strides:[2]int{0,2}}); fmt.Println(err)
+ m, _ = Sequential(Input(28,28,1), &Conv2D{Filters:1, KernelSize:[2]int{2,2}}, &Flatten{}, &Dense{Units:3}, &Dense{Units:3})
+ fmt.Print(m.Summary())
+}
