@@ -1,6 +1,6 @@
 module github.com/capa-ml/capa
 
-go 1.24
+go 1.25
 
 require (
 	github.com/chewxy/hm v1.0.0

@@ -109,7 +109,9 @@ func defaultStrides(s, def [2]int) ([2]int, error) {
 func window(in Shape, k, s [2]int, padding string) ([2]int, [4]int, error) {
 	var same bool
 	switch padding {
-	case "", "valid":
+	case "":
+		padding = "valid"
+	case "valid":
 	case "same":
 		same = true
 	default:

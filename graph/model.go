@@ -56,8 +56,8 @@ func (m *Model) Add(l Layer) error {
 		return fmt.Errorf("graph: layer %q (%s) already belongs to a model", b.Name, l.Class())
 	}
 	if in, ok := l.(*InputLayer); ok {
-		if len(m.layers) > 0 {
-			return fmt.Errorf("graph: Input must be the first layer, got it at position %d", len(m.layers))
+		if m.input != nil {
+			return fmt.Errorf("graph: Input must be the first layer, got it at position %d", len(m.layers)+1)
 		}
 		if err := in.validate(); err != nil {
 			return err
@@ -92,6 +92,13 @@ func (m *Model) Add(l Layer) error {
 	}
 	m.layers = append(m.layers, l)
 	m.shapes = append(m.shapes, out)
+	// Graphs built for Predict before this layer existed are stale.
+	m.pred.mu.Lock()
+	for _, r := range m.pred.runners {
+		r.Close()
+	}
+	m.pred.runners = nil
+	m.pred.mu.Unlock()
 	return nil
 }
 

@@ -53,7 +53,7 @@ func (SparseCategoricalCrossentropy) Targets(dst, labels []float32, k int) error
 	for i, l := range labels {
 		c := int(l)
 		if float32(c) != l || c < 0 || c >= k {
-			return fmt.Errorf("train: label %v of sample %d is not a class index in [0, %d)", l, i, k)
+			return fmt.Errorf("train: label %v of sample %d of the batch is not a class index in [0, %d)", l, i, k)
 		}
 		dst[i*k+c] = 1
 	}

@@ -106,7 +106,7 @@ func save(path string, m *graph.Model, t *Trainer) error {
 func Load(path string) (*graph.Model, *Trainer, error) {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("train: load %s: %w", path, err)
+		return nil, nil, fmt.Errorf("train: load: %w", err) // the error names the path
 	}
 	if f.Metadata[MetaFormat] != "capa" {
 		return nil, nil, fmt.Errorf("train: load %s: %w (no \"format\": \"capa\" in its metadata)", path, ErrNotModel)

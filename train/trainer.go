@@ -37,9 +37,10 @@ type Trainer struct {
 	// settings of the command that started the run.
 	Extra map[string]string
 
-	slots   map[string][][]float32
-	shuffle *rand.PCG
-	steps   map[stepKey]*step
+	slots        map[string][][]float32
+	shuffle      *rand.PCG
+	steps        map[stepKey]*step
+	trainableSig string
 }
 
 // State is where training stands.
@@ -49,6 +50,10 @@ type State struct {
 	// Batch is the number of batches completed in the current, unfinished
 	// epoch (0 between epochs).
 	Batch int `json:"batch"`
+	// BatchSize and Samples are those of the current, unfinished epoch: a
+	// resumed epoch must use the same ones.
+	BatchSize int `json:"batch_size,omitempty"`
+	Samples0  int `json:"epoch_samples,omitempty"`
 	// Step counts optimizer steps (Adam's t).
 	Step int `json:"step"`
 	// LearningRate is the current learning rate.
@@ -110,6 +115,50 @@ type step struct {
 	outSize int
 }
 
+// dropStaleSteps forgets the compiled steps when the set of trainable
+// weights changed since they were built (SetTrainable after Compile, or
+// layers added), so that a frozen or unfrozen layer is honoured.
+func (t *Trainer) dropStaleSteps() {
+	var sig []byte
+	for _, p := range t.Model.Params() {
+		sig = append(sig, p.Name...)
+		if p.Trainable {
+			sig = append(sig, '+')
+		} else {
+			sig = append(sig, '-')
+		}
+	}
+	if string(sig) == t.trainableSig {
+		return
+	}
+	for _, s := range t.steps {
+		s.r.Close()
+	}
+	t.steps = map[stepKey]*step{}
+	t.trainableSig = string(sig)
+}
+
+// checkLabels validates every label once, before training, naming the
+// sample at fault.
+func checkLabels(loss Loss, d Data, k int) error {
+	ls := loss.LabelSize(k)
+	buf := make([]float32, k)
+	for i := 0; i < d.N; i++ {
+		y := d.Y[i*ls : (i+1)*ls]
+		for _, v := range y {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("train: label of sample %d is %v", i, v)
+			}
+		}
+		if ls == 1 && k > 1 {
+			if err := loss.Targets(buf, y, k); err != nil {
+				return fmt.Errorf("train: sample %d: %w", i, err)
+			}
+		}
+	}
+	return nil
+}
+
 func (t *Trainer) step(batch int, training bool) (*step, error) {
 	k := stepKey{batch, training}
 	if s, ok := t.steps[k]; ok {
@@ -128,10 +177,10 @@ func (t *Trainer) step(batch int, training bool) (*step, error) {
 		return nil, fmt.Errorf("train: loss %s: %w", t.Loss.Name(), err)
 	}
 	nodes, params := gr.TrainableNodes(m)
-	if training {
-		if loss, err = addPenalties(gr, m, loss); err != nil {
-			return nil, err
-		}
+	// As in Keras, the regularizers' penalties are part of the loss in
+	// training and in evaluation alike.
+	if loss, err = addPenalties(gr, m, loss); err != nil {
+		return nil, err
 	}
 	s := &step{target: target, outSize: outShape.Size(), nodes: nodes, params: params}
 	G.Read(loss, &s.loss)
@@ -315,12 +364,21 @@ func (t *Trainer) Fit(ctx context.Context, d Data, o FitOptions) (History, error
 		t.State.History = History{}
 	}
 	t.State.Stop = false
+	if err := checkLabels(t.Loss, d, m.OutputShape().Size()); err != nil {
+		return t.State.History, err
+	}
+	t.dropStaleSteps()
 	labels := make([]float32, 0, o.BatchSize*ls)
 	nb := (d.N + o.BatchSize - 1) / o.BatchSize
 	for e := 0; e < o.Epochs && !t.State.Stop; e++ {
 		st := &t.State
+		if st.Batch > 0 && st.EpochShuffle != nil && (st.BatchSize != o.BatchSize || st.Samples0 != d.N) {
+			return st.History, fmt.Errorf("train: the interrupted epoch ran with batch size %d on %d samples; resume it with the same, not %d on %d",
+				st.BatchSize, st.Samples0, o.BatchSize, d.N)
+		}
 		if st.Batch == 0 || st.EpochShuffle == nil {
 			st.Batch, st.LossSum, st.Hits, st.Seen, st.Samples = 0, 0, 0, 0, 0
+			st.BatchSize, st.Samples0 = o.BatchSize, d.N
 			b, err := t.shuffle.MarshalBinary()
 			if err != nil {
 				return st.History, err
@@ -430,6 +488,10 @@ func (t *Trainer) Evaluate(d Data, batch int) (Report, error) {
 	if err := d.check(in, ls, "evaluation"); err != nil {
 		return Report{}, err
 	}
+	if err := checkLabels(t.Loss, d, k); err != nil {
+		return Report{}, err
+	}
+	t.dropStaleSteps()
 	r := Report{N: d.N}
 	classify := k > 1 && (ls == 1 || ls == k)
 	if classify {

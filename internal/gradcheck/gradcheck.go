@@ -23,6 +23,10 @@ type Options struct {
 	Seed uint64  // seed of the random projection of the output
 	// Wrt lists the indices of the inputs to differentiate; nil means all.
 	Wrt []int
+	// Tie makes input pair[1] share input pair[0]'s values, so perturbing
+	// one perturbs both (used to test that the check catches a wrong
+	// gradient).
+	Tie [][2]int
 }
 
 // Result reports a check: the largest absolute difference and the norms.
@@ -53,6 +57,9 @@ func Check(build Build, inputs []*tensor.Dense, opt Options) (Result, error) {
 	for i, in := range inputs {
 		vals[i] = in.Clone().(*tensor.Dense)
 	}
+	for _, t := range opt.Tie {
+		vals[t[1]] = vals[t[0]]
+	}
 	// Symbolic.
 	g := G.NewGraph()
 	nodes := make([]*G.Node, len(vals))
@@ -64,19 +71,26 @@ func Check(build Build, inputs []*tensor.Dense, opt Options) (Result, error) {
 		return Result{}, fmt.Errorf("gradcheck: build: %w", err)
 	}
 	rng := rand.New(rand.NewPCG(opt.Seed, 7))
-	r := tensor.New(tensor.WithShape(out.Shape().Clone()...), tensor.Of(tensor.Float32))
-	rd := r.Data().([]float32)
-	for i := range rd {
-		rd[i] = float32(rng.Float64()*2 - 1)
-	}
-	rn := G.NodeFromAny(g, r, G.WithName("projection"))
-	prod, err := G.HadamardProd(out, rn)
-	if err != nil {
-		return Result{}, err
-	}
-	loss, err := G.Sum(prod)
-	if err != nil {
-		return Result{}, err
+	var loss *G.Node
+	if out.IsScalar() {
+		// A scalar output (such as a loss) is scaled by one random number.
+		if loss, err = G.Mul(out, G.NewConstant(float32(rng.Float64()*2-1), G.WithName("projection"))); err != nil {
+			return Result{}, err
+		}
+	} else {
+		r := tensor.New(tensor.WithShape(out.Shape().Clone()...), tensor.Of(tensor.Float32))
+		rd := r.Data().([]float32)
+		for i := range rd {
+			rd[i] = float32(rng.Float64()*2 - 1)
+		}
+		rn := G.NodeFromAny(g, r, G.WithName("projection"))
+		prod, err := G.HadamardProd(out, rn)
+		if err != nil {
+			return Result{}, err
+		}
+		if loss, err = G.Sum(prod); err != nil {
+			return Result{}, err
+		}
 	}
 	var wn G.Nodes
 	for _, i := range wrt {

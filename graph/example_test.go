@@ -1,0 +1,91 @@
+package graph_test
+
+import (
+	"fmt"
+
+	"github.com/capa-ml/capa/graph"
+)
+
+// A small convolutional network and its Keras-style summary.
+func ExampleSequential() {
+	m, err := graph.Sequential(
+		graph.Input(8, 8, 1),
+		&graph.Conv2D{Filters: 4, KernelSize: [2]int{3, 3}, Activation: "relu"},
+		&graph.MaxPooling2D{PoolSize: [2]int{2, 2}},
+		&graph.Flatten{},
+		&graph.Dense{Units: 3, Activation: "softmax"},
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Print(m.Summary())
+	// Output:
+	// Model: "sequential"
+	// ___________________________________________________________________
+	//  Layer (type)                  Output Shape              Param #
+	// ===================================================================
+	//  conv2d (Conv2D)               (None, 6, 6, 4)           40
+	//
+	//  max_pooling2d (MaxPooling2D)  (None, 3, 3, 4)           0
+	//
+	//  flatten (Flatten)             (None, 36)                0
+	//
+	//  dense (Dense)                 (None, 3)                 111
+	// ===================================================================
+	// Total params: 151
+	// Trainable params: 151
+	// Non-trainable params: 0
+	// ___________________________________________________________________
+}
+
+// Shape errors name the layer, its input and the problem.
+func ExampleSequential_error() {
+	_, err := graph.Sequential(
+		graph.Input(3, 3, 1),
+		&graph.Conv2D{Filters: 4, KernelSize: [2]int{5, 5}},
+	)
+	fmt.Println(err)
+	// Output:
+	// graph: layer "conv2d" (Conv2D) on input (None, 3, 3, 1): a 5x5 window does not fit a 3x3 map with "valid" padding
+}
+
+// Predict runs the model in inference mode on any number of samples.
+func ExampleModel_Predict() {
+	m, err := graph.Sequential(
+		graph.Input(2),
+		&graph.Dense{Units: 2, KernelInitializer: "ones"}, // both outputs are x₀+x₁
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	y, err := m.Predict([]float32{1, 2, 3, 4, 5, 6}, 2) // three samples
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(y)
+	// Output:
+	// [3 3 7 7 11 11]
+}
+
+// A layer's configuration is its JSON form, registered under its Keras
+// class name.
+func ExampleSpec() {
+	s, err := graph.Spec(&graph.Conv2D{Filters: 32, KernelSize: [2]int{5, 5}, Activation: "relu"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(s.Class, string(s.Config))
+	l, err := graph.FromSpec(s)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("%T %d\n", l, l.(*graph.Conv2D).Filters)
+	// Output:
+	// Conv2D {"filters":32,"kernel_size":[5,5],"activation":"relu"}
+	// *graph.Conv2D 32
+}
