@@ -11,7 +11,7 @@ import (
 // Activation functions by Keras name. "linear" (or "") is the identity.
 var activations = map[string]func(*G.Node) (*G.Node, error){
 	"linear":  func(x *G.Node) (*G.Node, error) { return x, nil },
-	"relu":    G.Rectify,
+	"relu":    Relu,
 	"sigmoid": G.Sigmoid,
 	"tanh":    G.Tanh,
 	"softmax": Softmax,

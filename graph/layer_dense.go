@@ -58,7 +58,7 @@ func (l *Dense) Build(in Shape, rng *rand.Rand) (Shape, error) {
 
 // Call computes x·W + b for x (N, in) and applies the activation.
 func (l *Dense) Call(c *Ctx, x *G.Node) (*G.Node, error) {
-	y, err := G.Mul(x, c.Param(l.kernel))
+	y, err := MatMul(x, c.Param(l.kernel))
 	if err != nil {
 		return nil, err
 	}

@@ -244,7 +244,10 @@ func TestBatchNormalizationLayerStatistics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := NewRunner(gr)
+		r, err := NewRunner(gr)
+		if err != nil {
+			t.Fatal(err)
+		}
 		defer r.Close()
 		if err := r.Run(x.Data().([]float32)); err != nil {
 			t.Fatal(err)

@@ -7,41 +7,48 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
-// Runner runs a graph with Gorgonia's TapeMachine. It is not safe for
-// concurrent use.
+// Runner executes a Graph: it computes the model's output and any other
+// requested nodes (a loss, gradients) into buffers allocated on the first
+// run and reused afterwards. It is not safe for concurrent use.
 type Runner struct {
 	*Graph
-	vm G.VM
+	ex *executor
 }
 
-// NewRunner compiles gr for execution. If wrt is not empty, gradients with
-// respect to those nodes are bound too (call gorgonia.Grad before).
-func NewRunner(gr *Graph, wrt ...*G.Node) *Runner {
-	var opts []G.VMOpt
-	if len(wrt) > 0 {
-		opts = append(opts, G.BindDualValues(wrt...))
+// NewRunner plans the execution of gr's output and of the extra nodes
+// (such as a loss and the gradient nodes returned by gorgonia.Grad). Only
+// what they depend on is computed.
+func NewRunner(gr *Graph, extra ...*G.Node) (*Runner, error) {
+	ex, err := newExecutor(gr.G, append([]*G.Node{gr.Out}, extra...)...)
+	if err != nil {
+		return nil, err
 	}
-	return &Runner{Graph: gr, vm: G.NewTapeMachine(gr.G, opts...)}
+	return &Runner{Graph: gr, ex: ex}, nil
 }
 
-// Run feeds x and runs the graph once.
+// Run feeds x (Batch samples, NHWC) and runs the graph once.
 func (r *Runner) Run(x []float32) error {
 	if err := r.Feed(x); err != nil {
 		return err
 	}
-	r.vm.Reset()
-	if err := r.vm.RunAll(); err != nil {
-		return fmt.Errorf("graph: run: %w", err)
-	}
-	return nil
+	return r.ex.run()
 }
+
+// Value returns the value of a node after Run (valid until the next Run).
+func (r *Runner) Value(n *G.Node) (G.Value, error) { return r.ex.value(n) }
 
 // Output returns the values of the output node after Run (valid until the
 // next Run).
-func (r *Runner) Output() []float32 { return r.Out.Value().Data().([]float32) }
+func (r *Runner) Output() []float32 {
+	v, err := r.ex.value(r.Out)
+	if err != nil {
+		return nil
+	}
+	return v.Data().([]float32)
+}
 
-// Close releases the machine.
-func (r *Runner) Close() { r.vm.Close() }
+// Close releases the runner's buffers.
+func (r *Runner) Close() { r.ex = nil }
 
 // predictor caches inference runners by batch size.
 type predictor struct {
@@ -49,11 +56,18 @@ type predictor struct {
 	runners map[int]*Runner
 }
 
+// reset forgets the cached runners (the model changed).
+func (p *predictor) reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.runners = nil
+}
+
 // Predict runs the model in inference mode on n samples stored one after the
 // other in x (NHWC) and returns their outputs, n*OutputShape().Size() values.
 // Samples are processed batch at a time; a last partial batch runs through a
 // graph of its own size, so every sample is covered. Predict is safe for
-// concurrent use (calls are serialized).
+// concurrent use: calls are serialized.
 func (m *Model) Predict(x []float32, batch int) ([]float32, error) {
 	in, out := m.input.Size(), m.OutputShape().Size()
 	if batch < 1 {
@@ -77,7 +91,9 @@ func (m *Model) Predict(x []float32, batch int) ([]float32, error) {
 			if err != nil {
 				return nil, err
 			}
-			r = NewRunner(gr)
+			if r, err = NewRunner(gr); err != nil {
+				return nil, err
+			}
 			m.pred.runners[b] = r
 		}
 		if err := r.Run(x[i*in : (i+b)*in]); err != nil {

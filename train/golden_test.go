@@ -315,13 +315,14 @@ func trainingPass(m *graph.Model, c *goldenCase, x []float32) ([]float32, float6
 		l = G.Must(G.Add(l, G.Must(G.Mul(abs, G.NewConstant(float32(p.Regularizer.L1))))))
 	}
 	nodes, params := gr.TrainableNodes(m)
-	if _, err := G.Grad(l, nodes...); err != nil {
+	gradNodes, err := G.Grad(l, nodes...)
+	if err != nil {
 		return nil, 0, nil, err
 	}
-	var lv, ov G.Value
-	G.Read(l, &lv)
-	G.Read(gr.Out, &ov)
-	r := graph.NewRunner(gr, nodes...)
+	r, err := graph.NewRunner(gr, append(G.Nodes{l}, gradNodes...)...)
+	if err != nil {
+		return nil, 0, nil, err
+	}
 	defer r.Close()
 	if err := loss.Targets(target.Data().([]float32), c.Y, outShape.Size()); err != nil {
 		return nil, 0, nil, err
@@ -330,14 +331,18 @@ func trainingPass(m *graph.Model, c *goldenCase, x []float32) ([]float32, float6
 		return nil, 0, nil, err
 	}
 	grads := map[string][]float32{}
-	for i, n := range nodes {
-		g, err := n.Grad()
+	for i, n := range gradNodes {
+		g, err := r.Value(n)
 		if err != nil {
 			return nil, 0, nil, fmt.Errorf("gradient of %s: %w", params[i].Name, err)
 		}
 		grads[params[i].Name] = append([]float32(nil), g.Data().([]float32)...)
 	}
-	return append([]float32(nil), ov.Data().([]float32)...), float64(lv.Data().(float32)), grads, nil
+	lv, err := r.Value(l)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	return append([]float32(nil), r.Output()...), float64(lv.Data().(float32)), grads, nil
 }
 
 // checkCase runs every check of a case. Errors in building or running the

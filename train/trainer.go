@@ -107,9 +107,8 @@ type stepKey struct {
 type step struct {
 	r       *graph.Runner
 	target  *tensor.Dense
-	loss    G.Value
-	out     G.Value
-	nodes   G.Nodes
+	loss    *G.Node
+	grads   G.Nodes // gradient nodes of params, in order
 	params  []*graph.Param
 	xbuf    []float32
 	outSize int
@@ -176,25 +175,26 @@ func (t *Trainer) step(batch int, training bool) (*step, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train: loss %s: %w", t.Loss.Name(), err)
 	}
-	nodes, params := gr.TrainableNodes(m)
 	// As in Keras, the regularizers' penalties are part of the loss in
 	// training and in evaluation alike.
 	if loss, err = addPenalties(gr, m, loss); err != nil {
 		return nil, err
 	}
-	s := &step{target: target, outSize: outShape.Size(), nodes: nodes, params: params}
-	G.Read(loss, &s.loss)
-	G.Read(gr.Out, &s.out)
+	s := &step{target: target, outSize: outShape.Size(), loss: loss}
+	wanted := G.Nodes{loss}
 	if training {
+		nodes, params := gr.TrainableNodes(m)
 		if len(nodes) == 0 {
 			return nil, fmt.Errorf("train: model %q has no trainable weights", m.Name)
 		}
-		if _, err := G.Grad(loss, nodes...); err != nil {
+		if s.grads, err = G.Grad(loss, nodes...); err != nil {
 			return nil, fmt.Errorf("train: gradients: %w", err)
 		}
-		s.r = graph.NewRunner(gr, nodes...)
-	} else {
-		s.r = graph.NewRunner(gr)
+		s.params = params
+		wanted = append(wanted, s.grads...)
+	}
+	if s.r, err = graph.NewRunner(gr, wanted...); err != nil {
+		return nil, err
 	}
 	s.xbuf = make([]float32, batch*m.InputShape().Size())
 	t.steps[k] = s
@@ -246,23 +246,23 @@ func (t *Trainer) run(s *step, d Data, idx []int, lo int, labels []float32) (flo
 	if err := s.r.Run(s.xbuf); err != nil {
 		return 0, err
 	}
-	return float64(s.loss.Data().(float32)), nil
+	v, err := s.r.Value(s.loss)
+	if err != nil {
+		return 0, err
+	}
+	return float64(v.Data().(float32)), nil
 }
 
 func (t *Trainer) apply(s *step) error {
 	t.State.Step++
 	lr := t.State.LearningRate
-	for i, n := range s.nodes {
-		gv, err := n.Grad()
+	for i, n := range s.grads {
+		gv, err := s.r.Value(n)
 		if err != nil {
 			return fmt.Errorf("train: gradient of %s: %w", s.params[i].Name, err)
 		}
 		p := s.params[i]
-		g := gv.Data().([]float32)
-		t.Optimizer.Update(p.Data(), g, t.slotsOf(p), t.State.Step, lr)
-		// Gorgonia's TapeMachine adds each run's gradient into the bound
-		// dual value; Reset does not clear it.
-		clear(g)
+		t.Optimizer.Update(p.Data(), gv.Data().([]float32), t.slotsOf(p), t.State.Step, lr)
 	}
 	return nil
 }
@@ -415,7 +415,7 @@ func (t *Trainer) Fit(ctx context.Context, d Data, o FitOptions) (History, error
 			if err := t.apply(s); err != nil {
 				return st.History, err
 			}
-			h, n := correct(s.out.Data().([]float32), labels[:b*ls], s.outSize, ls == 1 && s.outSize > 1)
+			h, n := correct(s.r.Output(), labels[:b*ls], s.outSize, ls == 1 && s.outSize > 1)
 			st.LossSum += loss * float64(b)
 			st.Samples += b
 			st.Hits += h
@@ -511,7 +511,7 @@ func (t *Trainer) Evaluate(d Data, batch int) (Report, error) {
 			return Report{}, err
 		}
 		lossSum += loss * float64(b)
-		out := s.out.Data().([]float32)
+		out := s.r.Output()
 		lab := d.Y[lo*ls : (lo+b)*ls]
 		h, n := correct(out, lab, k, ls == 1 && k > 1)
 		hits += h

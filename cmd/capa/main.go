@@ -21,6 +21,7 @@ Usage:
   capa evaluate --model FILE       test accuracy, loss and confusion matrix
   capa predict  --model FILE IMG.. classify PNG or JPEG images
   capa summary  --model FILE       print a saved model's summary
+  capa bench    [flags]            training and inference speed, memory, and a PyTorch peer
 
 Run "capa COMMAND -h" for the flags of a command.
 `
@@ -35,6 +36,7 @@ func main() {
 		"evaluate": cmdEvaluate,
 		"predict":  cmdPredict,
 		"summary":  cmdSummary,
+		"bench":    cmdBench,
 	}
 	name := os.Args[1]
 	if name == "-h" || name == "--help" || name == "help" {

@@ -1,18 +1,14 @@
 package kernels
 
-import (
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
-)
+import "gonum.org/v1/gonum/blas"
 
 // gemmImpl is the single entry point to the BLAS used by every kernel. It
 // computes the row-major C = alpha*op(A)*op(B) + beta*C with arguments already
-// checked. The default forwards to blas32's current implementation (gonum's
-// pure-Go sgemm unless blas32.Use installed another), so a faster BLAS can be
-// swapped in by assigning this variable (not concurrently with kernel calls).
-var gemmImpl = func(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	blas32.Implementation().Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-}
+// checked and m, n, k > 0. The default, dispatchGemm, runs OpenBLAS when it
+// can be loaded at run time and gonum's pure-Go sgemm otherwise (see
+// blas_backend.go, BLASName and CAPA_BLAS). Another BLAS can be swapped in by
+// assigning this variable (not concurrently with kernel calls).
+var gemmImpl = dispatchGemm
 
 // Gemm computes C = alpha*op(A)*op(B) + beta*C on row-major matrices, where
 // op(A) is m×k, op(B) is k×n and C is m×n. If transA is false A is stored as
@@ -20,6 +16,10 @@ var gemmImpl = func(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float
 // read transposed); likewise B is k×n (or n×k when transB) with stride ldb.
 // C has row stride ldc. With beta == 0, C need not be initialised (NaNs in
 // it are overwritten).
+//
+// Gemm runs on the backend BLASName describes. With OpenBLAS it may use
+// several threads per call (SetBLASThreads): callers that run Gemm from
+// several goroutines at once should lower that number.
 //
 // Gemm panics with ErrShape if a dimension is negative, a stride is smaller
 // than its row length or a slice is too short for its matrix. C must not

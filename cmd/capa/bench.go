@@ -1,0 +1,551 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/capa-ml/capa"
+	"github.com/capa-ml/capa/dataset"
+	"github.com/capa-ml/capa/train"
+)
+
+// capa bench measures the practical's CNN on Fashion-MNIST: training
+// images/s at batch 32 and 64 over whole epochs, inference images/s over
+// the test set in batches of 1000, the latency of one prediction, the
+// allocations of a training step and the peak RSS; with --peer it runs the
+// PyTorch reference script alternating with Capa's batch-32 runs and
+// compares the medians.
+
+const (
+	inferenceBatch = 1000 // as the peer does
+	latencyWarmup  = 20   // batch-1 predictions before timing
+	latencyCalls   = 200  // timed batch-1 predictions
+	allocBase      = 2    // batches of the short Fit of the alloc measurement
+	allocSteps     = 30   // extra batches of the long one
+	defaultPython  = "/usr/bin/python3"
+)
+
+type benchConfig struct {
+	epochs, limit, testLimit, runs int
+	seed                           uint64
+	data, report, peer, python     string
+}
+
+func cmdBench(args []string) error {
+	fs := flag.NewFlagSet("capa bench", flag.ContinueOnError)
+	var c benchConfig
+	fs.IntVar(&c.epochs, "epochs", 1, "epochs per training measurement")
+	fs.IntVar(&c.limit, "limit", 0, "train on the first N training images only (0: all 60,000)")
+	fs.IntVar(&c.testLimit, "test-limit", 0, "measure inference on the first N test images only (0: all 10,000)")
+	fs.IntVar(&c.runs, "runs", 3, "measurements of each kind (at least 3 with --peer); medians are reported")
+	fs.Uint64Var(&c.seed, "seed", 1, "seed of the weights and the shuffling (the same for every run)")
+	fs.StringVar(&c.data, "data", "", "directory with the Fashion-MNIST files (as in capa train)")
+	fs.StringVar(&c.report, "report", "", "write a JSON report to this file")
+	fs.StringVar(&c.peer, "peer", "", "peer benchmark script to compare with, e.g. ../shared/peer/torch_seed_cnn.py")
+	fs.StringVar(&c.python, "python", defaultPython, "interpreter of the --peer script (empty: run the script itself)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %v", fs.Args())
+	}
+	if c.epochs < 1 || c.runs < 1 || c.limit < 0 || c.testLimit < 0 {
+		return fmt.Errorf("--epochs and --runs must be positive, --limit and --test-limit not negative")
+	}
+	if c.peer != "" && c.runs < 3 {
+		fmt.Fprintf(os.Stderr, "capa bench: --peer needs medians of at least 3 runs each: --runs 3\n")
+		c.runs = 3
+	}
+
+	trainSet, testSet, err := dataset.LoadFashionMNIST(c.data)
+	if err != nil {
+		return err
+	}
+	full := trainSet
+	if c.limit > 0 && c.limit < trainSet.N {
+		trainSet = trainSet.Slice(0, c.limit)
+	}
+	if c.testLimit > 0 && c.testLimit < testSet.N {
+		testSet = testSet.Slice(0, c.testLimit)
+	}
+	res, err := runBench(c, full, trainSet, testSet, os.Stderr)
+	if err != nil {
+		return err
+	}
+	printBenchTable(os.Stdout, res)
+	if c.report == "" {
+		return nil
+	}
+	return writeReport(c.report, res.report())
+}
+
+// benchResult holds every measurement of a bench run.
+type benchResult struct {
+	cfg                benchConfig
+	trainImages        int
+	testImages         int
+	train32, train64   []float64 // images/s per run
+	infer              []float64 // images/s per run
+	latency            []float64 // seconds per batch-1 call, sorted
+	allocsPerStep      float64
+	bytesPerStep       float64
+	firstStepSeconds   float64 // a fresh trainer's first batch-32 step: graph building included
+	stepSeconds        float64 // a steady-state batch-32 step
+	peakRSS            int64
+	peerTrain          []float64
+	peerInfer          []float64
+	peerFramework      string
+	peerThreads        int
+	trainAccuracy      float64 // of the last batch-32 run: a sanity check, not a benchmark
+	blas               string
+	gomaxprocs, numCPU int
+}
+
+// runBench does the measurements, with progress on logw. full is the whole
+// training set, for the allocations of a step whatever --limit says.
+func runBench(c benchConfig, full, trainSet, testSet *dataset.Set, logw io.Writer) (*benchResult, error) {
+	r := &benchResult{
+		cfg: c, trainImages: trainSet.N, testImages: testSet.N,
+		blas: blasName(), gomaxprocs: runtime.GOMAXPROCS(0), numCPU: runtime.NumCPU(),
+	}
+	trainData, testX := capa.FromSet(trainSet), testSet.Images
+	fmt.Fprintf(logw, "capa bench: %d training images, %d epoch(s) per run, %d runs, GOMAXPROCS %d\n",
+		trainSet.N, c.epochs, c.runs, r.gomaxprocs)
+
+	// Batch 32, each run followed by its inference measurement, and
+	// alternating with the peer's runs (the peer first, so that a broken
+	// peer fails before a long Capa run).
+	for i := 0; i < c.runs; i++ {
+		if c.peer != "" {
+			p, err := runPeer(c, trainSet.N)
+			if err != nil {
+				return nil, err
+			}
+			tr, inf := p.trainRate(), p.inferenceRate()
+			r.peerTrain = append(r.peerTrain, tr)
+			r.peerInfer = append(r.peerInfer, inf)
+			r.peerFramework, r.peerThreads = p.Framework, p.Threads
+			fmt.Fprintf(logw, "pytorch run %d/%d: batch 32: %.1f train images/s, %.1f inference images/s\n", i+1, c.runs, tr, inf)
+		}
+		m, ips, acc, err := benchTrain(c, trainData, 32)
+		if err != nil {
+			return nil, err
+		}
+		r.train32 = append(r.train32, ips)
+		r.trainAccuracy = acc
+		inf, err := benchInference(m, testX)
+		if err != nil {
+			return nil, err
+		}
+		r.infer = append(r.infer, inf)
+		fmt.Fprintf(logw, "capa    run %d/%d: batch 32: %.1f train images/s, %.1f inference images/s\n", i+1, c.runs, ips, inf)
+	}
+
+	var last *capa.Model
+	for i := 0; i < c.runs; i++ {
+		m, ips, _, err := benchTrain(c, trainData, 64)
+		if err != nil {
+			return nil, err
+		}
+		last = m
+		r.train64 = append(r.train64, ips)
+		fmt.Fprintf(logw, "capa    run %d/%d: batch 64: %.1f train images/s\n", i+1, c.runs, ips)
+	}
+
+	lat, err := benchLatency(last, testX[:last.InputShape().Size()])
+	if err != nil {
+		return nil, err
+	}
+	r.latency = lat
+	fmt.Fprintf(logw, "capa    batch 1: median latency %.3g ms over %d calls\n", median(lat)*1e3, len(lat))
+
+	if err := benchAllocs(c, full, r); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(logw, "capa    batch 32 step: %.0f allocations, %.0f bytes\n", r.allocsPerStep, r.bytesPerStep)
+	r.peakRSS = peakRSS()
+	return r, nil
+}
+
+// newBenchModel is a fresh practical CNN and trainer, the same for every
+// run of a given seed.
+func newBenchModel(seed uint64) (*capa.Model, error) {
+	m, err := capa.PracticalCNN(0, seed)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Compile(&train.Adam{LearningRate: 1e-3}, train.SparseCategoricalCrossentropy{}); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// benchTrain trains a fresh model for c.epochs epochs and returns it with
+// its training images/s, from the epochs' own wall times (Fit's
+// History["seconds"], validation off), and its last training accuracy.
+// The time includes the building of the step graph in the first batch:
+// the API has no way to build it without training a step.
+func benchTrain(c benchConfig, d train.Data, batch int) (*capa.Model, float64, float64, error) {
+	m, err := newBenchModel(c.seed)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	runtime.GC() // leave the previous runs' garbage out of this one
+	h, err := m.Fit(d, train.FitOptions{Epochs: c.epochs, BatchSize: batch, Progress: os.Stderr})
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	var secs float64
+	for _, s := range h["seconds"] {
+		secs += s
+	}
+	if len(h["seconds"]) != c.epochs || secs <= 0 {
+		return nil, 0, 0, fmt.Errorf("bench: Fit recorded %d epoch times for %d epochs", len(h["seconds"]), c.epochs)
+	}
+	acc := h["accuracy"]
+	return m, float64(d.N*c.epochs) / secs, acc[len(acc)-1], nil
+}
+
+// benchInference times Predict over x in batches of inferenceBatch, after
+// one warm-up call per batch size used (which builds the graphs).
+func benchInference(m *capa.Model, x []float32) (float64, error) {
+	in := m.InputShape().Size()
+	n := len(x) / in
+	if _, err := m.Predict(x[:min(n, inferenceBatch)*in], inferenceBatch); err != nil {
+		return 0, err
+	}
+	if rest := n % inferenceBatch; rest != 0 && n > inferenceBatch {
+		if _, err := m.Predict(x[(n-rest)*in:], inferenceBatch); err != nil {
+			return 0, err
+		}
+	}
+	runtime.GC()
+	start := time.Now()
+	if _, err := m.Predict(x, inferenceBatch); err != nil {
+		return 0, err
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// benchLatency returns the sorted times of latencyCalls predictions of the
+// one image x, after latencyWarmup untimed ones.
+func benchLatency(m *capa.Model, x []float32) ([]float64, error) {
+	for i := 0; i < latencyWarmup; i++ {
+		if _, err := m.Predict(x, 1); err != nil {
+			return nil, err
+		}
+	}
+	runtime.GC()
+	ts := make([]float64, latencyCalls)
+	for i := range ts {
+		start := time.Now()
+		if _, err := m.Predict(x, 1); err != nil {
+			return nil, err
+		}
+		ts[i] = time.Since(start).Seconds()
+	}
+	slices.Sort(ts)
+	return ts, nil
+}
+
+// benchAllocs measures the allocations and bytes of one steady-state
+// training step at batch 32: after a first step (which builds the step
+// graph, timed as firstStepSeconds), runtime.ReadMemStats around a Fit of
+// allocBase batches and one of allocBase+allocSteps batches; the difference
+// divided by allocSteps leaves out what every Fit call costs (checks, the
+// shuffling permutation, the progress bar) and keeps the steps. The data
+// are the first training images, whatever --limit says.
+func benchAllocs(c benchConfig, trainSet *dataset.Set, r *benchResult) error {
+	const batch = 32
+	if need := (allocBase + allocSteps) * batch; trainSet.N < need {
+		return fmt.Errorf("bench: measuring a training step needs %d training images, have %d", need, trainSet.N)
+	}
+	m, err := newBenchModel(c.seed)
+	if err != nil {
+		return err
+	}
+	fit := func(batches int) (allocs, bytes uint64, secs float64, err error) {
+		d := capa.FromSet(trainSet.Slice(0, batches*batch))
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		start := time.Now()
+		_, err = m.Fit(d, train.FitOptions{BatchSize: batch, Progress: io.Discard})
+		secs = time.Since(start).Seconds()
+		runtime.ReadMemStats(&after)
+		return after.Mallocs - before.Mallocs, after.TotalAlloc - before.TotalAlloc, secs, err
+	}
+	_, _, first, err := fit(1)
+	if err != nil {
+		return err
+	}
+	a0, b0, s0, err := fit(allocBase)
+	if err != nil {
+		return err
+	}
+	a1, b1, s1, err := fit(allocBase + allocSteps)
+	if err != nil {
+		return err
+	}
+	r.firstStepSeconds = first
+	r.stepSeconds = max(s1-s0, 0) / allocSteps
+	r.allocsPerStep = max(float64(a1)-float64(a0), 0) / allocSteps
+	r.bytesPerStep = max(float64(b1)-float64(b0), 0) / allocSteps
+	return nil
+}
+
+// peakRSS is the process's peak resident set size in bytes, from VmHWM in
+// /proc/self/status (0 where there is no /proc). It counts everything the
+// process held: the data set (about 220 MB of float32 for all of
+// Fashion-MNIST), every run's graphs, the garbage not yet collected.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(v) // "123456 kB"
+			if len(f) == 2 && f[1] == "kB" {
+				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+					return kb * 1024
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// blasName names the BLAS behind the kernels.
+//
+// TODO: return kernels.BLASName() once internal/kernels has it; until then
+// the kernels call gonum's blas32.Implementation() through an unexported
+// variable that can be swapped, so the name cannot be told from here.
+func blasName() string { return "unknown" }
+
+// peerEpoch is one epoch line of the peer script's output.
+type peerEpoch struct {
+	Epoch        int     `json:"epoch"`
+	TrainSeconds float64 `json:"train_seconds"`
+	TrainRate    float64 `json:"train_images_per_second"`
+	TestAccuracy float64 `json:"test_accuracy"`
+	InferRate    float64 `json:"inference_images_per_second"`
+}
+
+// peerOutput is what one run of the peer script printed.
+type peerOutput struct {
+	Epochs    []peerEpoch
+	Framework string // from the summary line, if any
+	Threads   int
+}
+
+// parsePeerOutput reads the peer's standard output: one JSON object per
+// epoch with train_images_per_second and inference_images_per_second, and a
+// summary object ("summary": true). Other lines (warnings) are skipped. It
+// fails if no epoch line has both rates.
+func parsePeerOutput(r io.Reader) (peerOutput, error) {
+	var p peerOutput
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	var lines []string
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		lines = append(lines, line)
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var raw map[string]json.RawMessage
+		if json.Unmarshal([]byte(line), &raw) != nil {
+			continue
+		}
+		if s, ok := raw["summary"]; ok && string(s) == "true" {
+			var sum struct {
+				Framework string `json:"framework"`
+				Threads   int    `json:"threads"`
+			}
+			json.Unmarshal([]byte(line), &sum)
+			p.Framework, p.Threads = sum.Framework, sum.Threads
+			continue
+		}
+		if raw["train_images_per_second"] == nil || raw["inference_images_per_second"] == nil {
+			continue
+		}
+		var e peerEpoch
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			return p, fmt.Errorf("peer output: %q: %v", line, err)
+		}
+		if !(e.TrainRate > 0) || !(e.InferRate > 0) || math.IsInf(e.TrainRate, 0) || math.IsInf(e.InferRate, 0) {
+			return p, fmt.Errorf("peer output: rates must be positive: %q", line)
+		}
+		p.Epochs = append(p.Epochs, e)
+	}
+	if err := sc.Err(); err != nil {
+		return p, fmt.Errorf("peer output: %w", err)
+	}
+	if len(p.Epochs) == 0 {
+		return p, fmt.Errorf("peer output has no line with train_images_per_second and inference_images_per_second:\n%s", tail(lines, 10))
+	}
+	return p, nil
+}
+
+// trainRate is the run's training images/s over all its epochs (the
+// harmonic mean of the epochs' rates, as the epochs are of equal size).
+func (p peerOutput) trainRate() float64 {
+	return harmonic(p.Epochs, func(e peerEpoch) float64 { return e.TrainRate })
+}
+
+// inferenceRate is the run's inference images/s, likewise.
+func (p peerOutput) inferenceRate() float64 {
+	return harmonic(p.Epochs, func(e peerEpoch) float64 { return e.InferRate })
+}
+
+func harmonic(es []peerEpoch, f func(peerEpoch) float64) float64 {
+	var inv float64
+	for _, e := range es {
+		inv += 1 / f(e)
+	}
+	return float64(len(es)) / inv
+}
+
+// runPeer runs the peer script once on n training images with as many
+// threads as GOMAXPROCS and parses its output.
+func runPeer(c benchConfig, n int) (peerOutput, error) {
+	args := []string{"--epochs", strconv.Itoa(c.epochs), "--batch-size", "32",
+		"--threads", strconv.Itoa(runtime.GOMAXPROCS(0)), "--limit", strconv.Itoa(n)}
+	if c.data != "" {
+		args = append(args, "--data", c.data)
+	}
+	var cmd *exec.Cmd
+	if c.python != "" {
+		cmd = exec.Command(c.python, append([]string{c.peer}, args...)...)
+	} else {
+		cmd = exec.Command(c.peer, args...)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return peerOutput{}, fmt.Errorf("peer %s: %v\n%s", strings.Join(cmd.Args, " "), err,
+			tail(strings.Split(strings.TrimSpace(stderr.String()), "\n"), 10))
+	}
+	p, err := parsePeerOutput(&stdout)
+	if err != nil {
+		return p, fmt.Errorf("peer %s: %w", strings.Join(cmd.Args, " "), err)
+	}
+	return p, nil
+}
+
+func tail(lines []string, n int) string {
+	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
+}
+
+// median of xs (the mean of the middle two for an even count); 0 if empty.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// quantile of the sorted xs, nearest rank.
+func quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(int(q*float64(len(sorted))), len(sorted)-1)]
+}
+
+func (r *benchResult) report() map[string]any {
+	v := map[string]any{
+		"model":                                "practical CNN (capa.PracticalCNN(0, seed)), adam lr 1e-3, sparse categorical cross-entropy",
+		"seed":                                 r.cfg.seed,
+		"epochs":                               r.cfg.epochs,
+		"runs":                                 r.cfg.runs,
+		"train_images":                         r.trainImages,
+		"test_images":                          r.testImages,
+		"train_images_per_second":              median(r.train32),
+		"train_images_per_second_runs":         r.train32,
+		"train_images_per_second_batch64":      median(r.train64),
+		"train_images_per_second_batch64_runs": r.train64,
+		"train_accuracy":                       r.trainAccuracy,
+		"inference_batch_size":                 inferenceBatch,
+		"inference_images_per_second":          median(r.infer),
+		"inference_images_per_second_runs":     r.infer,
+		"latency_batch1_seconds":               median(r.latency),
+		"latency_batch1_p10_seconds":           quantile(r.latency, 0.1),
+		"latency_batch1_p90_seconds":           quantile(r.latency, 0.9),
+		"latency_batch1_calls":                 len(r.latency),
+		"allocs_per_step":                      r.allocsPerStep,
+		"bytes_per_step":                       r.bytesPerStep,
+		"alloc_steps":                          allocSteps,
+		"step_seconds":                         r.stepSeconds,
+		"first_step_seconds":                   r.firstStepSeconds,
+		"peak_rss_bytes":                       r.peakRSS,
+		"blas":                                 r.blas,
+		"gomaxprocs":                           r.gomaxprocs,
+		"num_cpu":                              r.numCPU,
+		"go_version":                           runtime.Version(),
+		"goos":                                 runtime.GOOS,
+		"goarch":                               runtime.GOARCH,
+		"time":                                 time.Now().UTC().Format(time.RFC3339),
+	}
+	if r.cfg.peer != "" {
+		v["peer_script"] = r.cfg.peer
+		v["peer_framework"] = r.peerFramework
+		v["peer_threads"] = r.peerThreads
+		v["peer_train_images_per_second"] = median(r.peerTrain)
+		v["peer_train_images_per_second_runs"] = r.peerTrain
+		v["peer_inference_images_per_second"] = median(r.peerInfer)
+		v["peer_inference_images_per_second_runs"] = r.peerInfer
+		v["train_ratio"] = median(r.train32) / median(r.peerTrain)
+		v["inference_ratio"] = median(r.infer) / median(r.peerInfer)
+	}
+	return v
+}
+
+func printBenchTable(w io.Writer, r *benchResult) {
+	fmt.Fprintf(w, "capa bench: practical CNN, %d training images x %d epoch(s), %d test images, %d runs; GOMAXPROCS %d, %s, BLAS %s\n",
+		r.trainImages, r.cfg.epochs, r.testImages, r.cfg.runs, r.gomaxprocs, runtime.Version(), r.blas)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(name, med string, runs []float64) {
+		var s []string
+		for _, x := range runs {
+			s = append(s, fmt.Sprintf("%.1f", x))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", name, med, strings.Join(s, " "))
+	}
+	fmt.Fprintf(tw, "\tmedian\truns\t\n")
+	row("train images/s, batch 32", fmt.Sprintf("%.1f", median(r.train32)), r.train32)
+	row("train images/s, batch 64", fmt.Sprintf("%.1f", median(r.train64)), r.train64)
+	row("inference images/s, batch 1000", fmt.Sprintf("%.1f", median(r.infer)), r.infer)
+	if r.cfg.peer != "" {
+		row("pytorch train images/s, batch 32", fmt.Sprintf("%.1f", median(r.peerTrain)), r.peerTrain)
+		row("pytorch inference images/s", fmt.Sprintf("%.1f", median(r.peerInfer)), r.peerInfer)
+		row("train ratio capa/pytorch", fmt.Sprintf("%.3f", median(r.train32)/median(r.peerTrain)), nil)
+		row("inference ratio capa/pytorch", fmt.Sprintf("%.3f", median(r.infer)/median(r.peerInfer)), nil)
+	}
+	fmt.Fprintf(tw, "latency, batch 1\t%.3f ms\tp10 %.3f ms, p90 %.3f ms, %d calls\t\n",
+		median(r.latency)*1e3, quantile(r.latency, 0.1)*1e3, quantile(r.latency, 0.9)*1e3, len(r.latency))
+	fmt.Fprintf(tw, "allocations per step, batch 32\t%.0f\t\t\n", r.allocsPerStep)
+	fmt.Fprintf(tw, "bytes per step, batch 32\t%.0f\t\t\n", r.bytesPerStep)
+	fmt.Fprintf(tw, "steady step, batch 32\t%.1f ms\tfirst step %.0f ms (graph building)\t\n", r.stepSeconds*1e3, r.firstStepSeconds*1e3)
+	fmt.Fprintf(tw, "peak RSS\t%.1f MB\t\t\n", float64(r.peakRSS)/1e6)
+	tw.Flush()
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func TestBenchPeerOutputParse(t *testing.T) {
+	out := `/usr/lib/python3/dist-packages/torch/__init__.py:1: UserWarning: something
+{"epoch": 1, "train_seconds": 12.5, "train_images_per_second": 400.0, "test_accuracy": 0.81, "inference_images_per_second": 5000.0}
+not json {"epoch": 9}
+{"epoch": 2, "train_seconds": 6.25, "train_images_per_second": 800.0, "test_accuracy": 0.84, "inference_images_per_second": 20000.0}
+{"unrelated": true}
+{"summary": true, "framework": "pytorch 1.13.0a0", "threads": 2, "batch_size": 32, "median_train_images_per_second": 800.0, "best_test_accuracy": 0.84}
+`
+	p, err := parsePeerOutput(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Epochs) != 2 || p.Epochs[1].Epoch != 2 || p.Epochs[0].TrainRate != 400 || p.Epochs[1].InferRate != 20000 {
+		t.Errorf("epochs = %+v", p.Epochs)
+	}
+	if p.Framework != "pytorch 1.13.0a0" || p.Threads != 2 {
+		t.Errorf("summary: framework %q, threads %d", p.Framework, p.Threads)
+	}
+	// Two equal-sized epochs at 400 and 800 images/s: 2 / (1/400 + 1/800).
+	if got, want := p.trainRate(), 1600.0/3; math.Abs(got-want) > 1e-9 {
+		t.Errorf("train rate %v, want %v", got, want)
+	}
+	if got, want := p.inferenceRate(), 8000.0; math.Abs(got-want) > 1e-9 {
+		t.Errorf("inference rate %v, want %v", got, want)
+	}
+
+	for _, bad := range []string{
+		"",
+		"Traceback (most recent call last):\n  File x\nRuntimeError: boom\n",
+		`{"summary": true, "framework": "pytorch"}`,
+		`{"epoch": 1, "train_images_per_second": 0, "inference_images_per_second": 10}`,
+		`{"epoch": 1, "train_images_per_second": "fast", "inference_images_per_second": 10}`,
+	} {
+		if p, err := parsePeerOutput(strings.NewReader(bad)); err == nil {
+			t.Errorf("parsePeerOutput(%q) = %+v, want an error", bad, p)
+		}
+	}
+}
+
+func TestBenchMedian(t *testing.T) {
+	for _, c := range []struct {
+		xs   []float64
+		want float64
+	}{{nil, 0}, {[]float64{3}, 3}, {[]float64{3, 1, 2}, 2}, {[]float64{4, 1, 3, 2}, 2.5}} {
+		if got := median(c.xs); got != c.want {
+			t.Errorf("median(%v) = %v, want %v", c.xs, got, c.want)
+		}
+	}
+	xs := []float64{3, 1, 2}
+	median(xs)
+	if xs[0] != 3 {
+		t.Errorf("median sorted its argument")
+	}
+}
+
+var benchKeys = []string{
+	"train_images_per_second", "train_images_per_second_runs",
+	"train_images_per_second_batch64", "train_images_per_second_batch64_runs",
+	"inference_images_per_second", "inference_images_per_second_runs",
+	"latency_batch1_seconds", "latency_batch1_p10_seconds", "latency_batch1_p90_seconds",
+	"allocs_per_step", "bytes_per_step", "step_seconds", "first_step_seconds", "peak_rss_bytes",
+	"blas", "gomaxprocs", "num_cpu", "go_version", "epochs", "runs", "seed", "train_images", "test_images",
+}
+
+var peerKeys = []string{
+	"peer_train_images_per_second", "peer_train_images_per_second_runs",
+	"peer_inference_images_per_second", "peer_inference_images_per_second_runs",
+	"train_ratio", "inference_ratio", "peer_framework", "peer_threads",
+}
+
+func positive(t *testing.T, r map[string]any, key string) float64 {
+	t.Helper()
+	v, ok := r[key].(float64)
+	if !ok || !(v > 0) {
+		t.Errorf("report %s = %v, want a positive number", key, r[key])
+	}
+	return v
+}
+
+func TestBench(t *testing.T) {
+	needData(t)
+	rep := filepath.Join(t.TempDir(), "bench.json")
+	out := run(t, "bench", "--limit", "640", "--test-limit", "1000", "--runs", "1", "--report", rep)
+	for _, want := range []string{"train images/s, batch 32", "inference images/s, batch 1000", "latency, batch 1", "peak RSS"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bench output lacks %q:\n%s", want, out)
+		}
+	}
+	r := readJSON(t, rep)
+	for _, k := range benchKeys {
+		if _, ok := r[k]; !ok {
+			t.Errorf("report lacks %q", k)
+		}
+	}
+	for _, k := range peerKeys {
+		if _, ok := r[k]; ok {
+			t.Errorf("report without --peer has %q", k)
+		}
+	}
+	for _, k := range []string{"train_images_per_second", "train_images_per_second_batch64", "inference_images_per_second",
+		"latency_batch1_seconds", "allocs_per_step", "bytes_per_step", "peak_rss_bytes"} {
+		positive(t, r, k)
+	}
+	if r["train_images"] != 640.0 || r["test_images"] != 1000.0 || r["runs"] != 1.0 || r["gomaxprocs"] != float64(runtime.GOMAXPROCS(0)) {
+		t.Errorf("report train_images %v, test_images %v, runs %v, gomaxprocs %v", r["train_images"], r["test_images"], r["runs"], r["gomaxprocs"])
+	}
+	if runs := r["train_images_per_second_runs"].([]any); len(runs) != 1 || runs[0] != r["train_images_per_second"] {
+		t.Errorf("train runs %v, median %v", runs, r["train_images_per_second"])
+	}
+}
+
+// A fake peer (a shell script printing canned JSON, different at each run)
+// checks the alternation, the arguments, the medians and the ratios
+// without PyTorch.
+func TestBenchFakePeer(t *testing.T) {
+	needData(t)
+	dir := t.TempDir()
+	logf := filepath.Join(dir, "peer.log")
+	script := filepath.Join(dir, "peer.sh")
+	os.WriteFile(script, []byte(fmt.Sprintf(`n=$(wc -l < %[1]q 2>/dev/null || echo 0)
+echo "$*" >> %[1]q
+echo "peer run $((n+1))" >&2
+echo "some warning"
+case $n in
+0) tr=100; inf=1000;;
+1) tr=300; inf=3000;;
+*) tr=200; inf=4000;;
+esac
+echo "{\"epoch\": 1, \"train_seconds\": 1.0, \"train_images_per_second\": $tr, \"test_accuracy\": 0.5, \"inference_images_per_second\": $inf}"
+echo '{"summary": true, "framework": "fake 0.1", "threads": 7}'
+`, logf)), 0o644)
+	rep := filepath.Join(dir, "bench.json")
+	cmd := exec.Command(capaBin, "bench", "--limit", "320", "--test-limit", "100", "--runs", "1",
+		"--peer", script, "--python", "/bin/sh", "--report", rep)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("capa bench --peer: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+
+	// --runs 1 is raised to 3 with --peer, and Capa's batch-32 runs
+	// alternate with the peer's, each parsed as it ends.
+	var order []string
+	for _, m := range regexp.MustCompile(`(?m)^(capa|pytorch) +run (\d)/3: batch 32`).FindAllStringSubmatch(stderr.String(), -1) {
+		order = append(order, m[1]+m[2])
+	}
+	if got, want := strings.Join(order, " "), "pytorch1 capa1 pytorch2 capa2 pytorch3 capa3"; got != want {
+		t.Errorf("run order %q, want %q\n%s", got, want, stderr.String())
+	}
+	b, _ := os.ReadFile(logf)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	wantArgs := fmt.Sprintf("--epochs 1 --batch-size 32 --threads %d --limit 320", runtime.GOMAXPROCS(0))
+	if len(lines) != 3 || lines[0] != wantArgs {
+		t.Errorf("peer calls:\n%s\nwant 3 times %q", b, wantArgs)
+	}
+
+	r := readJSON(t, rep)
+	for _, k := range append(benchKeys, peerKeys...) {
+		if _, ok := r[k]; !ok {
+			t.Errorf("report lacks %q", k)
+		}
+	}
+	if r["peer_train_images_per_second"] != 200.0 || r["peer_inference_images_per_second"] != 3000.0 {
+		t.Errorf("peer medians %v, %v; want 200, 3000", r["peer_train_images_per_second"], r["peer_inference_images_per_second"])
+	}
+	if runs := r["peer_train_images_per_second_runs"].([]any); fmt.Sprint(runs) != "[100 300 200]" {
+		t.Errorf("peer train runs %v", runs)
+	}
+	if r["peer_framework"] != "fake 0.1" || r["runs"] != 3.0 || len(r["train_images_per_second_runs"].([]any)) != 3 {
+		t.Errorf("peer_framework %v, runs %v, capa runs %v", r["peer_framework"], r["runs"], r["train_images_per_second_runs"])
+	}
+	capaTrain, capaInf := positive(t, r, "train_images_per_second"), positive(t, r, "inference_images_per_second")
+	if got := positive(t, r, "train_ratio"); math.Abs(got-capaTrain/200) > 1e-9*got {
+		t.Errorf("train_ratio %v, want %v/200", got, capaTrain)
+	}
+	if got := positive(t, r, "inference_ratio"); math.Abs(got-capaInf/3000) > 1e-9*got {
+		t.Errorf("inference_ratio %v, want %v/3000", got, capaInf)
+	}
+	for _, want := range []string{"pytorch train images/s, batch 32", "train ratio capa/pytorch"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout.String())
+		}
+	}
+
+	// A failing peer is an error that shows the peer's own message, before
+	// any Capa run.
+	bad := filepath.Join(dir, "bad.sh")
+	os.WriteFile(bad, []byte("echo 'ModuleNotFoundError: torch' >&2; exit 1\n"), 0o644)
+	out, err := exec.Command(capaBin, "bench", "--limit", "320", "--peer", bad, "--python", "/bin/sh").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "ModuleNotFoundError: torch") {
+		t.Errorf("failing peer: err %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,161 @@
+package kernels
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// BLAS selection.
+//
+// Gemm runs on one of two backends, chosen once, at the first call of Gemm,
+// BLASName or SetBLASThreads:
+//
+//   - OpenBLAS (or another CBLAS named by CAPA_BLAS), loaded at run time with
+//     dlopen through github.com/ebitengine/purego, so that neither building
+//     nor running needs cgo or the library;
+//   - gonum's pure-Go sgemm, when no library is found, on platforms without
+//     run-time loading, in builds tagged capa_noblas, or when CAPA_BLAS=gonum.
+//
+// The environment variable CAPA_BLAS selects the backend:
+//
+//	(unset), "auto"  OpenBLAS if found (libopenblas.so.0, libopenblas.so, then
+//	                 libblas.so.3 only if it is OpenBLAS), else gonum, silently
+//	"gonum"          gonum's pure-Go sgemm
+//	"openblas"       like auto, but warns on stderr if OpenBLAS is not found
+//	anything else    a file name or path given to dlopen, e.g.
+//	                 /opt/OpenBLAS/lib/libopenblas.so; it must export
+//	                 cblas_sgemm. If it cannot be loaded, Gemm warns once on
+//	                 stderr and uses gonum.
+//
+// Problems with m*n*k < smallGemm multiply-adds always run on gonum: for
+// them the foreign call costs more than it saves.
+
+// smallGemm is the m*n*k below which Gemm stays in Go even when a BLAS is
+// loaded. Measured with BenchmarkGemmSmall on a 2-core AVX-512 machine: a
+// cblas_sgemm call through purego costs about 1-2 µs and 12 small
+// allocations (purego's reflection-based call), so gonum is faster up to
+// about 16×16×16 and OpenBLAS is 1.2-2× faster from 5k multiply-adds, 2-5×
+// from 25k.
+const smallGemm = 4096
+
+// gemmFunc is the signature of a backend's sgemm: gemmImpl's arguments.
+type gemmFunc = func(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+
+// blasBackend is a loaded BLAS. sgemm is nil for gonum.
+type blasBackend struct {
+	sgemm      gemmFunc
+	name       func() string // BLASName's answer
+	setThreads func(n int)   // nil if the library has no thread control
+}
+
+var gonumBackend = &blasBackend{name: func() string { return "gonum (pure Go)" }}
+
+var (
+	blasOnce sync.Once
+	blasCur  atomic.Pointer[blasBackend]
+)
+
+// currentBLAS returns the backend, selecting it from CAPA_BLAS on first use.
+func currentBLAS() *blasBackend {
+	blasOnce.Do(func() { blasCur.Store(loadBLAS(os.Getenv("CAPA_BLAS"), os.Stderr)) })
+	return blasCur.Load()
+}
+
+// loadBLAS returns the backend that spec (CAPA_BLAS's value) asks for. It
+// writes one line to warn if a library was named explicitly but could not be
+// loaded, and then returns gonum.
+func loadBLAS(spec string, warn io.Writer) *blasBackend {
+	switch s := strings.TrimSpace(spec); strings.ToLower(s) {
+	case "gonum", "go":
+		return gonumBackend
+	case "", "auto", "openblas":
+		for _, name := range openBLASCandidates() {
+			if b, err := openCBLAS(name, true); err == nil {
+				return b
+			}
+		}
+		if s != "" && strings.ToLower(s) != "auto" {
+			fmt.Fprintf(warn, "capa: CAPA_BLAS=%s: OpenBLAS not found (%s); using gonum (pure Go)\n", s, strings.Join(openBLASCandidates(), ", "))
+		}
+		return gonumBackend
+	default:
+		b, err := openCBLAS(s, false)
+		if err != nil {
+			fmt.Fprintf(warn, "capa: CAPA_BLAS=%s: %v; using gonum (pure Go)\n", s, err)
+			return gonumBackend
+		}
+		return b
+	}
+}
+
+// defaultThreads is the thread count given to a freshly loaded OpenBLAS, or 0
+// to leave OpenBLAS's own choice because the user set one of the environment
+// variables OpenBLAS reads.
+func defaultThreads() int {
+	for _, v := range []string{"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"} {
+		if os.Getenv(v) != "" {
+			return 0
+		}
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// BLASName describes the BLAS behind Gemm, e.g.
+// "openblas 0.3.21 (pthread, 2 threads, SkylakeX, libopenblas.so.0)" or
+// "gonum (pure Go)". Products below a small size run on gonum in either
+// case. The first call selects the backend (see CAPA_BLAS above).
+func BLASName() string { return currentBLAS().name() }
+
+// SetBLASThreads sets the number of threads OpenBLAS uses for one Gemm call;
+// n < 1 restores the default, runtime.GOMAXPROCS(0). It does nothing on
+// gonum, whose sgemm spreads large products over GOMAXPROCS goroutines.
+// It must not run concurrently with Gemm.
+//
+// The default, GOMAXPROCS threads (or OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS
+// or OMP_NUM_THREADS if set), suits one caller at a time. Code that calls
+// Gemm from several goroutines at once must lower it, ideally to
+// GOMAXPROCS divided by the number of concurrent callers (1 for one caller
+// per core): otherwise every call starts threads on every core, and the
+// oversubscribed cores spend their time spinning and switching.
+func SetBLASThreads(n int) {
+	if n < 1 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	if b := currentBLAS(); b.setThreads != nil {
+		b.setThreads(n)
+	}
+}
+
+// dispatchGemm is gemmImpl's default: the loaded BLAS for products of at
+// least smallGemm multiply-adds whose sizes fit the library's 32-bit ints,
+// gonum otherwise.
+func dispatchGemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if be := currentBLAS(); be.sgemm != nil && m*n*k >= smallGemm && fitsInt32(m, n, k, lda, ldb, ldc) {
+		be.sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	gonumGemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gonumGemm is gonum's pure-Go sgemm.
+func gonumGemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gonum.Implementation{}.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func fitsInt32(v ...int) bool {
+	for _, x := range v {
+		if x > math.MaxInt32 {
+			return false
+		}
+	}
+	return true
+}
