@@ -19,6 +19,7 @@ import (
 
 	"github.com/capa-ml/capa"
 	"github.com/capa-ml/capa/dataset"
+	"github.com/capa-ml/capa/internal/kernels"
 	"github.com/capa-ml/capa/train"
 )
 
@@ -329,12 +330,9 @@ func peakRSS() int64 {
 	return 0
 }
 
-// blasName names the BLAS behind the kernels.
-//
-// TODO: return kernels.BLASName() once internal/kernels has it; until then
-// the kernels call gonum's blas32.Implementation() through an unexported
-// variable that can be swapped, so the name cannot be told from here.
-func blasName() string { return "unknown" }
+// blasName names the BLAS behind the kernels' Gemm (selected by CAPA_BLAS,
+// see internal/kernels), e.g. "gonum (pure Go)".
+func blasName() string { return kernels.BLASName() }
 
 // peerEpoch is one epoch line of the peer script's output.
 type peerEpoch struct {
@@ -529,9 +527,9 @@ func printBenchTable(w io.Writer, r *benchResult) {
 		for _, x := range runs {
 			s = append(s, fmt.Sprintf("%.1f", x))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", name, med, strings.Join(s, " "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", name, med, strings.Join(s, " "))
 	}
-	fmt.Fprintf(tw, "\tmedian\truns\t\n")
+	fmt.Fprintf(tw, "\tmedian\truns\n")
 	row("train images/s, batch 32", fmt.Sprintf("%.1f", median(r.train32)), r.train32)
 	row("train images/s, batch 64", fmt.Sprintf("%.1f", median(r.train64)), r.train64)
 	row("inference images/s, batch 1000", fmt.Sprintf("%.1f", median(r.infer)), r.infer)
@@ -541,11 +539,11 @@ func printBenchTable(w io.Writer, r *benchResult) {
 		row("train ratio capa/pytorch", fmt.Sprintf("%.3f", median(r.train32)/median(r.peerTrain)), nil)
 		row("inference ratio capa/pytorch", fmt.Sprintf("%.3f", median(r.infer)/median(r.peerInfer)), nil)
 	}
-	fmt.Fprintf(tw, "latency, batch 1\t%.3f ms\tp10 %.3f ms, p90 %.3f ms, %d calls\t\n",
+	fmt.Fprintf(tw, "latency, batch 1\t%.3f ms\tp10 %.3f ms, p90 %.3f ms, %d calls\n",
 		median(r.latency)*1e3, quantile(r.latency, 0.1)*1e3, quantile(r.latency, 0.9)*1e3, len(r.latency))
-	fmt.Fprintf(tw, "allocations per step, batch 32\t%.0f\t\t\n", r.allocsPerStep)
-	fmt.Fprintf(tw, "bytes per step, batch 32\t%.0f\t\t\n", r.bytesPerStep)
-	fmt.Fprintf(tw, "steady step, batch 32\t%.1f ms\tfirst step %.0f ms (graph building)\t\n", r.stepSeconds*1e3, r.firstStepSeconds*1e3)
-	fmt.Fprintf(tw, "peak RSS\t%.1f MB\t\t\n", float64(r.peakRSS)/1e6)
+	fmt.Fprintf(tw, "allocations per step, batch 32\t%.0f\n", r.allocsPerStep)
+	fmt.Fprintf(tw, "bytes per step, batch 32\t%.0f\n", r.bytesPerStep)
+	fmt.Fprintf(tw, "steady step, batch 32\t%.1f ms\tfirst step of a fresh trainer %.0f ms (graph building included)\n", r.stepSeconds*1e3, r.firstStepSeconds*1e3)
+	fmt.Fprintf(tw, "peak RSS\t%.1f MB\n", float64(r.peakRSS)/1e6)
 	tw.Flush()
 }

@@ -119,6 +119,9 @@ func TestBench(t *testing.T) {
 	if r["train_images"] != 640.0 || r["test_images"] != 1000.0 || r["runs"] != 1.0 || r["gomaxprocs"] != float64(runtime.GOMAXPROCS(0)) {
 		t.Errorf("report train_images %v, test_images %v, runs %v, gomaxprocs %v", r["train_images"], r["test_images"], r["runs"], r["gomaxprocs"])
 	}
+	if s, _ := r["blas"].(string); s == "" || s == "unknown" {
+		t.Errorf("report blas = %v", r["blas"])
+	}
 	if runs := r["train_images_per_second_runs"].([]any); len(runs) != 1 || runs[0] != r["train_images_per_second"] {
 		t.Errorf("train runs %v, median %v", runs, r["train_images_per_second"])
 	}

@@ -84,7 +84,12 @@ func loadBLAS(spec string, warn io.Writer) *blasBackend {
 			}
 		}
 		if s != "" && strings.ToLower(s) != "auto" {
-			fmt.Fprintf(warn, "capa: CAPA_BLAS=%s: OpenBLAS not found (%s); using gonum (pure Go)\n", s, strings.Join(openBLASCandidates(), ", "))
+			why := "not found (tried " + strings.Join(openBLASCandidates(), ", ") + ")"
+			if len(openBLASCandidates()) == 0 {
+				_, err := openCBLAS("", true)
+				why = err.Error()
+			}
+			fmt.Fprintf(warn, "capa: CAPA_BLAS=%s: OpenBLAS %s; using gonum (pure Go)\n", s, why)
 		}
 		return gonumBackend
 	default:
