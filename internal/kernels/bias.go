@@ -11,12 +11,17 @@ func BiasAddTo(dst, x, bias []float32) {
 	if len(dst) != len(x) || (f == 0 && len(x) != 0) || (f != 0 && len(x)%f != 0) {
 		panic(ErrShape)
 	}
-	for r := 0; r < len(x); r += f {
-		d, s := dst[r:r+f], x[r:r+f]
-		for j, b := range bias {
-			d[j] = s[j] + b
-		}
+	if f == 0 {
+		return
 	}
+	forRange(len(x)/f, 1<<14/f+1, func(lo, hi int) {
+		for r := lo * f; r < hi*f; r += f {
+			d, s := dst[r:r+f], x[r:r+f]
+			for j, b := range bias {
+				d[j] = s[j] + b
+			}
+		}
+	})
 }
 
 // BiasGradTo writes into db the gradient of the loss with respect to the
@@ -31,10 +36,15 @@ func BiasGradTo(db, dy []float32) {
 	if (f == 0 && len(dy) != 0) || (f != 0 && len(dy)%f != 0) {
 		panic(ErrShape)
 	}
-	clear(db)
-	for r := 0; r < len(dy); r += f {
-		for j, v := range dy[r : r+f] {
-			db[j] += v
-		}
+	if f == 0 {
+		return
 	}
+	reduceParts(db, len(dy)/f, 1<<14/f+1, func(buf []float32, lo, hi int) {
+		clear(buf)
+		for r := lo * f; r < hi*f; r += f {
+			for j, v := range dy[r : r+f] {
+				buf[j] += v
+			}
+		}
+	})
 }

@@ -111,7 +111,9 @@ func defaultThreads() int {
 			return 0
 		}
 	}
-	return runtime.GOMAXPROCS(0)
+	// Kernels run Workers() goroutines, each calling Gemm (see parallel.go):
+	// the cores are shared out between them.
+	return max(1, runtime.GOMAXPROCS(0)/workers)
 }
 
 // BLASName describes the BLAS behind Gemm, e.g.
@@ -121,16 +123,14 @@ func defaultThreads() int {
 func BLASName() string { return currentBLAS().name() }
 
 // SetBLASThreads sets the number of threads OpenBLAS uses for one Gemm call;
-// n < 1 restores the default, runtime.GOMAXPROCS(0). It does nothing on
-// gonum, whose sgemm spreads large products over GOMAXPROCS goroutines.
-// It must not run concurrently with Gemm.
+// n < 1 means GOMAXPROCS. It does nothing on gonum, whose sgemm spreads
+// large products over goroutines. It must not run concurrently with Gemm.
 //
-// The default, GOMAXPROCS threads (or OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS
-// or OMP_NUM_THREADS if set), suits one caller at a time. Code that calls
-// Gemm from several goroutines at once must lower it, ideally to
-// GOMAXPROCS divided by the number of concurrent callers (1 for one caller
-// per core): otherwise every call starts threads on every core, and the
-// oversubscribed cores spend their time spinning and switching.
+// The default is GOMAXPROCS/Workers() threads (or OPENBLAS_NUM_THREADS,
+// GOTO_NUM_THREADS or OMP_NUM_THREADS if set): Capa's kernels already call
+// Gemm from Workers() goroutines at once (see parallel.go), and every
+// further OpenBLAS thread would oversubscribe the cores, which then spend
+// their time spinning and switching.
 func SetBLASThreads(n int) {
 	if n < 1 {
 		n = runtime.GOMAXPROCS(0)

@@ -112,9 +112,14 @@ func col2im(dx, col []float32, p Window) {
 // window is empty.
 func Conv2DTo(dst, x, kernel []float32, p Window, f int, col []float32) {
 	checkConv(p, f, len(x), len(kernel), len(dst), len(col))
-	m, k := p.N*p.OutH()*p.OutW(), p.KH*p.KW*p.C
-	im2col(col, x, p)
-	Gemm(false, false, m, f, k, 1, col, k, kernel, f, 0, dst, f)
+	rows, k, in := p.OutH()*p.OutW(), p.KH*p.KW*p.C, p.H*p.W*p.C
+	forRange(p.N, 1, func(lo, hi int) {
+		q := p
+		q.N = hi - lo
+		c := col[lo*rows*k : hi*rows*k]
+		im2col(c, x[lo*in:hi*in], q)
+		Gemm(false, false, q.N*rows, f, k, 1, c, k, kernel, f, 0, dst[lo*rows*f:hi*rows*f], f)
+	})
 }
 
 // Conv2DBackwardDataTo writes into dx (NHWC, (N, H, W, C)) the gradient of
@@ -128,10 +133,16 @@ func Conv2DTo(dst, x, kernel []float32, p Window, f int, col []float32) {
 // place of x, dy in the place of dst).
 func Conv2DBackwardDataTo(dx, dy, kernel []float32, p Window, f int, col []float32) {
 	checkConv(p, f, len(dx), len(kernel), len(dy), len(col))
-	m, k := p.N*p.OutH()*p.OutW(), p.KH*p.KW*p.C
-	Gemm(false, true, m, k, f, 1, dy, f, kernel, f, 0, col, k)
-	clear(dx)
-	col2im(dx, col, p)
+	rows, k, in := p.OutH()*p.OutW(), p.KH*p.KW*p.C, p.H*p.W*p.C
+	forRange(p.N, 1, func(lo, hi int) {
+		q := p
+		q.N = hi - lo
+		c := col[lo*rows*k : hi*rows*k]
+		Gemm(false, true, q.N*rows, k, f, 1, dy[lo*rows*f:hi*rows*f], f, kernel, f, 0, c, k)
+		d := dx[lo*in : hi*in]
+		clear(d)
+		col2im(d, c, q)
+	})
 }
 
 // Conv2DBackwardFilterTo writes into dw ((KH, KW, C, f)) the gradient of the
@@ -144,7 +155,22 @@ func Conv2DBackwardDataTo(dx, dy, kernel []float32, p Window, f int, col []float
 // of kernel, dy in the place of dst).
 func Conv2DBackwardFilterTo(dw, x, dy []float32, p Window, f int, col []float32) {
 	checkConv(p, f, len(x), len(dw), len(dy), len(col))
-	m, k := p.N*p.OutH()*p.OutW(), p.KH*p.KW*p.C
-	im2col(col, x, p)
-	Gemm(true, false, k, f, m, 1, col, k, dy, f, 0, dw, f)
+	rows, k, in := p.OutH()*p.OutW(), p.KH*p.KW*p.C, p.H*p.W*p.C
+	forRange(p.N, 1, func(lo, hi int) {
+		q := p
+		q.N = hi - lo
+		im2col(col[lo*rows*k:hi*rows*k], x[lo*in:hi*in], q)
+	})
+	Conv2DBackwardFilterFromColTo(dw, dy, p, f, col)
+}
+
+// Conv2DBackwardFilterFromColTo is Conv2DBackwardFilterTo for a col that
+// already holds im2col(x), as Conv2DTo leaves it: it skips the im2col.
+// It panics with ErrShape if len(dw), len(dy) or len(col) do not match p.
+func Conv2DBackwardFilterFromColTo(dw, dy []float32, p Window, f int, col []float32) {
+	checkConv(p, f, p.InLen(), len(dw), len(dy), len(col))
+	rows, k := p.OutH()*p.OutW(), p.KH*p.KW*p.C
+	reduceParts(dw, p.N, 1, func(buf []float32, lo, hi int) {
+		Gemm(true, false, k, f, (hi-lo)*rows, 1, col[lo*rows*k:hi*rows*k], k, dy[lo*rows*f:hi*rows*f], f, 0, buf, f)
+	})
 }

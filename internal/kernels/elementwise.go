@@ -5,9 +5,12 @@ func ReluTo(dst, x []float32) {
 	if len(dst) != len(x) {
 		panic(ErrShape)
 	}
-	for i, v := range x {
-		dst[i] = max(v, 0)
-	}
+	forRange(len(x), 1<<14, func(lo, hi int) {
+		d := dst[lo:hi]
+		for i, v := range x[lo:hi] {
+			d[i] = max(v, 0)
+		}
+	})
 }
 
 // ReluBackwardTo writes dy where y > 0 and 0 elsewhere into dx (the ReLU
@@ -16,11 +19,14 @@ func ReluBackwardTo(dx, y, dy []float32) {
 	if len(dx) != len(y) || len(dy) != len(y) {
 		panic(ErrShape)
 	}
-	for i, v := range y {
-		if v > 0 {
-			dx[i] = dy[i]
-		} else {
-			dx[i] = 0
+	forRange(len(y), 1<<14, func(lo, hi int) {
+		d, g := dx[lo:hi], dy[lo:hi]
+		for i, v := range y[lo:hi] {
+			if v > 0 {
+				d[i] = g[i]
+			} else {
+				d[i] = 0
+			}
 		}
-	}
+	})
 }

@@ -37,9 +37,14 @@ func MaxPoolTo(dst, x []float32, p Window, argmax []int32) {
 	if len(argmax) != len(dst) || p.InLen() > math.MaxInt32 {
 		panic(ErrShape)
 	}
+	forRange(p.N, 1, func(lo, hi int) { maxPool(dst, x, p, argmax, lo, hi) })
+}
+
+// maxPool is MaxPoolTo for samples [lo, hi).
+func maxPool(dst, x []float32, p Window, argmax []int32, lo, hi int) {
 	oh, ow, c := p.OutH(), p.OutW(), p.C
-	o := 0
-	for n := 0; n < p.N; n++ {
+	o := lo * oh * ow * c
+	for n := lo; n < hi; n++ {
 		base := n * p.H * p.W * c
 		for oy := 0; oy < oh; oy++ {
 			y0, y1 := span(oy*p.SH-p.PadTop, p.KH, p.H)
@@ -100,12 +105,16 @@ func MaxPoolBackwardTo(dx, dy []float32, argmax []int32, p Window) {
 	if len(argmax) != len(dy) {
 		panic(ErrShape)
 	}
-	clear(dx)
-	for i, j := range argmax {
-		if j >= 0 {
-			dx[j] += dy[i]
+	out, in := p.OutH()*p.OutW()*p.C, p.H*p.W*p.C
+	forRange(p.N, 1, func(lo, hi int) {
+		// The argmax of a sample's outputs point into that sample's input.
+		clear(dx[lo*in : hi*in])
+		for i := lo * out; i < hi*out; i++ {
+			if j := argmax[i]; j >= 0 {
+				dx[j] += dy[i]
+			}
 		}
-	}
+	})
 }
 
 // AvgPoolTo writes into dst (NHWC, (N, OutH, OutW, C)) the mean of each
