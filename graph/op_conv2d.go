@@ -43,15 +43,23 @@ func Convolution2D(x, kernel *G.Node, strides [2]int, padding [4]int) (*G.Node, 
 	return y, nil
 }
 
-// convScratch is the im2col buffer shared by a convolution op and its
-// gradient ops.
-type convScratch struct{ col []float32 }
+// convScratch holds the buffers shared by a convolution op and its gradient
+// ops: col, the im2col matrix of x, written by the forward op and read by
+// the kernel's gradient op; dcol, the gradient op of x's own.
+type convScratch struct{ col, dcol []float32 }
 
 func (s *convScratch) get(n int) []float32 {
 	if cap(s.col) < n {
 		s.col = make([]float32, n)
 	}
 	return s.col[:n]
+}
+
+func (s *convScratch) getD(n int) []float32 {
+	if cap(s.dcol) < n {
+		s.dcol = make([]float32, n)
+	}
+	return s.dcol[:n]
 }
 
 // conv2dOp is the forward convolution: inputs x (N, H, W, C) and kernel
@@ -155,26 +163,32 @@ func (op *conv2dOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, erro
 	if err != nil {
 		return nil, err
 	}
-	dw, err := G.ApplyOp(&conv2dDiffOp{conv2dOp: *op, wrt: 1}, inputs[0], inputs[1], grad)
+	// The kernel's gradient reads the im2col matrix left by the forward op:
+	// the forward output is an input, so the forward op always runs first.
+	dw, err := G.ApplyOp(&conv2dDiffOp{conv2dOp: *op, wrt: 1}, inputs[0], inputs[1], output, grad)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{dx, dw}, nil
 }
 
-// conv2dDiffOp computes one gradient of a convolution from (x, kernel, dy):
-// wrt 0 gives dx (the shape of x), wrt 1 gives dkernel (the shape of kernel).
+// conv2dDiffOp computes one gradient of a convolution: wrt 0 gives dx (the
+// shape of x) from (x, kernel, dy); wrt 1 gives dkernel (the shape of
+// kernel) from (x, kernel, y, dy), reading the forward op's im2col matrix.
 // It shares the forward op's scratch; not safe for concurrent Do.
 type conv2dDiffOp struct {
 	conv2dOp
 	wrt int
 }
 
-func (op *conv2dDiffOp) Arity() int { return 3 }
+func (op *conv2dDiffOp) Arity() int { return 3 + op.wrt }
 
-// Type is a → a → a → a with a a rank-4 tensor type.
+// Type is a → a → a (→ a) → a with a a rank-4 tensor type.
 func (op *conv2dDiffOp) Type() hm.Type {
 	t := G.TensorType{Dims: 4, Of: hm.TypeVariable('a')}
+	if op.wrt == 1 {
+		return hm.NewFnType(t, t, t, t, t)
+	}
 	return hm.NewFnType(t, t, t, t)
 }
 
@@ -183,7 +197,7 @@ func (op *conv2dDiffOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := op.check(ss[0], ss[1], ss[2]); err != nil {
+	if err := op.check(ss[0], ss[1], ss[len(ss)-1]); err != nil {
 		return nil, err
 	}
 	return ss[op.wrt].Clone(), nil
@@ -211,7 +225,8 @@ func (op *conv2dDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value,
 	if err != nil {
 		return nil, err
 	}
-	if err := op.check(d[0].Shape(), d[1].Shape(), d[2].Shape()); err != nil {
+	dy := d[len(d)-1]
+	if err := op.check(d[0].Shape(), d[1].Shape(), dy.Shape()); err != nil {
 		return nil, err
 	}
 	p, f, _ := op.window(d[0].Shape(), d[1].Shape())
@@ -219,11 +234,10 @@ func (op *conv2dDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value,
 	if err != nil {
 		return nil, err
 	}
-	col := op.scratch.get(p.ColLen())
 	if op.wrt == 0 {
-		kernels.Conv2DBackwardDataTo(kopF32(out), kopF32(d[2]), kopF32(d[1]), p, f, col)
+		kernels.Conv2DBackwardDataTo(kopF32(out), kopF32(dy), kopF32(d[1]), p, f, op.scratch.getD(p.ColLen()))
 	} else {
-		kernels.Conv2DBackwardFilterTo(kopF32(out), kopF32(d[0]), kopF32(d[2]), p, f, col)
+		kernels.Conv2DBackwardFilterFromColTo(kopF32(out), kopF32(dy), p, f, op.scratch.get(p.ColLen()))
 	}
 	return out, nil
 }

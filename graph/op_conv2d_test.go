@@ -73,12 +73,14 @@ func TestConvolution2DGradOneInput(t *testing.T) {
 }
 
 // badConvOp is a convolution whose gradient ops use the padding with top and
-// bottom swapped, the kind of bug Gorgonia's MaxPool2D has.
+// bottom swapped (the kind of bug Gorgonia's MaxPool2D has) and do not see
+// the im2col matrix of the forward op.
 type badConvOp struct{ *conv2dOp }
 
 func (op badConvOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	bad := *op.conv2dOp
 	bad.pad[0], bad.pad[1] = bad.pad[1], bad.pad[0]
+	bad.scratch = new(convScratch)
 	return bad.SymDiff(inputs, output, grad)
 }
 

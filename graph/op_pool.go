@@ -55,18 +55,17 @@ func pool2D(name string, isMax bool, x *G.Node, pool, strides [2]int, padding [4
 	return y, nil
 }
 
-// poolScratch holds the buffers of a pooling op and its gradient op.
+// poolScratch holds the winners of a max pooling, recorded by the forward
+// op for its gradient op.
 type poolScratch struct {
 	argmax []int32
-	y      []float32
 }
 
 func (s *poolScratch) get(n int) ([]int32, []float32) {
 	if cap(s.argmax) < n {
 		s.argmax = make([]int32, n)
-		s.y = make([]float32, n)
 	}
-	return s.argmax[:n], s.y[:n]
+	return s.argmax[:n], nil
 }
 
 // poolOp is max or average pooling: input x (N, H, W, C), output
@@ -162,30 +161,32 @@ func (op *poolOp) String() string {
 // DiffWRT: pooling is differentiable with respect to x.
 func (op *poolOp) DiffWRT(int) []bool { return []bool{true} }
 
-// SymDiff returns the gradient node of x, computed from (x, grad).
+// SymDiff returns the gradient node of x, computed from (x, y, grad). The
+// forward output y is an input so that the forward op always runs first:
+// max pooling's gradient uses the winners it recorded.
 func (op *poolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	if len(inputs) != 1 {
 		return nil, fmt.Errorf("graph: %v: SymDiff got %d inputs, want 1", op, len(inputs))
 	}
-	dx, err := G.ApplyOp(&poolDiffOp{poolOp: *op}, inputs[0], grad)
+	dx, err := G.ApplyOp(&poolDiffOp{poolOp: *op}, inputs[0], output, grad)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{dx}, nil
 }
 
-// poolDiffOp computes dx (the shape of x) from (x, dy). For max pooling it
-// recomputes the winners from x, so it does not depend on the forward op
-// having run on the same values. It shares the forward op's scratch; not
-// safe for concurrent Do.
+// poolDiffOp computes dx (the shape of x) from (x, y, dy), y being the
+// forward output. For max pooling it uses the winners recorded by the
+// forward op, which ran on the same x in the same run (y depends on it). It
+// shares the forward op's scratch; not safe for concurrent Do.
 type poolDiffOp struct{ poolOp }
 
-func (op *poolDiffOp) Arity() int { return 2 }
+func (op *poolDiffOp) Arity() int { return 3 }
 
-// Type is a → a → a with a a rank-4 tensor type.
+// Type is a → a → a → a with a a rank-4 tensor type.
 func (op *poolDiffOp) Type() hm.Type {
 	t := G.TensorType{Dims: 4, Of: hm.TypeVariable('a')}
-	return hm.NewFnType(t, t, t)
+	return hm.NewFnType(t, t, t, t)
 }
 
 func (op *poolDiffOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
@@ -193,8 +194,11 @@ func (op *poolDiffOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := op.check(ss[0], ss[1]); err != nil {
+	if _, err := op.check(ss[0], ss[2]); err != nil {
 		return nil, err
+	}
+	if !ss[1].Eq(ss[2]) {
+		return nil, fmt.Errorf("graph: %v: forward output %v and its gradient %v differ in shape", op, ss[1], ss[2])
 	}
 	return ss[0].Clone(), nil
 }
@@ -219,7 +223,7 @@ func (op *poolDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, e
 	if err != nil {
 		return nil, err
 	}
-	p, err := op.check(d[0].Shape(), d[1].Shape())
+	p, err := op.check(d[0].Shape(), d[2].Shape())
 	if err != nil {
 		return nil, err
 	}
@@ -228,11 +232,10 @@ func (op *poolDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, e
 		return nil, err
 	}
 	if op.max {
-		argmax, y := op.scratch.get(p.OutLen())
-		kernels.MaxPoolTo(y, kopF32(d[0]), p, argmax)
-		kernels.MaxPoolBackwardTo(kopF32(out), kopF32(d[1]), argmax, p)
+		argmax, _ := op.scratch.get(p.OutLen())
+		kernels.MaxPoolBackwardTo(kopF32(out), kopF32(d[2]), argmax, p)
 	} else {
-		kernels.AvgPoolBackwardTo(kopF32(out), kopF32(d[1]), p)
+		kernels.AvgPoolBackwardTo(kopF32(out), kopF32(d[2]), p)
 	}
 	return out, nil
 }

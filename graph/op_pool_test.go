@@ -68,7 +68,8 @@ func TestPool2DGrad(t *testing.T) {
 }
 
 // TestPool2DGradCheckCatchesBug: a gradient op whose padding offsets the
-// wrong sides (Gorgonia v0.9.18's MaxPool2D bug) fails the check.
+// wrong sides (Gorgonia v0.9.18's MaxPool2D bug), or, for max pooling, one
+// that does not see the winners its forward op recorded, fails the check.
 func TestPool2DGradCheckCatchesBug(t *testing.T) {
 	c := poolOpCases[2]
 	for _, isMax := range []bool{true, false} {
@@ -86,11 +87,12 @@ type badPoolOp struct{ *poolOp }
 func (op badPoolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	bad := *op.poolOp
 	bad.pad[0], bad.pad[1] = bad.pad[1], bad.pad[0]
+	bad.scratch = new(poolScratch)
 	return bad.SymDiff(inputs, output, grad)
 }
 
-// TestMaxPool2DPrealloc also checks that the gradient op does not depend on
-// the forward op's state: it runs on its own, with prealloc.
+// TestMaxPool2DPrealloc runs the forward op then the gradient op by hand,
+// with prealloc: the gradient routes dy to the winners the forward recorded.
 func TestMaxPool2DPrealloc(t *testing.T) {
 	c := poolOpCases[3]
 	op := &poolOp{max: true, pool: c.pool, strides: c.strides, pad: c.pad, scratch: new(poolScratch)}
@@ -101,8 +103,12 @@ func TestMaxPool2DPrealloc(t *testing.T) {
 	}
 	dy := gradcheck.Random(5, -1, 1, s...)
 	diff := &poolDiffOp{*op}
+	y, err := op.Do(x)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pre := tensor.New(tensor.WithShape(c.x...), tensor.Of(tensor.Float32))
-	v, err := diff.UsePreallocDo(pre, x, dy)
+	v, err := diff.UsePreallocDo(pre, x, y, dy)
 	if err != nil || v != pre {
 		t.Fatalf("UsePreallocDo = %v, %v; want the preallocated tensor", v, err)
 	}

@@ -123,7 +123,7 @@ func defaultThreads() int {
 func BLASName() string { return currentBLAS().name() }
 
 // SetBLASThreads sets the number of threads OpenBLAS uses for one Gemm call;
-// n < 1 means GOMAXPROCS. It does nothing on gonum, whose sgemm spreads
+// n < 1 restores the default. It does nothing on gonum, whose sgemm spreads
 // large products over goroutines. It must not run concurrently with Gemm.
 //
 // The default is GOMAXPROCS/Workers() threads (or OPENBLAS_NUM_THREADS,
@@ -133,7 +133,7 @@ func BLASName() string { return currentBLAS().name() }
 // their time spinning and switching.
 func SetBLASThreads(n int) {
 	if n < 1 {
-		n = runtime.GOMAXPROCS(0)
+		n = max(1, runtime.GOMAXPROCS(0)/workers)
 	}
 	if b := currentBLAS(); b.setThreads != nil {
 		b.setThreads(n)
