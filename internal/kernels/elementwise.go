@@ -1,6 +1,9 @@
 package kernels
 
-// ReluTo writes max(x, 0) into dst (which may alias x).
+import "math"
+
+// ReluTo writes max(x, 0) into dst (which may alias x); -0 and negative
+// values become +0 (NaN with the sign bit set too).
 func ReluTo(dst, x []float32) {
 	if len(dst) != len(x) {
 		panic(ErrShape)
@@ -8,7 +11,9 @@ func ReluTo(dst, x []float32) {
 	forRange(len(x), 1<<14, func(lo, hi int) {
 		d := dst[lo:hi]
 		for i, v := range x[lo:hi] {
-			d[i] = max(v, 0)
+			// Branch-free: clear negative values (sign bit set) to +0.
+			b := math.Float32bits(v)
+			d[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
 		}
 	})
 }
@@ -21,12 +26,15 @@ func ReluBackwardTo(dx, y, dy []float32) {
 	}
 	forRange(len(y), 1<<14, func(lo, hi int) {
 		d, g := dx[lo:hi], dy[lo:hi]
+		d = d[:len(g)]
 		for i, v := range y[lo:hi] {
-			if v > 0 {
-				d[i] = g[i]
-			} else {
-				d[i] = 0
-			}
+			// Branch-free (the signs of a ReLU's input are random, and a
+			// branch would be mispredicted half the time): the mask is
+			// all ones where y > 0, zero where y is +0 or negative.
+			b := math.Float32bits(v)
+			m := uint32(int32(^b&(b-1)) >> 31) // all ones iff b == 0
+			m |= uint32(int32(b) >> 31)        // or y negative
+			d[i] = math.Float32frombits(math.Float32bits(g[i]) &^ m)
 		}
 	})
 }

@@ -549,3 +549,44 @@ func BenchmarkMaxPool2x2(b *testing.B) {
 		})
 	}
 }
+
+func TestRelu(t *testing.T) {
+	x := []float32{-2, -0.5, float32(math.Copysign(0, -1)), 0, 1e-30, 3, -1e-30, float32(math.Inf(1)), float32(math.Inf(-1))}
+	y := make([]float32, len(x))
+	ReluTo(y, x)
+	for i, v := range x {
+		want := float32(0)
+		if v > 0 {
+			want = v
+		}
+		if y[i] != want || math.Signbit(float64(y[i])) {
+			t.Errorf("relu(%v) = %v, want %v", v, y[i], want)
+		}
+	}
+	dy := []float32{1, 2, 3, 4, 5, 6, 7, 8, 9}
+	dx := make([]float32, len(x))
+	ReluBackwardTo(dx, y, dy)
+	for i := range dx {
+		want := float32(0)
+		if y[i] > 0 {
+			want = dy[i]
+		}
+		if dx[i] != want {
+			t.Errorf("relu'(%v)·%v = %v, want %v", y[i], dy[i], dx[i], want)
+		}
+	}
+	// Big enough to run in parallel parts.
+	n := 100003
+	big, out, g, d := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range big {
+		big[i] = float32(i%7) - 3
+		g[i] = float32(i)
+	}
+	ReluTo(out, big)
+	ReluBackwardTo(d, out, g)
+	for i := range big {
+		if (out[i] != max(big[i], 0)) || (big[i] > 0) != (d[i] == g[i] && g[i] != 0 || big[i] > 0 && g[i] == 0) {
+			t.Fatalf("element %d: x %v relu %v grad %v", i, big[i], out[i], d[i])
+		}
+	}
+}
