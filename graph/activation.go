@@ -54,3 +54,19 @@ func activate(c *Ctx, name string, x *G.Node) (*G.Node, error) {
 	}
 	return y, nil
 }
+
+// biasActivate adds the bias (if any) to y and applies the activation, with
+// the fused BiasRelu op for the common bias-then-ReLU case.
+func biasActivate(c *Ctx, y *G.Node, bias *Param, activation string) (*G.Node, error) {
+	if bias == nil {
+		return activate(c, activation, y)
+	}
+	if activation == "relu" {
+		return BiasRelu(y, c.Param(bias))
+	}
+	y, err := BiasAdd(y, c.Param(bias))
+	if err != nil {
+		return nil, err
+	}
+	return activate(c, activation, y)
+}

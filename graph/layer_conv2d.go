@@ -86,12 +86,7 @@ func (l *Conv2D) Call(c *Ctx, x *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if l.bias != nil {
-		if y, err = BiasAdd(y, c.Param(l.bias)); err != nil {
-			return nil, err
-		}
-	}
-	return activate(c, l.Activation, y)
+	return biasActivate(c, y, l.bias, l.Activation)
 }
 
 func defaultStrides(s, def [2]int) ([2]int, error) {

@@ -62,12 +62,7 @@ func (l *Dense) Call(c *Ctx, x *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if l.bias != nil {
-		if y, err = BiasAdd(y, c.Param(l.bias)); err != nil {
-			return nil, err
-		}
-	}
-	return activate(c, l.Activation, y)
+	return biasActivate(c, y, l.bias, l.Activation)
 }
 
 // Flatten turns each sample into a vector, Keras's Flatten: (H, W, C) ->

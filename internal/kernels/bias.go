@@ -1,5 +1,7 @@
 package kernels
 
+import "math"
+
 // BiasAddTo writes x + bias into dst, with bias broadcast along the last
 // axis: dst[i] = x[i] + bias[i%len(bias)] (for NHWC activations, one bias
 // per channel). dst may alias x (in-place update).
@@ -44,6 +46,53 @@ func BiasGradTo(db, dy []float32) {
 		for r := lo * f; r < hi*f; r += f {
 			for j, v := range dy[r : r+f] {
 				buf[j] += v
+			}
+		}
+	})
+}
+
+// BiasReluTo writes max(x + bias, 0) into dst (bias broadcast along the last
+// axis, as BiasAddTo): the bias and the ReLU in one pass over the data.
+// dst may alias x. It panics with ErrShape on the conditions of BiasAddTo.
+func BiasReluTo(dst, x, bias []float32) {
+	f := len(bias)
+	if len(dst) != len(x) || f == 0 || len(x)%f != 0 {
+		panic(ErrShape)
+	}
+	forRange(len(x)/f, 1<<14/f+1, func(lo, hi int) {
+		for r := lo * f; r < hi*f; r += f {
+			d, s := dst[r:r+f], x[r:r+f]
+			d = d[:len(bias)]
+			s = s[:len(bias)]
+			for j, b := range bias {
+				v := math.Float32bits(s[j] + b)
+				d[j] = math.Float32frombits(v &^ uint32(int32(v)>>31))
+			}
+		}
+	})
+}
+
+// BiasReluBackwardTo writes into dx the gradient with respect to x of
+// y = max(x + bias, 0), given y and dy: dy where y > 0, else 0; and into db
+// the gradient with respect to the bias, the sum of dx over all but the
+// last axis. dx may alias dy; db must not alias either.
+func BiasReluBackwardTo(dx, db, y, dy []float32) {
+	f := len(db)
+	if len(dx) != len(y) || len(dy) != len(y) || f == 0 || len(y)%f != 0 {
+		panic(ErrShape)
+	}
+	reduceParts(db, len(y)/f, 1<<14/f+1, func(buf []float32, lo, hi int) {
+		clear(buf)
+		buf = buf[:f]
+		for r := lo * f; r < hi*f; r += f {
+			yr, gr, dr := y[r:r+f], dy[r:r+f], dx[r:r+f]
+			yr, gr, dr = yr[:len(buf)], gr[:len(buf)], dr[:len(buf)]
+			for j, v := range yr {
+				b := math.Float32bits(v)
+				m := uint32(int32(^b&(b-1))>>31) | uint32(int32(b)>>31) // all ones iff y <= 0
+				g := math.Float32frombits(math.Float32bits(gr[j]) &^ m)
+				dr[j] = g
+				buf[j] += g
 			}
 		}
 	})

@@ -24,7 +24,8 @@ func checkConv(p Window, f, xLen, kLen, yLen, colLen int) {
 func im2col(col, x []float32, p Window) {
 	oh, ow := p.OutH(), p.OutW()
 	c := p.C
-	rowLen := p.KH * p.KW * c
+	run := p.KW * c // values of one kernel row, contiguous in x when inside
+	rowLen := p.KH * run
 	r := 0
 	for n := 0; n < p.N; n++ {
 		xn := x[n*p.H*p.W*c : (n+1)*p.H*p.W*c]
@@ -35,25 +36,92 @@ func im2col(col, x []float32, p Window) {
 				row := col[r*rowLen : (r+1)*rowLen]
 				r++
 				o := 0
+				inside := x0 >= 0 && x0+p.KW <= p.W
 				for ky := 0; ky < p.KH; ky++ {
 					iy := y0 + ky
+					dst := row[o : o+run]
+					o += run
 					if iy < 0 || iy >= p.H {
-						clear(row[o : o+p.KW*c])
-						o += p.KW * c
+						clear(dst)
+						continue
+					}
+					if inside {
+						src := xn[(iy*p.W+x0)*c : (iy*p.W+x0)*c+run]
+						if run <= 16 {
+							// Short runs (a few pixels of one channel): a
+							// loop beats copy's call.
+							for i, v := range src {
+								dst[i] = v
+							}
+						} else {
+							copy(dst, src)
+						}
 						continue
 					}
 					// The run of kx inside the image is contiguous in x.
 					kx0, kx1 := max(0, -x0), min(p.KW, p.W-x0)
 					if kx0 >= kx1 {
-						clear(row[o : o+p.KW*c])
-						o += p.KW * c
+						clear(dst)
 						continue
 					}
-					clear(row[o : o+kx0*c])
-					src := xn[(iy*p.W+x0+kx0)*c : (iy*p.W+x0+kx1)*c]
-					copy(row[o+kx0*c:], src)
-					clear(row[o+kx1*c : o+p.KW*c])
-					o += p.KW * c
+					clear(dst[:kx0*c])
+					copy(dst[kx0*c:], xn[(iy*p.W+x0+kx0)*c:(iy*p.W+x0+kx1)*c])
+					clear(dst[kx1*c:])
+				}
+			}
+		}
+	}
+}
+
+// transposedCol reports whether the convolution over p keeps its im2col
+// matrix transposed, (KH*KW*C) x (N*OutH*OutW): for one input channel (a
+// grayscale first layer) each of its rows is gathered from runs of
+// contiguous pixels, where the untransposed rows would be built from runs of
+// KW values, and the kernel gradient is then a plain product.
+func transposedCol(p Window) bool { return p.C == 1 }
+
+// im2colT writes the transposed im2col matrix of the NHWC batch x (p.C must
+// be 1): row (ky, kx) holds x[n, oy*SH-PadTop+ky, ox*SW-PadLeft+kx] for every
+// output position (n, oy, ox), 0 in the padding.
+func im2colT(col, x []float32, p Window) {
+	oh, ow := p.OutH(), p.OutW()
+	m := p.N * oh * ow
+	for ky := 0; ky < p.KH; ky++ {
+		for kx := 0; kx < p.KW; kx++ {
+			row := col[(ky*p.KW+kx)*m : (ky*p.KW+kx+1)*m]
+			// Output columns whose input column is inside the image.
+			ox0 := 0
+			for ox0 < ow && ox0*p.SW-p.PadLeft+kx < 0 {
+				ox0++
+			}
+			ox1 := ow
+			for ox1 > ox0 && (ox1-1)*p.SW-p.PadLeft+kx >= p.W {
+				ox1--
+			}
+			o := 0
+			for n := 0; n < p.N; n++ {
+				xn := x[n*p.H*p.W : (n+1)*p.H*p.W]
+				for oy := 0; oy < oh; oy++ {
+					dst := row[o : o+ow]
+					o += ow
+					iy := oy*p.SH - p.PadTop + ky
+					if iy < 0 || iy >= p.H {
+						clear(dst)
+						continue
+					}
+					clear(dst[:ox0])
+					clear(dst[ox1:])
+					if ox0 >= ox1 {
+						continue
+					}
+					base := iy*p.W - p.PadLeft + kx
+					if p.SW == 1 {
+						copy(dst[ox0:ox1], xn[base+ox0:base+ox1])
+						continue
+					}
+					for ox := ox0; ox < ox1; ox++ {
+						dst[ox] = xn[base+ox*p.SW]
+					}
 				}
 			}
 		}
@@ -116,9 +184,14 @@ func Conv2DTo(dst, x, kernel []float32, p Window, f int, col []float32) {
 	forRange(p.N, 1, func(lo, hi int) {
 		q := p
 		q.N = hi - lo
-		c := col[lo*rows*k : hi*rows*k]
+		c, mq := col[lo*rows*k:hi*rows*k], q.N*rows
+		if transposedCol(p) {
+			im2colT(c, x[lo*in:hi*in], q)
+			Gemm(true, false, mq, f, k, 1, c, mq, kernel, f, 0, dst[lo*rows*f:hi*rows*f], f)
+			return
+		}
 		im2col(c, x[lo*in:hi*in], q)
-		Gemm(false, false, q.N*rows, f, k, 1, c, k, kernel, f, 0, dst[lo*rows*f:hi*rows*f], f)
+		Gemm(false, false, mq, f, k, 1, c, k, kernel, f, 0, dst[lo*rows*f:hi*rows*f], f)
 	})
 }
 
@@ -159,18 +232,28 @@ func Conv2DBackwardFilterTo(dw, x, dy []float32, p Window, f int, col []float32)
 	forRange(p.N, 1, func(lo, hi int) {
 		q := p
 		q.N = hi - lo
-		im2col(col[lo*rows*k:hi*rows*k], x[lo*in:hi*in], q)
+		if transposedCol(p) {
+			im2colT(col[lo*rows*k:hi*rows*k], x[lo*in:hi*in], q)
+		} else {
+			im2col(col[lo*rows*k:hi*rows*k], x[lo*in:hi*in], q)
+		}
 	})
 	Conv2DBackwardFilterFromColTo(dw, dy, p, f, col)
 }
 
 // Conv2DBackwardFilterFromColTo is Conv2DBackwardFilterTo for a col that
-// already holds im2col(x), as Conv2DTo leaves it: it skips the im2col.
+// already holds the im2col matrix of x, as Conv2DTo leaves it (transposed
+// for one input channel): it skips the im2col.
 // It panics with ErrShape if len(dw), len(dy) or len(col) do not match p.
 func Conv2DBackwardFilterFromColTo(dw, dy []float32, p Window, f int, col []float32) {
 	checkConv(p, f, p.InLen(), len(dw), len(dy), len(col))
 	rows, k := p.OutH()*p.OutW(), p.KH*p.KW*p.C
 	reduceParts(dw, p.N, 1, func(buf []float32, lo, hi int) {
-		Gemm(true, false, k, f, (hi-lo)*rows, 1, col[lo*rows*k:hi*rows*k], k, dy[lo*rows*f:hi*rows*f], f, 0, buf, f)
+		c, mq := col[lo*rows*k:hi*rows*k], (hi-lo)*rows
+		if transposedCol(p) {
+			Gemm(false, false, k, f, mq, 1, c, mq, dy[lo*rows*f:hi*rows*f], f, 0, buf, f)
+			return
+		}
+		Gemm(true, false, k, f, mq, 1, c, k, dy[lo*rows*f:hi*rows*f], f, 0, buf, f)
 	})
 }

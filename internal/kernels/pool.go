@@ -37,7 +37,45 @@ func MaxPoolTo(dst, x []float32, p Window, argmax []int32) {
 	if len(argmax) != len(dst) || p.InLen() > math.MaxInt32 {
 		panic(ErrShape)
 	}
+	if p.KH == 2 && p.KW == 2 && p.SH == 2 && p.SW == 2 && p.PadTop == 0 && p.PadLeft == 0 && p.PadBottom == 0 && p.PadRight == 0 {
+		forRange(p.N, 1, func(lo, hi int) { maxPool2x2(dst, x, p, argmax, lo, hi) })
+		return
+	}
 	forRange(p.N, 1, func(lo, hi int) { maxPool(dst, x, p, argmax, lo, hi) })
+}
+
+// maxPool2x2 is maxPool for the common 2x2 window with stride 2 and no
+// padding (odd last rows or columns are dropped, as "valid" does): four
+// contiguous channel vectors per output, compared without branches.
+func maxPool2x2(dst, x []float32, p Window, argmax []int32, lo, hi int) {
+	oh, ow, c := p.OutH(), p.OutW(), p.C
+	rowStride := p.W * c
+	o := lo * oh * ow * c
+	for n := lo; n < hi; n++ {
+		base := n * p.H * rowStride
+		for oy := 0; oy < oh; oy++ {
+			r0 := base + 2*oy*rowStride
+			for ox := 0; ox < ow; ox++ {
+				i00 := r0 + 2*ox*c
+				i01, i10 := i00+c, i00+rowStride
+				i11 := i10 + c
+				a, b, cc, d := x[i00:i00+c], x[i01:i01+c], x[i10:i10+c], x[i11:i11+c]
+				out, am := dst[o:o+c], argmax[o:o+c]
+				b, cc, d, out, am = b[:len(a)], cc[:len(a)], d[:len(a)], out[:len(a)], am[:len(a)]
+				o += c
+				for j, v := range a {
+					// The first strict maximum in window order (00, 01,
+					// 10, 11) wins, as in the general kernel; selects are
+					// branch-free (random data mispredicts branches).
+					best, idx := v, int32(i00+j)
+					best, idx = sel(best, idx, b[j], int32(i01+j))
+					best, idx = sel(best, idx, cc[j], int32(i10+j))
+					best, idx = sel(best, idx, d[j], int32(i11+j))
+					out[j], am[j] = best, idx
+				}
+			}
+		}
+	}
 }
 
 // maxPool is MaxPoolTo for samples [lo, hi).
@@ -196,4 +234,14 @@ func AvgPoolBackwardTo(dx, dy []float32, p Window) {
 			}
 		}
 	}
+}
+
+// sel returns (w, wi) if w > best, else (best, bi), without a branch.
+func sel(best float32, bi int32, w float32, wi int32) (float32, int32) {
+	var m uint32
+	if w > best {
+		m = ^uint32(0)
+	}
+	bb := math.Float32bits(best)
+	return math.Float32frombits(bb ^ (bb^math.Float32bits(w))&m), bi ^ (bi^wi)&int32(m)
 }
