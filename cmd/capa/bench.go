@@ -19,7 +19,6 @@ import (
 
 	"github.com/capa-ml/capa"
 	"github.com/capa-ml/capa/dataset"
-	"github.com/capa-ml/capa/internal/kernels"
 	"github.com/capa-ml/capa/train"
 )
 
@@ -332,7 +331,7 @@ func peakRSS() int64 {
 
 // blasName names the BLAS behind the kernels' Gemm (selected by CAPA_BLAS,
 // see internal/kernels), e.g. "gonum (pure Go)".
-func blasName() string { return kernels.BLASName() }
+func blasName() string { return capa.Engine() }
 
 // peerEpoch is one epoch line of the peer script's output.
 type peerEpoch struct {
