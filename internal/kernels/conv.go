@@ -21,15 +21,20 @@ func checkConv(p Window, f, xLen, kLen, yLen, colLen int) {
 // im2col writes the patches of the NHWC batch x into col, one row of
 // KH*KW*C values (ordered ky, kx, c, the kernel's layout) per output position
 // (n, oy, ox). Positions in the padding are 0.
-func im2col(col, x []float32, p Window) {
+func im2col(col, x []float32, p Window) { im2colRows(col, x, p, 0, p.N*p.OutH()) }
+
+// im2colRows is im2col for the output rows [r0, r1) of the batch, counted
+// over (n, oy): col receives (r1-r0)*OutW matrix rows.
+func im2colRows(col, x []float32, p Window, r0, r1 int) {
 	oh, ow := p.OutH(), p.OutW()
 	c := p.C
 	run := p.KW * c // values of one kernel row, contiguous in x when inside
 	rowLen := p.KH * run
 	r := 0
-	for n := 0; n < p.N; n++ {
+	for nr := r0; nr < r1; nr++ {
+		n, oy := nr/oh, nr%oh
 		xn := x[n*p.H*p.W*c : (n+1)*p.H*p.W*c]
-		for oy := 0; oy < oh; oy++ {
+		{
 			y0 := oy*p.SH - p.PadTop
 			for ox := 0; ox < ow; ox++ {
 				x0 := ox*p.SW - p.PadLeft
@@ -181,17 +186,23 @@ func col2im(dx, col []float32, p Window) {
 func Conv2DTo(dst, x, kernel []float32, p Window, f int, col []float32) {
 	checkConv(p, f, len(x), len(kernel), len(dst), len(col))
 	rows, k, in := p.OutH()*p.OutW(), p.KH*p.KW*p.C, p.H*p.W*p.C
-	forRange(p.N, 1, func(lo, hi int) {
-		q := p
-		q.N = hi - lo
-		c, mq := col[lo*rows*k:hi*rows*k], q.N*rows
-		if transposedCol(p) {
+	if transposedCol(p) {
+		forRange(p.N, 1, func(lo, hi int) {
+			q := p
+			q.N = hi - lo
+			c, mq := col[lo*rows*k:hi*rows*k], q.N*rows
 			im2colT(c, x[lo*in:hi*in], q)
 			Gemm(true, false, mq, f, k, 1, c, mq, kernel, f, 0, dst[lo*rows*f:hi*rows*f], f)
-			return
-		}
-		im2col(c, x[lo*in:hi*in], q)
-		Gemm(false, false, mq, f, k, 1, c, k, kernel, f, 0, dst[lo*rows*f:hi*rows*f], f)
+		})
+		return
+	}
+	// Parts are ranges of output rows (n, oy), so that even one large image
+	// is shared among the workers.
+	ow := p.OutW()
+	forRange(p.N*p.OutH(), 1, func(lo, hi int) {
+		c := col[lo*ow*k : hi*ow*k]
+		im2colRows(c, x, p, lo, hi)
+		Gemm(false, false, (hi-lo)*ow, f, k, 1, c, k, kernel, f, 0, dst[lo*ow*f:hi*ow*f], f)
 	})
 }
 
