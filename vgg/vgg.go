@@ -21,7 +21,7 @@ import (
 // RGB images.
 type Config struct {
 	// IncludeTop adds flatten, fc1, fc2 and predictions; the input must
-	// then be 224x224.
+	// then be 224x224 (any size for reduced test models, see Filters).
 	IncludeTop bool
 	// Height and Width of the input images (default 224). Without the top
 	// they may be any size from 32 up.
@@ -30,6 +30,11 @@ type Config struct {
 	Classes int
 	// Seed draws the initial weights, before any pretrained ones are loaded.
 	Seed uint64
+	// Filters overrides the five blocks' widths (64, 128, 256, 512, 512)
+	// and FCUnits the 4096 units of fc1 and fc2, for reduced test models;
+	// zero values keep VGG's.
+	Filters [5]int
+	FCUnits int
 }
 
 // blocks lists the number of convolutions in each of the five blocks.
@@ -53,7 +58,7 @@ func Layers(depth int, c Config) ([]graph.Layer, error) {
 	if c.Classes == 0 {
 		c.Classes = 1000
 	}
-	if c.IncludeTop && (c.Height != 224 || c.Width != 224) {
+	if c.IncludeTop && (c.Height != 224 || c.Width != 224) && c.Filters == [5]int{} {
 		return nil, fmt.Errorf("vgg: with the top (fc1, fc2, predictions) the input must be 224x224, got %dx%d", c.Height, c.Width)
 	}
 	if c.Height < 32 || c.Width < 32 {
@@ -62,12 +67,19 @@ func Layers(depth int, c Config) ([]graph.Layer, error) {
 	if c.Classes < 1 {
 		return nil, fmt.Errorf("vgg: classes must be positive, got %d", c.Classes)
 	}
+	widths, units := filters, 4096
+	if c.Filters != [5]int{} {
+		widths = c.Filters
+	}
+	if c.FCUnits != 0 {
+		units = c.FCUnits
+	}
 	ls := []graph.Layer{graph.Input(c.Height, c.Width, 3)}
 	for b, n := range convs {
 		for i := 1; i <= n; i++ {
 			ls = append(ls, &graph.Conv2D{
 				Base:    graph.Base{Name: fmt.Sprintf("block%d_conv%d", b+1, i)},
-				Filters: filters[b], KernelSize: [2]int{3, 3}, Padding: "same", Activation: "relu",
+				Filters: widths[b], KernelSize: [2]int{3, 3}, Padding: "same", Activation: "relu",
 			})
 		}
 		ls = append(ls, &graph.MaxPooling2D{Base: graph.Base{Name: fmt.Sprintf("block%d_pool", b+1)}, PoolSize: [2]int{2, 2}})
@@ -75,8 +87,8 @@ func Layers(depth int, c Config) ([]graph.Layer, error) {
 	if c.IncludeTop {
 		ls = append(ls,
 			&graph.Flatten{Base: graph.Base{Name: "flatten"}},
-			&graph.Dense{Base: graph.Base{Name: "fc1"}, Units: 4096, Activation: "relu"},
-			&graph.Dense{Base: graph.Base{Name: "fc2"}, Units: 4096, Activation: "relu"},
+			&graph.Dense{Base: graph.Base{Name: "fc1"}, Units: units, Activation: "relu"},
+			&graph.Dense{Base: graph.Base{Name: "fc2"}, Units: units, Activation: "relu"},
 			&graph.Dense{Base: graph.Base{Name: "predictions"}, Units: c.Classes, Activation: "softmax"},
 		)
 	}
