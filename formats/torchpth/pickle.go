@@ -105,7 +105,7 @@ type input struct {
 }
 
 func newInput(r io.Reader, off, end int64, name string) *input {
-	return &input{br: bufio.NewReaderSize(r, 64<<10), off: off, end: end, name: name}
+	return &input{br: bufio.NewReaderSize(r, int(min(max(end-off, 16), 64<<10))), off: off, end: end, name: name}
 }
 
 // where describes offset off for an error message.

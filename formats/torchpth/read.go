@@ -51,7 +51,7 @@ func (sd *StateDict) Lookup(name string) (TensorInfo, bool) {
 	if !ok {
 		return TensorInfo{}, false
 	}
-	return e.info, true
+	return e.info.clone(), true
 }
 
 // Tensor returns the tensor called name, converted to float32 in C order.
@@ -78,7 +78,7 @@ func (sd *StateDict) Tensor(name string) (*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Tensor{TensorInfo: e.info, data: data}, nil
+	return &Tensor{TensorInfo: e.info.clone(), data: data}, nil
 }
 
 // Close closes the file opened by [OpenFile]; later calls of

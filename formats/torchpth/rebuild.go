@@ -47,7 +47,7 @@ func (ss *storages) load(in *input) func(any, int64) (any, error) {
 			return bad("%s of length %d, want ('storage', type, key, location, numel[, view])", typeName(pid), len(t))
 		}
 		if t[0] != "storage" {
-			return bad("kind %v, want 'storage'", t[0])
+			return nil, in.errorf(ErrUnsupported, off, "persistent id of kind %v (only 'storage' is supported)", t[0])
 		}
 		g, ok := t[1].(pyGlobal)
 		dt := storageTypes[g.name]

@@ -3,6 +3,7 @@ package torchpth
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 )
 
 // DType is the element type of a storage, named as in PyTorch ("float32").
@@ -83,6 +84,12 @@ func (ti TensorInfo) NumElements() int {
 		n *= d // validated when the file was read: no overflow
 	}
 	return n
+}
+
+// clone returns a copy of ti that shares no slice with it.
+func (ti TensorInfo) clone() TensorInfo {
+	ti.Shape, ti.Stride = slices.Clone(ti.Shape), slices.Clone(ti.Stride)
+	return ti
 }
 
 // Tensor is a tensor of a state dict, converted to float32.
