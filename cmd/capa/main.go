@@ -21,6 +21,8 @@ Usage:
   capa evaluate --model FILE       test accuracy, loss and confusion matrix
   capa predict  --model FILE IMG.. classify PNG or JPEG images
   capa summary  --model FILE       print a saved model's summary
+  capa vgg16 features|predict --weights FILE --input X.npy --output Y.npy
+                                   run VGG16 with published weights on arrays
   capa bench    [flags]            training and inference speed, memory, and a PyTorch peer
 
 Run "capa COMMAND -h" for the flags of a command.
@@ -36,6 +38,7 @@ func main() {
 		"evaluate": cmdEvaluate,
 		"predict":  cmdPredict,
 		"summary":  cmdSummary,
+		"vgg16":    cmdVGG16,
 		"bench":    cmdBench,
 	}
 	name := os.Args[1]
