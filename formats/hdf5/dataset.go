@@ -403,6 +403,9 @@ func (d *Dataset) readChunked(fn func(int, []byte)) error {
 	}
 	keySize := int64(8 + 8*(rank+1))
 	seen := map[uint64]bool{}
+	// Each chunk of the grid is read at most once, which bounds the work
+	// of a corrupt tree that lists one chunk many times.
+	done := map[string]bool{}
 	var walk func(addr uint64, depth int) error
 	walk = func(addr uint64, depth int) error {
 		if depth > maxDepth || seen[addr] {
@@ -458,6 +461,11 @@ func (d *Dataset) readChunked(fn func(int, []byte)) error {
 			if int64(size) != chunkBytes {
 				return fmt.Errorf("hdf5: dataset %s: chunk key at offset %d declares %d bytes, want %d: %w", d.path, koff, size, chunkBytes, ErrFormat)
 			}
+			key := fmt.Sprint(coords)
+			if done[key] {
+				return fmt.Errorf("hdf5: dataset %s: chunk at %v listed twice (key at offset %d): %w", d.path, coords, koff, ErrFormat)
+			}
+			done[key] = true
 			coff, err := f.pos(child, chunkBytes, "dataset "+d.path+" chunk")
 			if err != nil {
 				return err

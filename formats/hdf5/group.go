@@ -20,8 +20,8 @@ type object struct {
 func (o *object) Path() string { return o.path }
 
 // Group is an HDF5 group: a set of named links to groups and datasets,
-// plus attributes. A Group is parsed in full when it is looked up, and is
-// immutable afterwards.
+// plus attributes. A Group's member list is parsed in full when the group
+// is looked up; its members are parsed when they are looked up.
 type Group struct {
 	object
 	names []string        // sorted
@@ -147,7 +147,7 @@ func (g *Group) resolve(path string, parts []string) ([]message, string, uint64,
 		}
 		cur = next
 	}
-	panic("unreachable")
+	return nil, "", 0, fmt.Errorf("hdf5: empty path %q: %w", path, ErrNotFound) // not reached: parts is not empty
 }
 
 func join(dir, name string) string {

@@ -28,8 +28,9 @@
 // Checksums of version-2 metadata are not verified.
 //
 // The reader works on an io.ReaderAt and never reads the whole file: Open
-// parses only the superblock and the root group, groups are parsed when
-// they are first looked up, and ReadFloat32To streams a dataset's bytes
+// parses only the superblock and the root group, every Group and Dataset
+// lookup parses the objects on its path (keep the returned *Group to avoid
+// parsing it again), and ReadFloat32To streams a dataset's bytes
 // from the file into the destination slice through a small fixed buffer.
 // Every size and count read from the file is checked against the file
 // size before anything is allocated, so a corrupt or truncated file yields
@@ -71,10 +72,10 @@ const (
 	maxMetaBlock = 1 << 28 // one metadata structure, before the file-size check
 )
 
-// File is an open HDF5 file. Its methods may be called from several
-// goroutines at once if the underlying io.ReaderAt allows it (an *os.File
-// does); groups are parsed lazily under no lock, so concurrent first
-// lookups of the same group may parse it twice but give the same result.
+// File is an open HDF5 file. A File, and the Groups, Datasets and
+// Attributes read from it, are immutable, so their methods may be called
+// from several goroutines at once if the underlying io.ReaderAt allows it
+// (an *os.File does).
 type File struct {
 	r           io.ReaderAt
 	size        int64

@@ -240,7 +240,9 @@ func checkDataset(t *testing.T, f *File, path string, shape []int, dtype string,
 
 func checkAttr(t *testing.T, f *File, obj, name string, strs []string, ints []int64, floats []float64, shape []int, scalar bool) {
 	t.Helper()
-	var o interface{ Attr(string) (*Attribute, error) }
+	var o interface {
+		Attr(string) (*Attribute, error)
+	}
 	if g, err := f.Group(obj); err == nil {
 		o = g
 	} else if d, err := f.Dataset(obj); err == nil {
@@ -321,11 +323,13 @@ func readAll(b []byte) error {
 		return err
 	}
 	var firstErr error
+	seen := map[uint64]bool{} // hard links may form cycles
 	var visit func(g *Group, depth int)
 	visit = func(g *Group, depth int) {
-		if depth > 8 {
+		if depth > 8 || seen[g.addr] {
 			return
 		}
+		seen[g.addr] = true
 		attrAll(g.Attr, g.AttrNames, &firstErr)
 		for _, name := range g.Names() {
 			if sub, err := g.Group(name); err == nil {
@@ -339,6 +343,10 @@ func readAll(b []byte) error {
 				}
 				continue
 			}
+			if seen[d.addr] {
+				continue
+			}
+			seen[d.addr] = true
 			attrAll(d.Attr, d.AttrNames, &firstErr)
 			if _, err := d.ReadFloat32(); err != nil && firstErr == nil {
 				firstErr = err
