@@ -16,14 +16,20 @@ func BiasAddTo(dst, x, bias []float32) {
 	if f == 0 {
 		return
 	}
-	forRange(len(x)/f, 1<<14/f+1, func(lo, hi int) {
-		for r := lo * f; r < hi*f; r += f {
-			d, s := dst[r:r+f], x[r:r+f]
-			for j, b := range bias {
-				d[j] = s[j] + b
-			}
+	forRange(len(x)/f, 1<<14/f+1, func(lo, hi int) { biasAdd(dst[lo*f:hi*f], x[lo*f:hi*f], bias) })
+}
+
+// biasAddGeneric is BiasAddTo's loop in pure Go over the rows of x (len(x) a
+// multiple of len(bias) > 0, len(dst) == len(x)): the fallback of biasAdd
+// and the reference of its assembly.
+func biasAddGeneric(dst, x, bias []float32) {
+	f := len(bias)
+	for r := 0; r+f <= len(x); r += f {
+		d, s := dst[r:r+f], x[r:r+f]
+		for j, b := range bias {
+			d[j] = s[j] + b
 		}
-	})
+	}
 }
 
 // BiasGradTo writes into db the gradient of the loss with respect to the
@@ -43,12 +49,20 @@ func BiasGradTo(db, dy []float32) {
 	}
 	reduceParts(db, len(dy)/f, 1<<14/f+1, func(buf []float32, lo, hi int) {
 		clear(buf)
-		for r := lo * f; r < hi*f; r += f {
-			for j, v := range dy[r : r+f] {
-				buf[j] += v
-			}
-		}
+		biasGrad(buf, dy[lo*f:hi*f])
 	})
+}
+
+// biasGradGeneric adds to buf the sums of the columns of dy (read as rows of
+// len(buf) > 0), row after row, in pure Go: the fallback of biasGrad and the
+// reference of its assembly.
+func biasGradGeneric(buf, dy []float32) {
+	f := len(buf)
+	for r := 0; r+f <= len(dy); r += f {
+		for j, v := range dy[r : r+f] {
+			buf[j] += v
+		}
+	}
 }
 
 // BiasReluTo writes max(x + bias, 0) into dst (bias broadcast along the last
@@ -59,17 +73,23 @@ func BiasReluTo(dst, x, bias []float32) {
 	if len(dst) != len(x) || f == 0 || len(x)%f != 0 {
 		panic(ErrShape)
 	}
-	forRange(len(x)/f, 1<<14/f+1, func(lo, hi int) {
-		for r := lo * f; r < hi*f; r += f {
-			d, s := dst[r:r+f], x[r:r+f]
-			d = d[:len(bias)]
-			s = s[:len(bias)]
-			for j, b := range bias {
-				v := math.Float32bits(s[j] + b)
-				d[j] = math.Float32frombits(v &^ uint32(int32(v)>>31))
-			}
+	forRange(len(x)/f, 1<<14/f+1, func(lo, hi int) { biasRelu(dst[lo*f:hi*f], x[lo*f:hi*f], bias) })
+}
+
+// biasReluGeneric is BiasReluTo's loop in pure Go over the rows of x (len(x)
+// a multiple of len(bias) > 0, len(dst) == len(x)): the fallback of biasRelu
+// and the reference of its assembly.
+func biasReluGeneric(dst, x, bias []float32) {
+	f := len(bias)
+	for r := 0; r+f <= len(x); r += f {
+		d, s := dst[r:r+f], x[r:r+f]
+		d = d[:len(bias)]
+		s = s[:len(bias)]
+		for j, b := range bias {
+			v := math.Float32bits(s[j] + b)
+			d[j] = math.Float32frombits(v &^ uint32(int32(v)>>31))
 		}
-	})
+	}
 }
 
 // BiasReluBackwardTo writes into dx the gradient with respect to x of
@@ -83,17 +103,26 @@ func BiasReluBackwardTo(dx, db, y, dy []float32) {
 	}
 	reduceParts(db, len(y)/f, 1<<14/f+1, func(buf []float32, lo, hi int) {
 		clear(buf)
-		buf = buf[:f]
-		for r := lo * f; r < hi*f; r += f {
-			yr, gr, dr := y[r:r+f], dy[r:r+f], dx[r:r+f]
-			yr, gr, dr = yr[:len(buf)], gr[:len(buf)], dr[:len(buf)]
-			for j, v := range yr {
-				b := math.Float32bits(v)
-				m := uint32(int32(^b&(b-1))>>31) | uint32(int32(b)>>31) // all ones iff y <= 0
-				g := math.Float32frombits(math.Float32bits(gr[j]) &^ m)
-				dr[j] = g
-				buf[j] += g
-			}
-		}
+		biasReluBackward(dx[lo*f:hi*f], buf[:f], y[lo*f:hi*f], dy[lo*f:hi*f])
 	})
+}
+
+// biasReluBackwardGeneric is BiasReluBackwardTo's loop in pure Go over the
+// rows of y (len(y) a multiple of len(buf) > 0, len(dx) == len(dy) ==
+// len(y)): it writes dx and adds the column sums of dx to buf, row after
+// row. It is the fallback of biasReluBackward and the reference of its
+// assembly.
+func biasReluBackwardGeneric(dx, buf, y, dy []float32) {
+	f := len(buf)
+	for r := 0; r+f <= len(y); r += f {
+		yr, gr, dr := y[r:r+f], dy[r:r+f], dx[r:r+f]
+		yr, gr, dr = yr[:len(buf)], gr[:len(buf)], dr[:len(buf)]
+		for j, v := range yr {
+			b := math.Float32bits(v)
+			m := uint32(int32(^b&(b-1))>>31) | uint32(int32(b)>>31) // all ones iff y <= 0
+			g := math.Float32frombits(math.Float32bits(gr[j]) &^ m)
+			dr[j] = g
+			buf[j] += g
+		}
+	}
 }

@@ -8,14 +8,18 @@ func ReluTo(dst, x []float32) {
 	if len(dst) != len(x) {
 		panic(ErrShape)
 	}
-	forRange(len(x), 1<<14, func(lo, hi int) {
-		d := dst[lo:hi]
-		for i, v := range x[lo:hi] {
-			// Branch-free: clear negative values (sign bit set) to +0.
-			b := math.Float32bits(v)
-			d[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
-		}
-	})
+	forRange(len(x), 1<<14, func(lo, hi int) { relu(dst[lo:hi], x[lo:hi]) })
+}
+
+// reluGeneric is ReluTo's loop in pure Go (len(d) == len(x)): the fallback
+// of relu and the reference of its assembly.
+func reluGeneric(d, x []float32) {
+	d = d[:len(x)]
+	for i, v := range x {
+		// Branch-free: clear negative values (sign bit set) to +0.
+		b := math.Float32bits(v)
+		d[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
+	}
 }
 
 // ReluBackwardTo writes dy where y > 0 and 0 elsewhere into dx (the ReLU
@@ -24,17 +28,20 @@ func ReluBackwardTo(dx, y, dy []float32) {
 	if len(dx) != len(y) || len(dy) != len(y) {
 		panic(ErrShape)
 	}
-	forRange(len(y), 1<<14, func(lo, hi int) {
-		d, g := dx[lo:hi], dy[lo:hi]
-		d = d[:len(g)]
-		for i, v := range y[lo:hi] {
-			// Branch-free (the signs of a ReLU's input are random, and a
-			// branch would be mispredicted half the time): the mask is
-			// all ones where y > 0, zero where y is +0 or negative.
-			b := math.Float32bits(v)
-			m := uint32(int32(^b&(b-1)) >> 31) // all ones iff b == 0
-			m |= uint32(int32(b) >> 31)        // or y negative
-			d[i] = math.Float32frombits(math.Float32bits(g[i]) &^ m)
-		}
-	})
+	forRange(len(y), 1<<14, func(lo, hi int) { reluBackward(dx[lo:hi], y[lo:hi], dy[lo:hi]) })
+}
+
+// reluBackwardGeneric is ReluBackwardTo's loop in pure Go (equal lengths):
+// the fallback of reluBackward and the reference of its assembly.
+func reluBackwardGeneric(d, y, g []float32) {
+	d, g = d[:len(y)], g[:len(y)]
+	for i, v := range y {
+		// Branch-free (the signs of a ReLU's input are random, and a
+		// branch would be mispredicted half the time): the mask is
+		// all ones where y is +0 or negative (zero where y > 0).
+		b := math.Float32bits(v)
+		m := uint32(int32(^b&(b-1)) >> 31) // all ones iff b == 0
+		m |= uint32(int32(b) >> 31)        // or y negative
+		d[i] = math.Float32frombits(math.Float32bits(g[i]) &^ m)
+	}
 }

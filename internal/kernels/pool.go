@@ -44,23 +44,25 @@ func MaxPoolTo(dst, x []float32, p Window, argmax []int32) {
 	forRange(p.N, 1, func(lo, hi int) { maxPool(dst, x, p, argmax, lo, hi) })
 }
 
-// maxPool2x2 is maxPool for the common 2x2 window with stride 2 and no
-// padding (odd last rows or columns are dropped, as "valid" does): four
-// contiguous channel vectors per output, compared without branches.
-func maxPool2x2(dst, x []float32, p Window, argmax []int32, lo, hi int) {
+// maxPool2x2Generic is maxPool for the common 2x2 window with stride 2 and
+// no padding (odd last rows or columns are dropped, as "valid" does), for
+// the channels [c0, C) only: four contiguous channel vectors per output,
+// compared without branches. It is the pure-Go fallback of maxPool2x2 and
+// the reference of its assembly.
+func maxPool2x2Generic(dst, x []float32, p Window, argmax []int32, lo, hi, c0 int) {
 	oh, ow, c := p.OutH(), p.OutW(), p.C
 	rowStride := p.W * c
-	o := lo * oh * ow * c
+	o := lo*oh*ow*c + c0
 	for n := lo; n < hi; n++ {
 		base := n * p.H * rowStride
 		for oy := 0; oy < oh; oy++ {
-			r0 := base + 2*oy*rowStride
+			r0 := base + 2*oy*rowStride + c0
 			for ox := 0; ox < ow; ox++ {
 				i00 := r0 + 2*ox*c
 				i01, i10 := i00+c, i00+rowStride
 				i11 := i10 + c
-				a, b, cc, d := x[i00:i00+c], x[i01:i01+c], x[i10:i10+c], x[i11:i11+c]
-				out, am := dst[o:o+c], argmax[o:o+c]
+				a, b, cc, d := x[i00:i00+c-c0], x[i01:i01+c-c0], x[i10:i10+c-c0], x[i11:i11+c-c0]
+				out, am := dst[o:o+c-c0], argmax[o:o+c-c0]
 				b, cc, d, out, am = b[:len(a)], cc[:len(a)], d[:len(a)], out[:len(a)], am[:len(a)]
 				o += c
 				for j, v := range a {

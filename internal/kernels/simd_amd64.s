@@ -1,0 +1,558 @@
+//go:build !capa_noasm
+
+#include "textflag.h"
+
+// AVX2 inner loops of the elementwise, bias and 2x2 max pooling kernels;
+// see simd_amd64.go. Each function ends with VZEROUPPER. Lengths arrive in
+// elements and are turned into byte offsets. Y15 holds zeros throughout.
+//
+// Operand order is Go's (reversed from Intel's): VBLENDVPS mask, a, b, dst
+// sets dst = mask<0 ? a : b; VCMPPS $p, a, b, dst compares b p a;
+// VPCMPGTD a, b, dst sets dst = b > a (signed int32); VPANDN a, b, dst sets
+// dst = ^b & a; VADDPS a, b, dst sets dst = b + a.
+
+// RELU8 clears to +0 the 8 floats of R whose sign bit is set (negative,
+// -0, NaN with the sign bit): BLENDV selects on the sign bit, exactly the
+// pure-Go b &^ (int32(b) >> 31).
+#define RELU8(R) VBLENDVPS R, Y15, R, R
+
+// func reluAVX2(dst, x *float32, n int)
+TEXT ·reluAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHLQ $2, CX
+	MOVQ CX, DX
+	ANDQ $-128, DX
+	XORQ AX, AX
+	VXORPS Y15, Y15, Y15
+	TESTQ DX, DX
+	JZ relu8
+
+relu32:
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS 32(SI)(AX*1), Y1
+	VMOVUPS 64(SI)(AX*1), Y2
+	VMOVUPS 96(SI)(AX*1), Y3
+	RELU8(Y0)
+	RELU8(Y1)
+	RELU8(Y2)
+	RELU8(Y3)
+	VMOVUPS Y0, (DI)(AX*1)
+	VMOVUPS Y1, 32(DI)(AX*1)
+	VMOVUPS Y2, 64(DI)(AX*1)
+	VMOVUPS Y3, 96(DI)(AX*1)
+	ADDQ $128, AX
+	CMPQ AX, DX
+	JB relu32
+
+relu8:
+	CMPQ AX, CX
+	JAE reludone
+	VMOVUPS (SI)(AX*1), Y0
+	RELU8(Y0)
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	JMP relu8
+
+reludone:
+	VZEROUPPER
+	RET
+
+// RELUGRAD8(off, R): dx = dy where y > 0 (as an int32: sign clear and not
+// +0, so +NaN passes dy and -0 does not), else +0.
+#define RELUGRAD8(off, R) \
+	VMOVUPS off(SI)(AX*1), R \
+	VPCMPGTD Y15, R, R \
+	VPAND off(DX)(AX*1), R, R \
+	VMOVUPS R, off(DI)(AX*1)
+
+// func reluBackwardAVX2(dx, y, dy *float32, n int)
+TEXT ·reluBackwardAVX2(SB), NOSPLIT, $0-32
+	MOVQ dx+0(FP), DI
+	MOVQ y+8(FP), SI
+	MOVQ dy+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHLQ $2, CX
+	MOVQ CX, BX
+	ANDQ $-128, BX
+	XORQ AX, AX
+	VPXOR Y15, Y15, Y15
+	TESTQ BX, BX
+	JZ grad8
+
+grad32:
+	RELUGRAD8(0, Y0)
+	RELUGRAD8(32, Y1)
+	RELUGRAD8(64, Y2)
+	RELUGRAD8(96, Y3)
+	ADDQ $128, AX
+	CMPQ AX, BX
+	JB grad32
+
+grad8:
+	CMPQ AX, CX
+	JAE graddone
+	RELUGRAD8(0, Y0)
+	ADDQ $32, AX
+	JMP grad8
+
+graddone:
+	VZEROUPPER
+	RET
+
+// The bias kernels walk rows (SI, DI advance by the stride R8 in bytes),
+// and within each row the columns [0, CX bytes) 32 then 8 floats at a time
+// (R9 = CX rounded down to 128 bytes); AX is the byte offset in the row.
+
+#define BIASADD8(off, R) \
+	VMOVUPS off(SI)(AX*1), R \
+	VADDPS off(DX)(AX*1), R, R \
+	VMOVUPS R, off(DI)(AX*1)
+
+// func biasAddAVX2(dst, x, bias *float32, rows, cols, stride int)
+TEXT ·biasAddAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ bias+16(FP), DX
+	MOVQ rows+24(FP), BX
+	MOVQ cols+32(FP), CX
+	MOVQ stride+40(FP), R8
+	SHLQ $2, CX
+	SHLQ $2, R8
+	MOVQ CX, R9
+	ANDQ $-128, R9
+	TESTQ BX, BX
+	JZ adddone
+
+addrow:
+	XORQ AX, AX
+	TESTQ R9, R9
+	JZ add8
+
+add32:
+	BIASADD8(0, Y0)
+	BIASADD8(32, Y1)
+	BIASADD8(64, Y2)
+	BIASADD8(96, Y3)
+	ADDQ $128, AX
+	CMPQ AX, R9
+	JB add32
+
+add8:
+	CMPQ AX, CX
+	JAE addnext
+	BIASADD8(0, Y0)
+	ADDQ $32, AX
+	JMP add8
+
+addnext:
+	ADDQ R8, SI
+	ADDQ R8, DI
+	DECQ BX
+	JNZ addrow
+
+adddone:
+	VZEROUPPER
+	RET
+
+// BIASRELU8: x + bias (x the first operand, as the Go loop's s[j] + b),
+// then RELU8.
+#define BIASRELU8(off, R) \
+	VMOVUPS off(SI)(AX*1), R \
+	VADDPS off(DX)(AX*1), R, R \
+	RELU8(R) \
+	VMOVUPS R, off(DI)(AX*1)
+
+// func biasReluAVX2(dst, x, bias *float32, rows, cols, stride int)
+TEXT ·biasReluAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ bias+16(FP), DX
+	MOVQ rows+24(FP), BX
+	MOVQ cols+32(FP), CX
+	MOVQ stride+40(FP), R8
+	SHLQ $2, CX
+	SHLQ $2, R8
+	MOVQ CX, R9
+	ANDQ $-128, R9
+	VXORPS Y15, Y15, Y15
+	TESTQ BX, BX
+	JZ brdone
+
+brrow:
+	XORQ AX, AX
+	TESTQ R9, R9
+	JZ br8
+
+br32:
+	BIASRELU8(0, Y0)
+	BIASRELU8(32, Y1)
+	BIASRELU8(64, Y2)
+	BIASRELU8(96, Y3)
+	ADDQ $128, AX
+	CMPQ AX, R9
+	JB br32
+
+br8:
+	CMPQ AX, CX
+	JAE brnext
+	BIASRELU8(0, Y0)
+	ADDQ $32, AX
+	JMP br8
+
+brnext:
+	ADDQ R8, SI
+	ADDQ R8, DI
+	DECQ BX
+	JNZ brrow
+
+brdone:
+	VZEROUPPER
+	RET
+
+// BIASGRAD8: buf += dy (buf the first operand, as the Go loop's buf[j] += v).
+// buf (DI) does not advance with the rows.
+#define BIASGRAD8(off, R) \
+	VMOVUPS off(DI)(AX*1), R \
+	VADDPS off(SI)(AX*1), R, R \
+	VMOVUPS R, off(DI)(AX*1)
+
+// func biasGradAVX2(buf, dy *float32, rows, cols, stride int)
+TEXT ·biasGradAVX2(SB), NOSPLIT, $0-40
+	MOVQ buf+0(FP), DI
+	MOVQ dy+8(FP), SI
+	MOVQ rows+16(FP), BX
+	MOVQ cols+24(FP), CX
+	MOVQ stride+32(FP), R8
+	SHLQ $2, CX
+	SHLQ $2, R8
+	MOVQ CX, R9
+	ANDQ $-128, R9
+	TESTQ BX, BX
+	JZ bgdone
+
+bgrow:
+	XORQ AX, AX
+	TESTQ R9, R9
+	JZ bg8
+
+bg32:
+	BIASGRAD8(0, Y0)
+	BIASGRAD8(32, Y1)
+	BIASGRAD8(64, Y2)
+	BIASGRAD8(96, Y3)
+	ADDQ $128, AX
+	CMPQ AX, R9
+	JB bg32
+
+bg8:
+	CMPQ AX, CX
+	JAE bgnext
+	BIASGRAD8(0, Y0)
+	ADDQ $32, AX
+	JMP bg8
+
+bgnext:
+	ADDQ R8, SI
+	DECQ BX
+	JNZ bgrow
+
+bgdone:
+	VZEROUPPER
+	RET
+
+// BRGRAD8(off, R, T): g = dy where y > 0 else +0 (RELUGRAD8's mask), dx = g,
+// buf = buf + g. y at SI, dy at DX, dx at DI, buf at R10.
+#define BRGRAD8(off, R, T) \
+	VMOVUPS off(SI)(AX*1), R \
+	VPCMPGTD Y15, R, R \
+	VPAND off(DX)(AX*1), R, R \
+	VMOVUPS R, off(DI)(AX*1) \
+	VMOVUPS off(R10)(AX*1), T \
+	VADDPS R, T, T \
+	VMOVUPS T, off(R10)(AX*1)
+
+// func biasReluBackwardAVX2(dx, buf, y, dy *float32, rows, cols, stride int)
+TEXT ·biasReluBackwardAVX2(SB), NOSPLIT, $0-56
+	MOVQ dx+0(FP), DI
+	MOVQ buf+8(FP), R10
+	MOVQ y+16(FP), SI
+	MOVQ dy+24(FP), DX
+	MOVQ rows+32(FP), BX
+	MOVQ cols+40(FP), CX
+	MOVQ stride+48(FP), R8
+	SHLQ $2, CX
+	SHLQ $2, R8
+	MOVQ CX, R9
+	ANDQ $-128, R9
+	VPXOR Y15, Y15, Y15
+	TESTQ BX, BX
+	JZ bbdone
+
+bbrow:
+	XORQ AX, AX
+	TESTQ R9, R9
+	JZ bb8
+
+bb32:
+	BRGRAD8(0, Y0, Y4)
+	BRGRAD8(32, Y1, Y5)
+	BRGRAD8(64, Y2, Y6)
+	BRGRAD8(96, Y3, Y7)
+	ADDQ $128, AX
+	CMPQ AX, R9
+	JB bb32
+
+bb8:
+	CMPQ AX, CX
+	JAE bbnext
+	BRGRAD8(0, Y0, Y4)
+	ADDQ $32, AX
+	JMP bb8
+
+bbnext:
+	ADDQ R8, SI
+	ADDQ R8, DX
+	ADDQ R8, DI
+	DECQ BX
+	JNZ bbrow
+
+bbdone:
+	VZEROUPPER
+	RET
+
+DATA iota<>+0(SB)/4, $0
+DATA iota<>+4(SB)/4, $1
+DATA iota<>+8(SB)/4, $2
+DATA iota<>+12(SB)/4, $3
+DATA iota<>+16(SB)/4, $4
+DATA iota<>+20(SB)/4, $5
+DATA iota<>+24(SB)/4, $6
+DATA iota<>+28(SB)/4, $7
+GLOBL iota<>(SB), RODATA|NOPTR, $32
+
+// STEP(W, OFF): the window's next cell W replaces the best so far (Y0) if
+// W > best (ordered: false if either is NaN, and -0 > +0 is false), so the
+// first strict maximum in window order wins; the winner's offset from the
+// top-left cell (Y6) follows from OFF.
+#define STEP(W, OFF) \
+	VCMPPS $0x1e, Y0, W, Y4 \
+	VBLENDVPS Y4, W, Y0, Y0 \
+	VBLENDVPS Y4, OFF, Y6, Y6
+
+// func maxPool2x2AVX2(dst *float32, argmax *int32, x *float32, i00, ow, c, c8, rowStride int)
+//
+// Registers: DI dst, SI argmax, DX/R12/R11/R13 the cells 00/01/10/11 of the
+// current window, BX pixels left, CX c in bytes, R8 c8 in bytes, R9 2c in
+// bytes, R10 the index of cell 00, AX the byte offset of the channel
+// chunk. Y5 the indices of cell 00's 8 channels, Y7 0..7, Y8 c, Y9
+// rowStride, Y10 rowStride+c, Y11 zero, Y12 8.
+TEXT ·maxPool2x2AVX2(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ argmax+8(FP), SI
+	MOVQ x+16(FP), DX
+	MOVQ i00+24(FP), R10
+	MOVQ ow+32(FP), BX
+	MOVQ c+40(FP), CX
+	MOVQ c8+48(FP), R8
+	MOVQ rowStride+56(FP), R9
+
+	VMOVDQU iota<>(SB), Y7
+	VPXOR Y11, Y11, Y11
+	VMOVD CX, X8
+	VPBROADCASTD X8, Y8
+	VMOVD R9, X9
+	VPBROADCASTD X9, Y9
+	VPADDD Y8, Y9, Y10
+	MOVL $8, AX
+	VMOVD AX, X12
+	VPBROADCASTD X12, Y12
+
+	SHLQ $2, CX
+	SHLQ $2, R8
+	SHLQ $2, R9
+	LEAQ (DX)(CX*1), R12
+	LEAQ (DX)(R9*1), R11
+	LEAQ (R11)(CX*1), R13
+	LEAQ (CX)(CX*1), R9
+	TESTQ BX, BX
+	JZ pooldone
+
+poolpix:
+	VMOVD R10, X5
+	VPBROADCASTD X5, Y5
+	VPADDD Y7, Y5, Y5
+	XORQ AX, AX
+
+poolchunk:
+	VMOVUPS (DX)(AX*1), Y0
+	VMOVUPS (R12)(AX*1), Y1
+	VMOVUPS (R11)(AX*1), Y2
+	VMOVUPS (R13)(AX*1), Y3
+	VCMPPS $0x1e, Y0, Y1, Y4
+	VBLENDVPS Y4, Y1, Y0, Y0
+	VBLENDVPS Y4, Y8, Y11, Y6
+	STEP(Y2, Y9)
+	STEP(Y3, Y10)
+	VPADDD Y5, Y6, Y6
+	VMOVUPS Y0, (DI)(AX*1)
+	VMOVDQU Y6, (SI)(AX*1)
+	VPADDD Y12, Y5, Y5
+	ADDQ $32, AX
+	CMPQ AX, R8
+	JB poolchunk
+
+	ADDQ CX, DI
+	ADDQ CX, SI
+	ADDQ R9, DX
+	ADDQ R9, R12
+	ADDQ R9, R11
+	ADDQ R9, R13
+	MOVQ R9, AX
+	SHRQ $2, AX
+	ADDQ AX, R10
+	DECQ BX
+	JNZ poolpix
+
+pooldone:
+	VZEROUPPER
+	RET
+
+// Column sums with the accumulators in registers (Y0..Y7) rather than in
+// buf: for a block of 32 or 64 columns, each row's values are added in the
+// same order as by the Go loop (buf first, then row after row), without a
+// store-to-load round trip per row. SI walks the rows of dy (or y), by R8
+// bytes.
+
+#define ACC4LOAD(P) VMOVUPS 0(P), Y0; VMOVUPS 32(P), Y1; VMOVUPS 64(P), Y2; VMOVUPS 96(P), Y3
+#define ACC4STORE(P) VMOVUPS Y0, 0(P); VMOVUPS Y1, 32(P); VMOVUPS Y2, 64(P); VMOVUPS Y3, 96(P)
+#define ACC8LOAD(P) ACC4LOAD(P); VMOVUPS 128(P), Y4; VMOVUPS 160(P), Y5; VMOVUPS 192(P), Y6; VMOVUPS 224(P), Y7
+#define ACC8STORE(P) ACC4STORE(P); VMOVUPS Y4, 128(P); VMOVUPS Y5, 160(P); VMOVUPS Y6, 192(P); VMOVUPS Y7, 224(P)
+
+// func biasGrad32AVX2(buf, dy *float32, rows, stride int)
+TEXT ·biasGrad32AVX2(SB), NOSPLIT, $0-32
+	MOVQ buf+0(FP), DI
+	MOVQ dy+8(FP), SI
+	MOVQ rows+16(FP), BX
+	MOVQ stride+24(FP), R8
+	SHLQ $2, R8
+	ACC4LOAD(DI)
+	TESTQ BX, BX
+	JZ g32done
+
+g32row:
+	VADDPS 0(SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS 64(SI), Y2, Y2
+	VADDPS 96(SI), Y3, Y3
+	ADDQ R8, SI
+	DECQ BX
+	JNZ g32row
+
+g32done:
+	ACC4STORE(DI)
+	VZEROUPPER
+	RET
+
+// func biasGrad64AVX2(buf, dy *float32, rows, stride int)
+TEXT ·biasGrad64AVX2(SB), NOSPLIT, $0-32
+	MOVQ buf+0(FP), DI
+	MOVQ dy+8(FP), SI
+	MOVQ rows+16(FP), BX
+	MOVQ stride+24(FP), R8
+	SHLQ $2, R8
+	ACC8LOAD(DI)
+	TESTQ BX, BX
+	JZ g64done
+
+g64row:
+	VADDPS 0(SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS 64(SI), Y2, Y2
+	VADDPS 96(SI), Y3, Y3
+	VADDPS 128(SI), Y4, Y4
+	VADDPS 160(SI), Y5, Y5
+	VADDPS 192(SI), Y6, Y6
+	VADDPS 224(SI), Y7, Y7
+	ADDQ R8, SI
+	DECQ BX
+	JNZ g64row
+
+g64done:
+	ACC8STORE(DI)
+	VZEROUPPER
+	RET
+
+// BRACC(off, T, A): T = dy where y > 0 else +0, stored to dx, A = A + T.
+// y at SI, dy at DX, dx at DI.
+#define BRACC(off, T, A) \
+	VMOVUPS off(SI), T \
+	VPCMPGTD Y15, T, T \
+	VPAND off(DX), T, T \
+	VMOVUPS T, off(DI) \
+	VADDPS T, A, A
+
+// func biasReluBackward32AVX2(dx, buf, y, dy *float32, rows, stride int)
+TEXT ·biasReluBackward32AVX2(SB), NOSPLIT, $0-48
+	MOVQ dx+0(FP), DI
+	MOVQ buf+8(FP), R10
+	MOVQ y+16(FP), SI
+	MOVQ dy+24(FP), DX
+	MOVQ rows+32(FP), BX
+	MOVQ stride+40(FP), R8
+	SHLQ $2, R8
+	VPXOR Y15, Y15, Y15
+	ACC4LOAD(R10)
+	TESTQ BX, BX
+	JZ b32done
+
+b32row:
+	BRACC(0, Y8, Y0)
+	BRACC(32, Y9, Y1)
+	BRACC(64, Y10, Y2)
+	BRACC(96, Y11, Y3)
+	ADDQ R8, SI
+	ADDQ R8, DX
+	ADDQ R8, DI
+	DECQ BX
+	JNZ b32row
+
+b32done:
+	ACC4STORE(R10)
+	VZEROUPPER
+	RET
+
+// func biasReluBackward64AVX2(dx, buf, y, dy *float32, rows, stride int)
+TEXT ·biasReluBackward64AVX2(SB), NOSPLIT, $0-48
+	MOVQ dx+0(FP), DI
+	MOVQ buf+8(FP), R10
+	MOVQ y+16(FP), SI
+	MOVQ dy+24(FP), DX
+	MOVQ rows+32(FP), BX
+	MOVQ stride+40(FP), R8
+	SHLQ $2, R8
+	VPXOR Y15, Y15, Y15
+	ACC8LOAD(R10)
+	TESTQ BX, BX
+	JZ b64done
+
+b64row:
+	BRACC(0, Y8, Y0)
+	BRACC(32, Y9, Y1)
+	BRACC(64, Y10, Y2)
+	BRACC(96, Y11, Y3)
+	BRACC(128, Y12, Y4)
+	BRACC(160, Y13, Y5)
+	BRACC(192, Y14, Y6)
+	BRACC(224, Y8, Y7)
+	ADDQ R8, SI
+	ADDQ R8, DX
+	ADDQ R8, DI
+	DECQ BX
+	JNZ b64row
+
+b64done:
+	ACC8STORE(R10)
+	VZEROUPPER
+	RET

@@ -1,0 +1,24 @@
+//go:build !amd64 || capa_noasm
+
+package kernels
+
+// Without the assembly (other architectures, or the capa_noasm build tag),
+// the kernels' inner loops are the pure-Go ones.
+
+// haveSIMD reports whether the assembly kernels can run here: never.
+const haveSIMD = false
+
+// useSIMD selects the assembly kernels; always false here (a variable so
+// that the tests can flip it on every architecture).
+var useSIMD = false
+
+func relu(d, x []float32)                       { reluGeneric(d, x) }
+func reluBackward(d, y, g []float32)            { reluBackwardGeneric(d, y, g) }
+func biasAdd(dst, x, bias []float32)            { biasAddGeneric(dst, x, bias) }
+func biasRelu(dst, x, bias []float32)           { biasReluGeneric(dst, x, bias) }
+func biasGrad(buf, dy []float32)                { biasGradGeneric(buf, dy) }
+func biasReluBackward(dx, buf, y, dy []float32) { biasReluBackwardGeneric(dx, buf, y, dy) }
+
+func maxPool2x2(dst, x []float32, p Window, argmax []int32, lo, hi int) {
+	maxPool2x2Generic(dst, x, p, argmax, lo, hi, 0)
+}
