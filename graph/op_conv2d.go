@@ -45,8 +45,20 @@ func Convolution2D(x, kernel *G.Node, strides [2]int, padding [4]int) (*G.Node, 
 
 // convScratch holds the buffers shared by a convolution op and its gradient
 // ops: col, the im2col matrix of x, written by the forward op and read by
-// the kernel's gradient op; dcol, the gradient op of x's own.
-type convScratch struct{ col, dcol []float32 }
+// the kernel's gradient op; dcol, the gradient op of x's own. needCol is set
+// when the kernel's gradient is built (SymDiff): without it the forward op
+// streams the im2col matrix through small chunks instead (inference).
+type convScratch struct {
+	col, dcol, stream []float32
+	needCol           bool
+}
+
+func (s *convScratch) getStream(n int) []float32 {
+	if cap(s.stream) < n {
+		s.stream = make([]float32, n)
+	}
+	return s.stream[:n]
+}
 
 func (s *convScratch) get(n int) []float32 {
 	if cap(s.col) < n {
@@ -135,7 +147,11 @@ func (op *conv2dOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, err
 	if err != nil {
 		return nil, err
 	}
-	kernels.Conv2DTo(kopF32(out), kopF32(d[0]), kopF32(d[1]), p, f, op.scratch.get(p.ColLen()))
+	if op.scratch.needCol {
+		kernels.Conv2DTo(kopF32(out), kopF32(d[0]), kopF32(d[1]), p, f, op.scratch.get(p.ColLen()))
+	} else {
+		kernels.Conv2DStreamTo(kopF32(out), kopF32(d[0]), kopF32(d[1]), p, f, op.scratch.getStream(p.StreamScratchLen()))
+	}
 	return out, nil
 }
 
@@ -165,6 +181,7 @@ func (op *conv2dOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, erro
 	}
 	// The kernel's gradient reads the im2col matrix left by the forward op:
 	// the forward output is an input, so the forward op always runs first.
+	op.scratch.needCol = true
 	dw, err := G.ApplyOp(&conv2dDiffOp{conv2dOp: *op, wrt: 1}, inputs[0], inputs[1], output, grad)
 	if err != nil {
 		return nil, err

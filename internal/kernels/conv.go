@@ -268,3 +268,53 @@ func Conv2DBackwardFilterFromColTo(dw, dy []float32, p Window, f int, col []floa
 		Gemm(true, false, k, f, mq, 1, c, k, dy[lo*rows*f:hi*rows*f], f, 0, buf, f)
 	})
 }
+
+// streamChunkBytes bounds the im2col chunk of one worker in
+// Conv2DStreamTo, so that it is still in cache when the product reads it.
+const streamChunkBytes = 2 << 20
+
+// streamRows is the number of output rows (n, oy) per chunk: what fits in
+// streamChunkBytes, but at least 512 matrix rows so the products stay
+// efficient.
+func streamRows(p Window) int {
+	ow := p.OutW()
+	return max(1, streamChunkBytes/(4*ow*p.KH*p.KW*p.C), (512+ow-1)/ow)
+}
+
+// StreamScratchLen is the scratch length Conv2DStreamTo needs: one im2col
+// chunk per worker.
+func (p Window) StreamScratchLen() int {
+	return Workers() * min(streamRows(p), p.N*p.OutH()) * p.OutW() * p.KH * p.KW * p.C
+}
+
+// Conv2DStreamTo computes the same convolution as Conv2DTo without keeping
+// the whole im2col matrix: each worker gathers a few output rows at a time
+// into its chunk of scratch (p.StreamScratchLen() values) and multiplies it
+// at once, while it is in cache. Use it when the kernel's gradient will not
+// need the im2col matrix (inference). dst must not alias x, kernel or
+// scratch. It panics with ErrShape on the conditions of Conv2DTo, scratch
+// in the place of col.
+func Conv2DStreamTo(dst, x, kernel []float32, p Window, f int, scratch []float32) {
+	if len(scratch) != p.StreamScratchLen() {
+		panic(ErrShape)
+	}
+	checkConv(p, f, len(x), len(kernel), len(dst), p.ColLen())
+	rows, ow, k := p.N*p.OutH(), p.OutW(), p.KH*p.KW*p.C
+	chunk := min(streamRows(p), rows)
+	per := chunk * ow * k
+	w := min(workers, rows)
+	// Parts are assigned to workers explicitly so that each owns one chunk
+	// of scratch.
+	forRange(w, 1, func(lo, hi int) {
+		for wi := lo; wi < hi; wi++ {
+			c := scratch[wi*per : (wi+1)*per]
+			r0, r1 := wi*rows/w, (wi+1)*rows/w
+			for r := r0; r < r1; r += chunk {
+				re := min(r+chunk, r1)
+				cc := c[:(re-r)*ow*k]
+				im2colRows(cc, x, p, r, re)
+				Gemm(false, false, (re-r)*ow, f, k, 1, cc, k, kernel, f, 0, dst[r*ow*f:re*ow*f], f)
+			}
+		}
+	})
+}

@@ -590,3 +590,36 @@ func TestRelu(t *testing.T) {
 		}
 	}
 }
+
+// TestConv2DStreamMatchesConv2D: the streamed forward gives the same values
+// as the one keeping the im2col matrix, on random windows, for one and two
+// workers (chunks cross sample boundaries).
+func TestConv2DStreamMatchesConv2D(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	defer SetWorkers(Workers())
+	for trial := 0; trial < 60; trial++ {
+		SetWorkers(1 + trial%2)
+		k := 1 + rng.IntN(5)
+		p := Window{N: 1 + rng.IntN(3), H: k + rng.IntN(20), W: k + rng.IntN(70), C: 2 + rng.IntN(40), KH: k, KW: k, SH: 1 + rng.IntN(2), SW: 1 + rng.IntN(2)}
+		if trial%3 == 0 {
+			p.PadTop, p.PadBottom = Padding(true, p.H, k, p.SH)
+			p.PadLeft, p.PadRight = Padding(true, p.W, k, p.SW)
+		}
+		f := 1 + rng.IntN(9)
+		x, w := make([]float32, p.InLen()), make([]float32, k*k*p.C*f)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		for i := range w {
+			w[i] = float32(rng.NormFloat64())
+		}
+		a, b := make([]float32, p.ConvOutLen(f)), make([]float32, p.ConvOutLen(f))
+		Conv2DTo(a, x, w, p, f, make([]float32, p.ColLen()))
+		Conv2DStreamTo(b, x, w, p, f, make([]float32, p.StreamScratchLen()))
+		for i := range a {
+			if d := a[i] - b[i]; d > 1e-4 || d < -1e-4 {
+				t.Fatalf("%+v f=%d: element %d: %v streamed, %v with im2col", p, f, i, b[i], a[i])
+			}
+		}
+	}
+}
