@@ -153,7 +153,7 @@ func (op *bnOp) ReturnsPtr() bool      { return false }
 func (op *bnOp) CallsExtern() bool     { return false }
 func (op *bnOp) OverwritesInput() int  { return -1 }
 func (op *bnOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "capa.BatchNorm{%s}", op.ident()) }
-func (op *bnOp) Hashcode() uint32      { return capaOpHash(op) }
+func (op *bnOp) Hashcode() uint32      { return opHash(op) }
 func (op *bnOp) String() string {
 	return fmt.Sprintf("BatchNorm{c%d m%v e%v training=%v}", op.c, op.momentum, op.eps, op.training)
 }
@@ -175,7 +175,7 @@ func (op *bnOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) 
 	if err != nil {
 		return nil, err
 	}
-	p, err := capaF32Prealloc(prealloc, v[0].Shape())
+	p, err := opOutput(op, prealloc, v[0].Shape())
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +186,7 @@ func (op *bnOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) 
 func (op *bnOp) inputs(in []G.Value) ([]*tensor.Dense, error) {
 	v := make([]*tensor.Dense, len(in))
 	for i := range in {
-		d, err := capaF32Input(op, in, i)
+		d, err := opInput(op, in, i)
 		if err != nil {
 			return nil, err
 		}
@@ -323,7 +323,7 @@ func (op *bnDiffOp) OverwritesInput() int { return -1 }
 func (op *bnDiffOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "capa.BatchNormGrad{wrt %d %s}", op.wrt, op.fwd.ident())
 }
-func (op *bnDiffOp) Hashcode() uint32 { return capaOpHash(op) }
+func (op *bnDiffOp) Hashcode() uint32 { return opHash(op) }
 func (op *bnDiffOp) String() string {
 	return fmt.Sprintf("BatchNormGrad{wrt %s c%d training=%v}", [...]string{"x", "gamma", "beta"}[op.wrt], op.fwd.c, op.fwd.training)
 }
@@ -350,7 +350,7 @@ func (op *bnDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, err
 	if err != nil {
 		return nil, err
 	}
-	p, err := capaF32Prealloc(prealloc, op.outShape(v))
+	p, err := opOutput(op, prealloc, op.outShape(v))
 	if err != nil {
 		return nil, err
 	}
@@ -361,7 +361,7 @@ func (op *bnDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, err
 func (op *bnDiffOp) inputs(in []G.Value) ([]*tensor.Dense, error) {
 	v := make([]*tensor.Dense, len(in))
 	for i := range in {
-		d, err := capaF32Input(op, in, i)
+		d, err := opInput(op, in, i)
 		if err != nil {
 			return nil, err
 		}

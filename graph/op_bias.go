@@ -16,7 +16,7 @@ import (
 // must be float32. Gradients flow to x (the output gradient itself) and to
 // bias (the output gradient summed over all but the last axis).
 func BiasAdd(x, bias *G.Node) (*G.Node, error) {
-	if err := kopFloat32("BiasAdd", x, bias); err != nil {
+	if err := opFloat32("BiasAdd", x, bias); err != nil {
 		return nil, err
 	}
 	if x.Dims() < 2 {
@@ -53,7 +53,7 @@ func (op *biasAddOp) check(xs, bs tensor.Shape) error {
 }
 
 func (op *biasAddOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := kopShapes(op, in)
+	ss, err := opShapes(op, in)
 	if err != nil {
 		return nil, err
 	}
@@ -68,18 +68,18 @@ func (op *biasAddOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocD
 // UsePreallocDo writes x + bias into prealloc when it is a float32 tensor of
 // the shape of x, otherwise into a new tensor.
 func (op *biasAddOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	d, err := kopInputs(op, in)
+	d, err := opInputs(op, in)
 	if err != nil {
 		return nil, err
 	}
 	if err := op.check(d[0].Shape(), d[1].Shape()); err != nil {
 		return nil, err
 	}
-	out, err := kopOutput(op, prealloc, d[0].Shape())
+	out, err := opOutput(op, prealloc, d[0].Shape())
 	if err != nil {
 		return nil, err
 	}
-	kernels.BiasAddTo(kopF32(out), kopF32(d[0]), kopF32(d[1]))
+	kernels.BiasAddTo(opF32(out), opF32(d[0]), opF32(d[1]))
 	return out, nil
 }
 
@@ -87,7 +87,7 @@ func (op *biasAddOp) ReturnsPtr() bool      { return false }
 func (op *biasAddOp) CallsExtern() bool     { return false }
 func (op *biasAddOp) OverwritesInput() int  { return -1 }
 func (op *biasAddOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "capa.BiasAdd{r%d}", op.rank) }
-func (op *biasAddOp) Hashcode() uint32      { return kopHash(op) }
+func (op *biasAddOp) Hashcode() uint32      { return opHash(op) }
 func (op *biasAddOp) String() string        { return fmt.Sprintf("BiasAdd{rank %d}", op.rank) }
 
 // DiffWRT: differentiable with respect to x and bias.
@@ -117,7 +117,7 @@ func (op *biasGradOp) Type() hm.Type {
 }
 
 func (op *biasGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := kopShapes(op, in)
+	ss, err := opShapes(op, in)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func (op *biasGradOp) Do(in ...G.Value) (G.Value, error) { return op.UsePrealloc
 // UsePreallocDo writes the bias gradient into prealloc when it is a float32
 // vector of the right length, otherwise into a new tensor.
 func (op *biasGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	d, err := kopInputs(op, in)
+	d, err := opInputs(op, in)
 	if err != nil {
 		return nil, err
 	}
@@ -140,11 +140,11 @@ func (op *biasGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, e
 	if len(s) != op.rank {
 		return nil, fmt.Errorf("graph: %v: gradient must have rank %d, got shape %v", op, op.rank, s)
 	}
-	out, err := kopOutput(op, prealloc, tensor.Shape{s[len(s)-1]})
+	out, err := opOutput(op, prealloc, tensor.Shape{s[len(s)-1]})
 	if err != nil {
 		return nil, err
 	}
-	kernels.BiasGradTo(kopF32(out), kopF32(d[0]))
+	kernels.BiasGradTo(opF32(out), opF32(d[0]))
 	return out, nil
 }
 
@@ -152,5 +152,5 @@ func (op *biasGradOp) ReturnsPtr() bool      { return false }
 func (op *biasGradOp) CallsExtern() bool     { return false }
 func (op *biasGradOp) OverwritesInput() int  { return -1 }
 func (op *biasGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "capa.BiasGrad{r%d}", op.rank) }
-func (op *biasGradOp) Hashcode() uint32      { return kopHash(op) }
+func (op *biasGradOp) Hashcode() uint32      { return opHash(op) }
 func (op *biasGradOp) String() string        { return fmt.Sprintf("BiasGrad{rank %d}", op.rank) }

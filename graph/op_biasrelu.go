@@ -16,7 +16,7 @@ import (
 // applied). Conv2D and Dense use it for their default bias with a "relu"
 // activation.
 func BiasRelu(x, bias *G.Node) (*G.Node, error) {
-	if err := kopFloat32("BiasRelu", x, bias); err != nil {
+	if err := opFloat32("BiasRelu", x, bias); err != nil {
 		return nil, err
 	}
 	if x.Dims() < 2 {
@@ -37,23 +37,23 @@ func (op *biasReluOp) Do(in ...G.Value) (G.Value, error) { return op.UsePrealloc
 
 // UsePreallocDo writes max(x + bias, 0) into prealloc when it fits.
 func (op *biasReluOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	d, err := kopInputs(op, in)
+	d, err := opInputs(op, in)
 	if err != nil {
 		return nil, err
 	}
 	if err := op.check(d[0].Shape(), d[1].Shape()); err != nil {
 		return nil, err
 	}
-	out, err := kopOutput(op, prealloc, d[0].Shape())
+	out, err := opOutput(op, prealloc, d[0].Shape())
 	if err != nil {
 		return nil, err
 	}
-	kernels.BiasReluTo(kopF32(out), kopF32(d[0]), kopF32(d[1]))
+	kernels.BiasReluTo(opF32(out), opF32(d[0]), opF32(d[1]))
 	return out, nil
 }
 
 func (op *biasReluOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "capa.BiasRelu{r%d}", op.rank) }
-func (op *biasReluOp) Hashcode() uint32      { return kopHash(op) }
+func (op *biasReluOp) Hashcode() uint32      { return opHash(op) }
 func (op *biasReluOp) String() string        { return fmt.Sprintf("BiasRelu{rank %d}", op.rank) }
 
 // SymDiff computes both gradients with one biasReluDiffOp of (y, dy), whose
@@ -88,7 +88,7 @@ func (op *biasReluDiffOp) Type() hm.Type {
 	return hm.NewFnType(t, t, t)
 }
 func (op *biasReluDiffOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := kopShapes(op, in)
+	ss, err := opShapes(op, in)
 	if err != nil {
 		return nil, err
 	}
@@ -99,12 +99,12 @@ func (op *biasReluDiffOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 func (op *biasReluDiffOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
 func (op *biasReluDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	d, err := kopInputs(op, in)
+	d, err := opInputs(op, in)
 	if err != nil {
 		return nil, err
 	}
 	s := d[0].Shape()
-	out, err := kopOutput(op, prealloc, s)
+	out, err := opOutput(op, prealloc, s)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +112,7 @@ func (op *biasReluDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Valu
 	if len(*op.db) != f {
 		*op.db = make([]float32, f)
 	}
-	kernels.BiasReluBackwardTo(kopF32(out), *op.db, kopF32(d[0]), kopF32(d[1]))
+	kernels.BiasReluBackwardTo(opF32(out), *op.db, opF32(d[0]), opF32(d[1]))
 	return out, nil
 }
 func (op *biasReluDiffOp) ReturnsPtr() bool     { return false }
@@ -121,7 +121,7 @@ func (op *biasReluDiffOp) OverwritesInput() int { return -1 }
 func (op *biasReluDiffOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "capa.BiasReluDiff{r%d %p}", op.rank, op.db)
 }
-func (op *biasReluDiffOp) Hashcode() uint32 { return kopHash(op) }
+func (op *biasReluDiffOp) Hashcode() uint32 { return opHash(op) }
 func (op *biasReluDiffOp) String() string   { return fmt.Sprintf("BiasReluDiff{rank %d}", op.rank) }
 
 // biasReluDBOp returns the bias gradient computed by its biasReluDiffOp;
@@ -134,7 +134,7 @@ func (op *biasReluDBOp) Type() hm.Type {
 	return hm.NewFnType(G.TensorType{Dims: op.diff.rank, Of: a}, G.TensorType{Dims: 1, Of: a})
 }
 func (op *biasReluDBOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := kopShapes(op, in)
+	ss, err := opShapes(op, in)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func (op *biasReluDBOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 func (op *biasReluDBOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
 func (op *biasReluDBOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	d, err := kopInputs(op, in)
+	d, err := opInputs(op, in)
 	if err != nil {
 		return nil, err
 	}
@@ -151,11 +151,11 @@ func (op *biasReluDBOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value,
 	if len(db) != s[len(s)-1] {
 		return nil, fmt.Errorf("graph: %v: the gradient op has not run", op)
 	}
-	out, err := kopOutput(op, prealloc, tensor.Shape{len(db)})
+	out, err := opOutput(op, prealloc, tensor.Shape{len(db)})
 	if err != nil {
 		return nil, err
 	}
-	copy(kopF32(out), db)
+	copy(opF32(out), db)
 	return out, nil
 }
 func (op *biasReluDBOp) ReturnsPtr() bool     { return false }
@@ -164,5 +164,5 @@ func (op *biasReluDBOp) OverwritesInput() int { return -1 }
 func (op *biasReluDBOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "capa.BiasReluDB{%p}", op.diff.db)
 }
-func (op *biasReluDBOp) Hashcode() uint32 { return kopHash(op) }
+func (op *biasReluDBOp) Hashcode() uint32 { return opHash(op) }
 func (op *biasReluDBOp) String() string   { return "BiasReluDB" }

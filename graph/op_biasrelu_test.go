@@ -69,7 +69,7 @@ func TestBiasReluMatchesComposite(t *testing.T) {
 }
 
 func TestBiasReluHash(t *testing.T) {
-	if kopHash(&biasReluOp{biasAddOp{rank: 2}}) == kopHash(&biasAddOp{rank: 2}) {
+	if opHash(&biasReluOp{biasAddOp{rank: 2}}) == opHash(&biasAddOp{rank: 2}) {
 		t.Error("BiasRelu and BiasAdd hash alike")
 	}
 }

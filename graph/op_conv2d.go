@@ -3,7 +3,6 @@ package graph
 import (
 	"fmt"
 	"hash"
-	"hash/fnv"
 
 	"github.com/capa-ml/capa/internal/kernels"
 	"github.com/chewxy/hm"
@@ -29,11 +28,11 @@ import (
 // runs and shares it with its two gradient ops, so one graph node's ops must
 // not run concurrently (a TapeMachine runs them one after the other).
 func Convolution2D(x, kernel *G.Node, strides [2]int, padding [4]int) (*G.Node, error) {
-	if err := kopFloat32("Convolution2D", x, kernel); err != nil {
+	if err := opFloat32("Convolution2D", x, kernel); err != nil {
 		return nil, err
 	}
 	op := &conv2dOp{strides: strides, pad: padding, scratch: new(convScratch)}
-	if err := kopCheckWindow("Convolution2D", strides, padding); err != nil {
+	if err := opCheckWindow("Convolution2D", strides, padding); err != nil {
 		return nil, err
 	}
 	y, err := G.ApplyOp(op, x, kernel)
@@ -99,7 +98,7 @@ func (op *conv2dOp) window(xs, ks tensor.Shape) (kernels.Window, int, error) {
 		SH: op.strides[0], SW: op.strides[1],
 		PadTop: op.pad[0], PadBottom: op.pad[1], PadLeft: op.pad[2], PadRight: op.pad[3],
 	}
-	if err := kopFits(op, p, xs, ks); err != nil {
+	if err := opFits(op, p, xs, ks); err != nil {
 		return kernels.Window{}, 0, err
 	}
 	if ks[3] < 1 {
@@ -117,7 +116,7 @@ func (op *conv2dOp) Type() hm.Type {
 }
 
 func (op *conv2dOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := kopShapes(op, in)
+	ss, err := opShapes(op, in)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +134,7 @@ func (op *conv2dOp) Do(in ...G.Value) (G.Value, error) {
 // UsePreallocDo writes the convolution into prealloc when it is a float32
 // tensor of the output shape, otherwise into a new tensor.
 func (op *conv2dOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	d, err := kopInputs(op, in)
+	d, err := opInputs(op, in)
 	if err != nil {
 		return nil, err
 	}
@@ -143,14 +142,14 @@ func (op *conv2dOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, err
 	if err != nil {
 		return nil, err
 	}
-	out, err := kopOutput(op, prealloc, tensor.Shape{p.N, p.OutH(), p.OutW(), f})
+	out, err := opOutput(op, prealloc, tensor.Shape{p.N, p.OutH(), p.OutW(), f})
 	if err != nil {
 		return nil, err
 	}
 	if op.scratch.needCol {
-		kernels.Conv2DTo(kopF32(out), kopF32(d[0]), kopF32(d[1]), p, f, op.scratch.get(p.ColLen()))
+		kernels.Conv2DTo(opF32(out), opF32(d[0]), opF32(d[1]), p, f, op.scratch.get(p.ColLen()))
 	} else {
-		kernels.Conv2DStreamTo(kopF32(out), kopF32(d[0]), kopF32(d[1]), p, f, op.scratch.getStream(p.StreamScratchLen()))
+		kernels.Conv2DStreamTo(opF32(out), opF32(d[0]), opF32(d[1]), p, f, op.scratch.getStream(p.StreamScratchLen()))
 	}
 	return out, nil
 }
@@ -161,7 +160,7 @@ func (op *conv2dOp) OverwritesInput() int { return -1 }
 func (op *conv2dOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "capa.Conv2D{s%v p%v}", op.strides, op.pad)
 }
-func (op *conv2dOp) Hashcode() uint32 { return kopHash(op) }
+func (op *conv2dOp) Hashcode() uint32 { return opHash(op) }
 func (op *conv2dOp) String() string {
 	return fmt.Sprintf("Conv2D{strides %v, padding %v}", op.strides, op.pad)
 }
@@ -210,7 +209,7 @@ func (op *conv2dDiffOp) Type() hm.Type {
 }
 
 func (op *conv2dDiffOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := kopShapes(op, in)
+	ss, err := opShapes(op, in)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +237,7 @@ func (op *conv2dDiffOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreall
 // UsePreallocDo writes the gradient into prealloc when it is a float32
 // tensor of the right shape, otherwise into a new tensor.
 func (op *conv2dDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	d, err := kopInputs(op, in)
+	d, err := opInputs(op, in)
 	if err != nil {
 		return nil, err
 	}
@@ -247,14 +246,14 @@ func (op *conv2dDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value,
 		return nil, err
 	}
 	p, f, _ := op.window(d[0].Shape(), d[1].Shape())
-	out, err := kopOutput(op, prealloc, d[op.wrt].Shape())
+	out, err := opOutput(op, prealloc, d[op.wrt].Shape())
 	if err != nil {
 		return nil, err
 	}
 	if op.wrt == 0 {
-		kernels.Conv2DBackwardDataTo(kopF32(out), kopF32(dy), kopF32(d[1]), p, f, op.scratch.getD(p.ColLen()))
+		kernels.Conv2DBackwardDataTo(opF32(out), opF32(dy), opF32(d[1]), p, f, op.scratch.getD(p.ColLen()))
 	} else {
-		kernels.Conv2DBackwardFilterFromColTo(kopF32(out), kopF32(dy), p, f, op.scratch.get(p.ColLen()))
+		kernels.Conv2DBackwardFilterFromColTo(opF32(out), opF32(dy), p, f, op.scratch.get(p.ColLen()))
 	}
 	return out, nil
 }
@@ -262,7 +261,7 @@ func (op *conv2dDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value,
 func (op *conv2dDiffOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "capa.Conv2DDiff{wrt%d s%v p%v}", op.wrt, op.strides, op.pad)
 }
-func (op *conv2dDiffOp) Hashcode() uint32 { return kopHash(op) }
+func (op *conv2dDiffOp) Hashcode() uint32 { return opHash(op) }
 func (op *conv2dDiffOp) String() string {
 	return fmt.Sprintf("Conv2DDiff{wrt %s, strides %v, padding %v}", [2]string{"x", "kernel"}[op.wrt], op.strides, op.pad)
 }
@@ -272,105 +271,4 @@ func (op *conv2dDiffOp) String() string {
 func (op *conv2dDiffOp) DiffWRT(n int) []bool { return make([]bool, n) }
 func (op *conv2dDiffOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("graph: %v is not differentiable", op)
-}
-
-// ---- helpers shared by the kernel-backed ops (op_conv2d.go, op_pool.go,
-// op_bias.go); the kop prefix keeps them apart from other files' helpers.
-
-// kopFloat32 returns an error unless every node is float32.
-func kopFloat32(name string, nodes ...*G.Node) error {
-	for i, n := range nodes {
-		if dt := n.Dtype(); dt != tensor.Float32 {
-			return fmt.Errorf("graph: %s: input %d (%v) is %v, only float32 is supported", name, i, n.Shape(), dt)
-		}
-	}
-	return nil
-}
-
-// kopCheckWindow validates strides (positive) and padding (non-negative).
-func kopCheckWindow(name string, strides [2]int, padding [4]int) error {
-	if strides[0] < 1 || strides[1] < 1 {
-		return fmt.Errorf("graph: %s: strides must be positive, got %v", name, strides)
-	}
-	for _, v := range padding {
-		if v < 0 {
-			return fmt.Errorf("graph: %s: padding (top, bottom, left, right) must be non-negative, got %v", name, padding)
-		}
-	}
-	return nil
-}
-
-// kopFits returns an error unless the window p fits the padded input.
-// ks is the kernel (or pool) shape, for the message.
-func kopFits(op G.Op, p kernels.Window, xs, ks tensor.Shape) error {
-	if p.KH < 1 || p.KW < 1 || p.SH < 1 || p.SW < 1 {
-		return fmt.Errorf("graph: %v: window %dx%d and strides (%d, %d) must be positive", op, p.KH, p.KW, p.SH, p.SW)
-	}
-	if p.H+p.PadTop+p.PadBottom < p.KH || p.W+p.PadLeft+p.PadRight < p.KW {
-		return fmt.Errorf("graph: %v: a %dx%d window (%v) does not fit input %v padded to %dx%d",
-			op, p.KH, p.KW, ks, xs, p.H+p.PadTop+p.PadBottom, p.W+p.PadLeft+p.PadRight)
-	}
-	for _, d := range xs {
-		if d < 1 {
-			return fmt.Errorf("graph: %v: input shape %v has an empty dimension", op, xs)
-		}
-	}
-	return nil
-}
-
-// kopShapes checks the arity and returns the input shapes.
-func kopShapes(op G.Op, in []G.DimSizer) ([]tensor.Shape, error) {
-	if len(in) != op.Arity() {
-		return nil, fmt.Errorf("graph: %v: got %d inputs, want %d", op, len(in), op.Arity())
-	}
-	ss, err := G.DimSizersToShapes(in)
-	if err != nil {
-		return nil, fmt.Errorf("graph: %v: %w", op, err)
-	}
-	return ss, nil
-}
-
-// kopInputs checks the arity and returns the inputs as contiguous float32
-// dense tensors.
-func kopInputs(op G.Op, in []G.Value) ([]*tensor.Dense, error) {
-	if len(in) != op.Arity() {
-		return nil, fmt.Errorf("graph: %v: got %d inputs, want %d", op, len(in), op.Arity())
-	}
-	d := make([]*tensor.Dense, len(in))
-	for i, v := range in {
-		t, ok := v.(*tensor.Dense)
-		if !ok || t.Dtype() != tensor.Float32 {
-			return nil, fmt.Errorf("graph: %v: input %d is %T, want a float32 *tensor.Dense", op, i, v)
-		}
-		if t.RequiresIterator() || !t.IsNativelyAccessible() {
-			return nil, fmt.Errorf("graph: %v: input %d (%v) is not a contiguous dense tensor", op, i, t.Shape())
-		}
-		d[i] = t
-	}
-	return d, nil
-}
-
-// kopOutput returns prealloc if it is a contiguous float32 dense tensor of
-// shape s, a new tensor if prealloc is nil, and an error otherwise (the tape
-// machine then falls back to Do).
-func kopOutput(op G.Op, prealloc G.Value, s tensor.Shape) (*tensor.Dense, error) {
-	if prealloc == nil {
-		return tensor.New(tensor.WithShape(s.Clone()...), tensor.Of(tensor.Float32)), nil
-	}
-	p, ok := prealloc.(*tensor.Dense)
-	if !ok || p.Dtype() != tensor.Float32 || !p.Shape().Eq(s) || p.RequiresIterator() || !p.IsNativelyAccessible() {
-		return nil, fmt.Errorf("graph: %v: preallocated %T %v cannot hold a float32 %v", op, prealloc, G.TypeOf(prealloc), s)
-	}
-	return p, nil
-}
-
-// kopF32 returns the data of a contiguous float32 dense tensor, exactly
-// Shape().TotalSize() long.
-func kopF32(t *tensor.Dense) []float32 { return t.Data().([]float32)[:t.Shape().TotalSize()] }
-
-// kopHash is Gorgonia's simpleHash: FNV-32a of WriteHash.
-func kopHash(op interface{ WriteHash(hash.Hash) }) uint32 {
-	h := fnv.New32a()
-	op.WriteHash(h)
-	return h.Sum32()
 }

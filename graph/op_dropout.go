@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"hash/fnv"
 	"math/rand/v2"
 	"sync/atomic"
 
@@ -95,11 +94,11 @@ func (op *dropoutOp) OverwritesInput() int { return -1 }
 func (op *dropoutOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "capa.Dropout{rate %v id %d}", op.rate, op.id)
 }
-func (op *dropoutOp) Hashcode() uint32 { return capaOpHash(op) }
+func (op *dropoutOp) Hashcode() uint32 { return opHash(op) }
 func (op *dropoutOp) String() string   { return fmt.Sprintf("Dropout{%v #%d}", op.rate, op.id) }
 
 func (op *dropoutOp) Do(in ...G.Value) (G.Value, error) {
-	x, err := capaF32Input(op, in, 0)
+	x, err := opInput(op, in, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -111,11 +110,11 @@ func (op *dropoutOp) Do(in ...G.Value) (G.Value, error) {
 // UsePreallocDo writes into prealloc when it is a float32 tensor of x's
 // shape; otherwise it returns an error and the tape machine falls back to Do.
 func (op *dropoutOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	x, err := capaF32Input(op, in, 0)
+	x, err := opInput(op, in, 0)
 	if err != nil {
 		return nil, err
 	}
-	p, err := capaF32Prealloc(prealloc, x.Shape())
+	p, err := opOutput(op, prealloc, x.Shape())
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +168,7 @@ func (op *dropoutDiffOp) OverwritesInput() int { return -1 }
 func (op *dropoutDiffOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "capa.DropoutGrad{rate %v id %d}", op.fwd.rate, op.fwd.id)
 }
-func (op *dropoutDiffOp) Hashcode() uint32 { return capaOpHash(op) }
+func (op *dropoutDiffOp) Hashcode() uint32 { return opHash(op) }
 func (op *dropoutDiffOp) String() string {
 	return fmt.Sprintf("DropoutGrad{%v #%d}", op.fwd.rate, op.fwd.id)
 }
@@ -189,7 +188,7 @@ func (op *dropoutDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value
 	if err != nil {
 		return nil, err
 	}
-	p, err := capaF32Prealloc(prealloc, dy.Shape())
+	p, err := opOutput(op, prealloc, dy.Shape())
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +197,7 @@ func (op *dropoutDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value
 }
 
 func (op *dropoutDiffOp) check(in []G.Value) (*tensor.Dense, error) {
-	dy, err := capaF32Input(op, in, 1)
+	dy, err := opInput(op, in, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -206,37 +205,4 @@ func (op *dropoutDiffOp) check(in []G.Value) (*tensor.Dense, error) {
 		return nil, fmt.Errorf("graph: %v: no mask for %v: the forward op has not run", op, dy.Shape())
 	}
 	return dy, nil
-}
-
-// capaF32Input checks the arity of in and returns in[i] as a dense float32
-// tensor.
-func capaF32Input(op G.Op, in []G.Value, i int) (*tensor.Dense, error) {
-	if len(in) != op.Arity() {
-		return nil, fmt.Errorf("graph: %v: got %d inputs, want %d", op, len(in), op.Arity())
-	}
-	d, ok := in[i].(*tensor.Dense)
-	if !ok || d.Dtype() != tensor.Float32 {
-		return nil, fmt.Errorf("graph: %v: input %d is %T, want a float32 *tensor.Dense", op, i, in[i])
-	}
-	if !d.IsNativelyAccessible() || d.RequiresIterator() {
-		return nil, fmt.Errorf("graph: %v: input %d is not a contiguous dense tensor", op, i)
-	}
-	return d, nil
-}
-
-// capaF32Prealloc returns prealloc as a float32 dense tensor of shape s, or an
-// error when it cannot hold the result (the tape machine then calls Do).
-func capaF32Prealloc(prealloc G.Value, s tensor.Shape) (*tensor.Dense, error) {
-	p, ok := prealloc.(*tensor.Dense)
-	if !ok || p.Dtype() != tensor.Float32 || !p.Shape().Eq(s) || p.RequiresIterator() {
-		return nil, fmt.Errorf("graph: preallocated value %T does not fit a float32 %v", prealloc, s)
-	}
-	return p, nil
-}
-
-// capaOpHash is Gorgonia's simpleHash: FNV-32a of WriteHash.
-func capaOpHash(op interface{ WriteHash(hash.Hash) }) uint32 {
-	h := fnv.New32a()
-	op.WriteHash(h)
-	return h.Sum32()
 }

@@ -14,7 +14,7 @@ import (
 // (k, n), with the transposes folded into the GEMM calls of its gradients
 // (da = dy·bᵀ, db = aᵀ·dy) instead of materialized.
 func MatMul(a, b *G.Node) (*G.Node, error) {
-	if err := kopFloat32("MatMul", a, b); err != nil {
+	if err := opFloat32("MatMul", a, b); err != nil {
 		return nil, err
 	}
 	if a.Dims() != 2 || b.Dims() != 2 || a.Shape()[1] != b.Shape()[0] {
@@ -50,7 +50,7 @@ func (op *matMulOp) Type() hm.Type {
 	return hm.NewFnType(t, t, t)
 }
 func (op *matMulOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := kopShapes(op, in)
+	ss, err := opShapes(op, in)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func (op *matMulOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo
 
 // UsePreallocDo writes the product into prealloc when it fits.
 func (op *matMulOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	d, err := kopInputs(op, in)
+	d, err := opInputs(op, in)
 	if err != nil {
 		return nil, err
 	}
@@ -73,18 +73,18 @@ func (op *matMulOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, err
 	if err != nil {
 		return nil, err
 	}
-	out, err := kopOutput(op, prealloc, tensor.Shape{m, n})
+	out, err := opOutput(op, prealloc, tensor.Shape{m, n})
 	if err != nil {
 		return nil, err
 	}
-	kernels.Gemm(op.tA, op.tB, m, n, k, 1, kopF32(d[0]), as[1], kopF32(d[1]), bs[1], 0, kopF32(out), n)
+	kernels.Gemm(op.tA, op.tB, m, n, k, 1, opF32(d[0]), as[1], opF32(d[1]), bs[1], 0, opF32(out), n)
 	return out, nil
 }
 func (op *matMulOp) ReturnsPtr() bool      { return false }
 func (op *matMulOp) CallsExtern() bool     { return false }
 func (op *matMulOp) OverwritesInput() int  { return -1 }
 func (op *matMulOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "capa.MatMul{%v %v}", op.tA, op.tB) }
-func (op *matMulOp) Hashcode() uint32      { return kopHash(op) }
+func (op *matMulOp) Hashcode() uint32      { return opHash(op) }
 func (op *matMulOp) String() string {
 	return fmt.Sprintf("MatMul{tA %v, tB %v}", op.tA, op.tB)
 }

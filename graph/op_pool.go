@@ -38,13 +38,13 @@ func AvgPool2D(x *G.Node, pool, strides [2]int, padding [4]int) (*G.Node, error)
 }
 
 func pool2D(name string, isMax bool, x *G.Node, pool, strides [2]int, padding [4]int) (*G.Node, error) {
-	if err := kopFloat32(name, x); err != nil {
+	if err := opFloat32(name, x); err != nil {
 		return nil, err
 	}
 	if pool[0] < 1 || pool[1] < 1 {
 		return nil, fmt.Errorf("graph: %s: pool size must be positive, got %v", name, pool)
 	}
-	if err := kopCheckWindow(name, strides, padding); err != nil {
+	if err := opCheckWindow(name, strides, padding); err != nil {
 		return nil, err
 	}
 	op := &poolOp{max: isMax, pool: pool, strides: strides, pad: padding, scratch: new(poolScratch)}
@@ -95,7 +95,7 @@ func (op *poolOp) window(xs tensor.Shape) (kernels.Window, error) {
 		SH: op.strides[0], SW: op.strides[1],
 		PadTop: op.pad[0], PadBottom: op.pad[1], PadLeft: op.pad[2], PadRight: op.pad[3],
 	}
-	if err := kopFits(op, p, xs, tensor.Shape{op.pool[0], op.pool[1]}); err != nil {
+	if err := opFits(op, p, xs, tensor.Shape{op.pool[0], op.pool[1]}); err != nil {
 		return kernels.Window{}, err
 	}
 	return p, nil
@@ -110,7 +110,7 @@ func (op *poolOp) Type() hm.Type {
 }
 
 func (op *poolOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := kopShapes(op, in)
+	ss, err := opShapes(op, in)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func (op *poolOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(n
 // UsePreallocDo writes the pooled x into prealloc when it is a float32
 // tensor of the output shape, otherwise into a new tensor.
 func (op *poolOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	d, err := kopInputs(op, in)
+	d, err := opInputs(op, in)
 	if err != nil {
 		return nil, err
 	}
@@ -134,15 +134,15 @@ func (op *poolOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error
 	if err != nil {
 		return nil, err
 	}
-	out, err := kopOutput(op, prealloc, tensor.Shape{p.N, p.OutH(), p.OutW(), p.C})
+	out, err := opOutput(op, prealloc, tensor.Shape{p.N, p.OutH(), p.OutW(), p.C})
 	if err != nil {
 		return nil, err
 	}
 	if op.max {
 		argmax, _ := op.scratch.get(p.OutLen())
-		kernels.MaxPoolTo(kopF32(out), kopF32(d[0]), p, argmax)
+		kernels.MaxPoolTo(opF32(out), opF32(d[0]), p, argmax)
 	} else {
-		kernels.AvgPoolTo(kopF32(out), kopF32(d[0]), p)
+		kernels.AvgPoolTo(opF32(out), opF32(d[0]), p)
 	}
 	return out, nil
 }
@@ -153,7 +153,7 @@ func (op *poolOp) OverwritesInput() int { return -1 }
 func (op *poolOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "capa.%s{k%v s%v p%v}", op.name(), op.pool, op.strides, op.pad)
 }
-func (op *poolOp) Hashcode() uint32 { return kopHash(op) }
+func (op *poolOp) Hashcode() uint32 { return opHash(op) }
 func (op *poolOp) String() string {
 	return fmt.Sprintf("%s{pool %v, strides %v, padding %v}", op.name(), op.pool, op.strides, op.pad)
 }
@@ -190,7 +190,7 @@ func (op *poolDiffOp) Type() hm.Type {
 }
 
 func (op *poolDiffOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := kopShapes(op, in)
+	ss, err := opShapes(op, in)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (op *poolDiffOp) Do(in ...G.Value) (G.Value, error) { return op.UsePrealloc
 // UsePreallocDo writes dx into prealloc when it is a float32 tensor of the
 // shape of x, otherwise into a new tensor.
 func (op *poolDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	d, err := kopInputs(op, in)
+	d, err := opInputs(op, in)
 	if err != nil {
 		return nil, err
 	}
@@ -227,15 +227,15 @@ func (op *poolDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, e
 	if err != nil {
 		return nil, err
 	}
-	out, err := kopOutput(op, prealloc, d[0].Shape())
+	out, err := opOutput(op, prealloc, d[0].Shape())
 	if err != nil {
 		return nil, err
 	}
 	if op.max {
 		argmax, _ := op.scratch.get(p.OutLen())
-		kernels.MaxPoolBackwardTo(kopF32(out), kopF32(d[2]), argmax, p)
+		kernels.MaxPoolBackwardTo(opF32(out), opF32(d[2]), argmax, p)
 	} else {
-		kernels.AvgPoolBackwardTo(kopF32(out), kopF32(d[2]), p)
+		kernels.AvgPoolBackwardTo(opF32(out), opF32(d[2]), p)
 	}
 	return out, nil
 }
@@ -243,7 +243,7 @@ func (op *poolDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, e
 func (op *poolDiffOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "capa.%sDiff{k%v s%v p%v}", op.name(), op.pool, op.strides, op.pad)
 }
-func (op *poolDiffOp) Hashcode() uint32 { return kopHash(op) }
+func (op *poolDiffOp) Hashcode() uint32 { return opHash(op) }
 func (op *poolDiffOp) String() string {
 	return fmt.Sprintf("%sDiff{pool %v, strides %v, padding %v}", op.name(), op.pool, op.strides, op.pad)
 }

@@ -15,7 +15,7 @@ import (
 // in Keras). One op forward and one backward, where Gorgonia's Rectify
 // builds a comparison and a product.
 func Relu(x *G.Node) (*G.Node, error) {
-	if err := kopFloat32("Relu", x); err != nil {
+	if err := opFloat32("Relu", x); err != nil {
 		return nil, err
 	}
 	return G.ApplyOp(&reluOp{rank: x.Dims()}, x)
@@ -29,7 +29,7 @@ func (op *reluOp) Type() hm.Type {
 	return hm.NewFnType(t, t)
 }
 func (op *reluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := kopShapes(op, in)
+	ss, err := opShapes(op, in)
 	if err != nil {
 		return nil, err
 	}
@@ -39,22 +39,22 @@ func (op *reluOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(n
 
 // UsePreallocDo writes max(x, 0) into prealloc when it fits.
 func (op *reluOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	d, err := kopInputs(op, in)
+	d, err := opInputs(op, in)
 	if err != nil {
 		return nil, err
 	}
-	out, err := kopOutput(op, prealloc, d[0].Shape())
+	out, err := opOutput(op, prealloc, d[0].Shape())
 	if err != nil {
 		return nil, err
 	}
-	kernels.ReluTo(kopF32(out), kopF32(d[0]))
+	kernels.ReluTo(opF32(out), opF32(d[0]))
 	return out, nil
 }
 func (op *reluOp) ReturnsPtr() bool      { return false }
 func (op *reluOp) CallsExtern() bool     { return false }
 func (op *reluOp) OverwritesInput() int  { return -1 }
 func (op *reluOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "capa.Relu{r%d}", op.rank) }
-func (op *reluOp) Hashcode() uint32      { return kopHash(op) }
+func (op *reluOp) Hashcode() uint32      { return opHash(op) }
 func (op *reluOp) String() string        { return "Relu" }
 func (op *reluOp) DiffWRT(int) []bool    { return []bool{true} }
 
@@ -76,7 +76,7 @@ func (op *reluDiffOp) Type() hm.Type {
 	return hm.NewFnType(t, t, t)
 }
 func (op *reluDiffOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := kopShapes(op, in)
+	ss, err := opShapes(op, in)
 	if err != nil {
 		return nil, err
 	}
@@ -84,20 +84,20 @@ func (op *reluDiffOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 func (op *reluDiffOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
 func (op *reluDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	d, err := kopInputs(op, in)
+	d, err := opInputs(op, in)
 	if err != nil {
 		return nil, err
 	}
-	out, err := kopOutput(op, prealloc, d[0].Shape())
+	out, err := opOutput(op, prealloc, d[0].Shape())
 	if err != nil {
 		return nil, err
 	}
-	kernels.ReluBackwardTo(kopF32(out), kopF32(d[0]), kopF32(d[1]))
+	kernels.ReluBackwardTo(opF32(out), opF32(d[0]), opF32(d[1]))
 	return out, nil
 }
 func (op *reluDiffOp) ReturnsPtr() bool      { return false }
 func (op *reluDiffOp) CallsExtern() bool     { return false }
 func (op *reluDiffOp) OverwritesInput() int  { return -1 }
 func (op *reluDiffOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "capa.ReluDiff{r%d}", op.rank) }
-func (op *reluDiffOp) Hashcode() uint32      { return kopHash(op) }
+func (op *reluDiffOp) Hashcode() uint32      { return opHash(op) }
 func (op *reluDiffOp) String() string        { return "ReluDiff" }

@@ -14,7 +14,7 @@ import (
 // matrix. Capa has its own op because Gorgonia v0.9.18's SoftMax and
 // LogSoftMax hash alike, so a graph holding both merges them into one node.
 func Softmax(x *G.Node) (*G.Node, error) {
-	if err := kopFloat32("Softmax", x); err != nil {
+	if err := opFloat32("Softmax", x); err != nil {
 		return nil, err
 	}
 	if x.Dims() != 2 {
@@ -29,7 +29,7 @@ func Softmax(x *G.Node) (*G.Node, error) {
 // gradient with respect to the logits is (softmax(logits) - target)/batch.
 // The target gets no gradient.
 func SoftmaxCrossEntropy(logits, target *G.Node) (*G.Node, error) {
-	if err := kopFloat32("SoftmaxCrossEntropy", logits, target); err != nil {
+	if err := opFloat32("SoftmaxCrossEntropy", logits, target); err != nil {
 		return nil, err
 	}
 	if logits.Dims() != 2 || !logits.Shape().Eq(target.Shape()) {
@@ -46,7 +46,7 @@ func (op *softmaxOp) Type() hm.Type {
 	return hm.NewFnType(t, t)
 }
 func (op *softmaxOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := kopShapes(op, in)
+	ss, err := opShapes(op, in)
 	if err != nil {
 		return nil, err
 	}
@@ -56,22 +56,22 @@ func (op *softmaxOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocD
 
 // UsePreallocDo writes the softmax into prealloc when it fits.
 func (op *softmaxOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	d, err := kopInputs(op, in)
+	d, err := opInputs(op, in)
 	if err != nil {
 		return nil, err
 	}
-	out, err := kopOutput(op, prealloc, d[0].Shape())
+	out, err := opOutput(op, prealloc, d[0].Shape())
 	if err != nil {
 		return nil, err
 	}
-	kernels.SoftmaxTo(kopF32(out), kopF32(d[0]), d[0].Shape()[1])
+	kernels.SoftmaxTo(opF32(out), opF32(d[0]), d[0].Shape()[1])
 	return out, nil
 }
 func (op *softmaxOp) ReturnsPtr() bool      { return false }
 func (op *softmaxOp) CallsExtern() bool     { return false }
 func (op *softmaxOp) OverwritesInput() int  { return -1 }
 func (op *softmaxOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "capa.Softmax") }
-func (op *softmaxOp) Hashcode() uint32      { return kopHash(op) }
+func (op *softmaxOp) Hashcode() uint32      { return opHash(op) }
 func (op *softmaxOp) String() string        { return "Softmax" }
 func (op *softmaxOp) DiffWRT(int) []bool    { return []bool{true} }
 
@@ -93,7 +93,7 @@ func (op *softmaxDiffOp) Type() hm.Type {
 	return hm.NewFnType(t, t, t)
 }
 func (op *softmaxDiffOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := kopShapes(op, in)
+	ss, err := opShapes(op, in)
 	if err != nil {
 		return nil, err
 	}
@@ -101,22 +101,22 @@ func (op *softmaxDiffOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 func (op *softmaxDiffOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
 func (op *softmaxDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	d, err := kopInputs(op, in)
+	d, err := opInputs(op, in)
 	if err != nil {
 		return nil, err
 	}
-	out, err := kopOutput(op, prealloc, d[0].Shape())
+	out, err := opOutput(op, prealloc, d[0].Shape())
 	if err != nil {
 		return nil, err
 	}
-	kernels.SoftmaxBackwardTo(kopF32(out), kopF32(d[0]), kopF32(d[1]), d[0].Shape()[1])
+	kernels.SoftmaxBackwardTo(opF32(out), opF32(d[0]), opF32(d[1]), d[0].Shape()[1])
 	return out, nil
 }
 func (op *softmaxDiffOp) ReturnsPtr() bool      { return false }
 func (op *softmaxDiffOp) CallsExtern() bool     { return false }
 func (op *softmaxDiffOp) OverwritesInput() int  { return -1 }
 func (op *softmaxDiffOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "capa.SoftmaxDiff") }
-func (op *softmaxDiffOp) Hashcode() uint32      { return kopHash(op) }
+func (op *softmaxDiffOp) Hashcode() uint32      { return opHash(op) }
 func (op *softmaxDiffOp) String() string        { return "SoftmaxDiff" }
 
 // xentOp is the fused softmax cross-entropy. Its forward pass keeps the
@@ -131,17 +131,17 @@ func (op *xentOp) Type() hm.Type {
 	return hm.NewFnType(t, t, a)
 }
 func (op *xentOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	if _, err := kopShapes(op, in); err != nil {
+	if _, err := opShapes(op, in); err != nil {
 		return nil, err
 	}
 	return tensor.ScalarShape(), nil
 }
 func (op *xentOp) Do(in ...G.Value) (G.Value, error) {
-	d, err := kopInputs(op, in)
+	d, err := opInputs(op, in)
 	if err != nil {
 		return nil, err
 	}
-	z, t := kopF32(d[0]), kopF32(d[1])
+	z, t := opF32(d[0]), opF32(d[1])
 	if len(*op.probs) != len(z) {
 		*op.probs = make([]float32, len(z))
 	}
@@ -154,7 +154,7 @@ func (op *xentOp) OverwritesInput() int { return -1 }
 func (op *xentOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "capa.SoftmaxCrossEntropy{%p}", op.probs)
 }
-func (op *xentOp) Hashcode() uint32   { return kopHash(op) }
+func (op *xentOp) Hashcode() uint32   { return opHash(op) }
 func (op *xentOp) String() string     { return "SoftmaxCrossEntropy" }
 func (op *xentOp) DiffWRT(int) []bool { return []bool{true, false} }
 
@@ -179,7 +179,7 @@ func (op *xentDiffOp) Type() hm.Type {
 	return hm.NewFnType(t, a, t)
 }
 func (op *xentDiffOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := kopShapes(op, in)
+	ss, err := opShapes(op, in)
 	if err != nil {
 		return nil, err
 	}
@@ -202,11 +202,11 @@ func (op *xentDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, e
 	if len(probs) != t.Shape().TotalSize() {
 		return nil, fmt.Errorf("graph: %v: the forward pass has not run", op)
 	}
-	out, err := kopOutput(op, prealloc, t.Shape())
+	out, err := opOutput(op, prealloc, t.Shape())
 	if err != nil {
 		return nil, err
 	}
-	kernels.SoftmaxCrossEntropyBackwardTo(kopF32(out), probs, kopF32(t), t.Shape()[1], float32(*g))
+	kernels.SoftmaxCrossEntropyBackwardTo(opF32(out), probs, opF32(t), t.Shape()[1], float32(*g))
 	return out, nil
 }
 func (op *xentDiffOp) ReturnsPtr() bool     { return false }
@@ -215,5 +215,5 @@ func (op *xentDiffOp) OverwritesInput() int { return -1 }
 func (op *xentDiffOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "capa.SoftmaxCrossEntropyDiff{%p}", op.fwd.probs)
 }
-func (op *xentDiffOp) Hashcode() uint32 { return kopHash(op) }
+func (op *xentDiffOp) Hashcode() uint32 { return opHash(op) }
 func (op *xentDiffOp) String() string   { return "SoftmaxCrossEntropyDiff" }
