@@ -5,6 +5,7 @@ go 1.25.0
 require (
 	github.com/chewxy/hm v1.0.0
 	github.com/ebitengine/purego v0.11.3
+	golang.org/x/image v0.18.0
 	golang.org/x/sys v0.47.0
 	gonum.org/v1/gonum v0.11.0
 	gorgonia.org/gorgonia v0.9.18
