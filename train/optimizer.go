@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -250,14 +251,23 @@ func optimizerSpec(o Optimizer) (OptimizerSpec, error) {
 	return OptimizerSpec{Class: o.Class(), Config: b}, err
 }
 
-func (s OptimizerSpec) build() (Optimizer, error) {
+// Build creates the optimizer the spec describes (its class must be
+// registered); unknown configuration fields are an error.
+func (s OptimizerSpec) Build() (Optimizer, error) {
 	f, ok := optimizers[s.Class]
 	if !ok {
 		return nil, fmt.Errorf("train: unknown optimizer class %q", s.Class)
 	}
 	o := f()
-	if err := json.Unmarshal(s.Config, o); err != nil {
-		return nil, fmt.Errorf("train: optimizer %s config: %w", s.Class, err)
+	if len(s.Config) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(s.Config))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(o); err != nil {
+			return nil, fmt.Errorf("train: optimizer %s config %s: %w", s.Class, s.Config, err)
+		}
+	}
+	if o.LR() <= 0 {
+		return nil, fmt.Errorf("train: optimizer %s: learning rate must be positive, got %v", s.Class, o.LR())
 	}
 	return o, nil
 }

@@ -250,7 +250,7 @@ func TestOptimizerSpecRoundTrip(t *testing.T) {
 		if err := json.Unmarshal(js, &back); err != nil {
 			t.Fatal(err)
 		}
-		o2, err := back.build()
+		o2, err := back.Build()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -260,7 +260,7 @@ func TestOptimizerSpecRoundTrip(t *testing.T) {
 			t.Errorf("%s: %s became %s %s", o.Class(), a, o2.Class(), b)
 		}
 	}
-	_, err := OptimizerSpec{Class: "Lion", Config: json.RawMessage(`{}`)}.build()
+	_, err := OptimizerSpec{Class: "Lion", Config: json.RawMessage(`{}`)}.Build()
 	if err == nil || !strings.Contains(err.Error(), `"Lion"`) {
 		t.Errorf("unknown optimizer class: %v", err)
 	}

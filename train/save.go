@@ -141,7 +141,7 @@ func Load(path string) (*graph.Model, *Trainer, error) {
 	if err := json.Unmarshal([]byte(raw), &ts); err != nil {
 		return nil, nil, fmt.Errorf("train: load %s: training state: %w", path, err)
 	}
-	opt, err := ts.Optimizer.build()
+	opt, err := ts.Optimizer.Build()
 	if err != nil {
 		return nil, nil, fmt.Errorf("train: load %s: %w", path, err)
 	}

@@ -6,6 +6,7 @@
 //	capa evaluate --model FILE [--data DIR] [--report FILE.json]
 //	capa predict  --model FILE IMAGE...
 //	capa summary  --model FILE
+//	capa augment  --preview FILE.png [--data DIR] [--n 8] [--copies 8] [--seed 1]
 package main
 
 import (
@@ -21,9 +22,11 @@ Usage:
   capa evaluate --model FILE       test accuracy, loss and confusion matrix
   capa predict  --model FILE IMG.. classify PNG or JPEG images
   capa summary  --model FILE       print a saved model's summary
+  capa experiment CONFIG.json...  train configurations, choose on validation, test once
   capa vgg16 features|predict --weights FILE --input X.npy --output Y.npy
                                    run VGG16 with published weights on arrays
   capa bench    [flags]            training and inference speed, memory, and a PyTorch peer
+  capa augment  --preview FILE.png a grid of Fashion-MNIST images and augmented copies
 
 Run "capa COMMAND -h" for the flags of a command.
 `
@@ -34,12 +37,14 @@ func main() {
 		os.Exit(2)
 	}
 	cmds := map[string]func([]string) error{
-		"train":    cmdTrain,
-		"evaluate": cmdEvaluate,
-		"predict":  cmdPredict,
-		"summary":  cmdSummary,
-		"vgg16":    cmdVGG16,
-		"bench":    cmdBench,
+		"train":      cmdTrain,
+		"evaluate":   cmdEvaluate,
+		"predict":    cmdPredict,
+		"summary":    cmdSummary,
+		"vgg16":      cmdVGG16,
+		"experiment": cmdExperiment,
+		"bench":      cmdBench,
+		"augment":    cmdAugment,
 	}
 	name := os.Args[1]
 	if name == "-h" || name == "--help" || name == "help" {

@@ -1,0 +1,282 @@
+// Package experiment runs the course's exercise: several model and training
+// configurations, declared in JSON files, trained on the same data, chosen
+// on a validation split held out of the training set, and evaluated once on
+// the test set, with a results table (Markdown and CSV), learning curves
+// (PNG) and the saved models.
+//
+// A configuration file:
+//
+//	{
+//	  "name": "practical",
+//	  "description": "the course's model",
+//	  "model": {"input_shape": [28, 28, 1], "layers": [
+//	    {"class_name": "Conv2D", "config": {"filters": 32, "kernel_size": [5, 5], "activation": "relu"}},
+//	    {"class_name": "MaxPooling2D", "config": {}},
+//	    {"class_name": "Flatten", "config": {}},
+//	    {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}}]},
+//	  "training": {"optimizer": {"class_name": "Adam", "config": {"learning_rate": 0.001}},
+//	               "epochs": 10, "batch_size": 32, "seed": 1,
+//	               "early_stopping": {"monitor": "val_accuracy", "patience": 3}}
+//	}
+//
+// Layers are Keras class names with Keras-style configuration fields (see
+// package graph); every file is checked, the models built, before any
+// training starts, and an error names the file and the field.
+package experiment
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/capa-ml/capa/graph"
+	"github.com/capa-ml/capa/train"
+)
+
+// Config is one experiment.
+type Config struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Model       Model    `json:"model"`
+	Training    Training `json:"training"`
+
+	path string
+}
+
+// Model is a sequential architecture.
+type Model struct {
+	InputShape []int             `json:"input_shape"`
+	Layers     []graph.LayerSpec `json:"layers"`
+}
+
+// Training says how a model is trained.
+type Training struct {
+	Optimizer train.OptimizerSpec `json:"optimizer"`
+	// Loss defaults to sparse_categorical_crossentropy.
+	Loss      string `json:"loss,omitempty"`
+	Epochs    int    `json:"epochs"`
+	BatchSize int    `json:"batch_size,omitempty"`
+	Seed      uint64 `json:"seed,omitempty"`
+	// EarlyStopping, if set, stops when the monitored validation metric
+	// stops improving and restores the best weights.
+	EarlyStopping *EarlyStopping `json:"early_stopping,omitempty"`
+}
+
+// EarlyStopping configures train.EarlyStopping (restoring the best weights).
+type EarlyStopping struct {
+	Monitor  string  `json:"monitor,omitempty"`
+	Patience int     `json:"patience"`
+	MinDelta float64 `json:"min_delta,omitempty"`
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// Load reads and checks a configuration file (unknown fields are errors),
+// building its model and optimizer once to validate them.
+func Load(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("experiment: %w", err)
+	}
+	var c Config
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("experiment: %s: %w", path, err)
+	}
+	c.path = path
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("experiment: %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate checks the configuration by building its model, optimizer and
+// loss.
+func (c Config) Validate() error {
+	if !nameRE.MatchString(c.Name) {
+		return fmt.Errorf(`field "name": %q must be a non-empty file-name-safe word`, c.Name)
+	}
+	t := c.Training
+	if t.Epochs < 1 {
+		return fmt.Errorf(`field "training.epochs": must be positive, got %d`, t.Epochs)
+	}
+	if t.BatchSize < 0 {
+		return fmt.Errorf(`field "training.batch_size": must be positive, got %d`, t.BatchSize)
+	}
+	if t.Optimizer.Class == "" {
+		return fmt.Errorf(`field "training.optimizer.class_name" is required (Adam, SGD, RMSprop, Adagrad)`)
+	}
+	if _, err := t.Optimizer.Build(); err != nil {
+		return fmt.Errorf(`field "training.optimizer": %w`, err)
+	}
+	if _, err := train.LossByName(c.loss()); err != nil {
+		return fmt.Errorf(`field "training.loss": %w`, err)
+	}
+	if es := t.EarlyStopping; es != nil && (es.Patience < 0 || (es.Monitor != "" && !strings.HasPrefix(es.Monitor, "val_"))) {
+		return fmt.Errorf(`field "training.early_stopping": patience must be >= 0 and monitor a validation metric (val_loss, val_accuracy), got %+v`, *es)
+	}
+	if _, err := c.Build(); err != nil {
+		return fmt.Errorf(`field "model": %w`, err)
+	}
+	return nil
+}
+
+func (c Config) loss() string {
+	if c.Training.Loss == "" {
+		return "sparse_categorical_crossentropy"
+	}
+	return c.Training.Loss
+}
+
+// Build creates the model, with weights drawn from the training seed.
+func (c Config) Build() (*graph.Model, error) {
+	if len(c.Model.InputShape) == 0 {
+		return nil, fmt.Errorf(`"input_shape" is required, such as [28, 28, 1]`)
+	}
+	if len(c.Model.Layers) == 0 {
+		return nil, fmt.Errorf(`"layers" is empty`)
+	}
+	spec := graph.ModelSpec{Name: c.Name, Seed: c.seed(), Input: c.Model.InputShape, Layers: c.Model.Layers}
+	return spec.Build()
+}
+
+func (c Config) seed() uint64 {
+	if c.Training.Seed == 0 {
+		return 1
+	}
+	return c.Training.Seed
+}
+
+// Result is what an experiment gave.
+type Result struct {
+	Name         string        `json:"name"`
+	Description  string        `json:"description,omitempty"`
+	ValAccuracy  float64       `json:"val_accuracy"`
+	ValLoss      float64       `json:"val_loss"`
+	TestAccuracy float64       `json:"test_accuracy"`
+	TestLoss     float64       `json:"test_loss"`
+	Params       int           `json:"params"`
+	Epochs       int           `json:"epochs"`
+	TrainSeconds float64       `json:"train_seconds"`
+	History      train.History `json:"history"`
+	Model        string        `json:"model"`
+	Curves       string        `json:"curves"`
+	Best         bool          `json:"best"`
+}
+
+// Options configure Run.
+type Options struct {
+	// OutDir receives the models, curves and tables.
+	OutDir string
+	// Progress receives the progress bars (default os.Stderr).
+	Progress io.Writer
+	// Log receives one line per finished experiment (default os.Stdout).
+	Log io.Writer
+}
+
+// Run trains every configuration on trainData, selecting with valData
+// (each epoch's val_ metrics, and the final validation accuracy), then
+// evaluates each on testData once, saves the models and curves in
+// o.OutDir and marks the best by validation accuracy.
+func Run(ctx context.Context, cfgs []Config, trainData, valData, testData train.Data, o Options) ([]Result, error) {
+	if o.Progress == nil {
+		o.Progress = os.Stderr
+	}
+	if o.Log == nil {
+		o.Log = os.Stdout
+	}
+	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("experiment: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, c := range cfgs {
+		if seen[c.Name] {
+			return nil, fmt.Errorf("experiment: two configurations are named %q", c.Name)
+		}
+		seen[c.Name] = true
+	}
+	var results []Result
+	for i, c := range cfgs {
+		fmt.Fprintf(o.Log, "[%d/%d] %s: %s\n", i+1, len(cfgs), c.Name, c.Description)
+		r, err := runOne(ctx, c, trainData, valData, testData, o)
+		if err != nil {
+			return results, fmt.Errorf("experiment %s: %w", c.Name, err)
+		}
+		fmt.Fprintf(o.Log, "[%d/%d] %s: validation accuracy %.4f, test accuracy %.4f, %d epochs, %.0f s\n",
+			i+1, len(cfgs), c.Name, r.ValAccuracy, r.TestAccuracy, r.Epochs, r.TrainSeconds)
+		results = append(results, r)
+	}
+	best := 0
+	for i, r := range results {
+		if r.ValAccuracy > results[best].ValAccuracy {
+			best = i
+		}
+	}
+	if len(results) > 0 {
+		results[best].Best = true
+	}
+	return results, nil
+}
+
+func runOne(ctx context.Context, c Config, trainData, valData, testData train.Data, o Options) (Result, error) {
+	m, err := c.Build()
+	if err != nil {
+		return Result{}, err
+	}
+	opt, err := c.Training.Optimizer.Build()
+	if err != nil {
+		return Result{}, err
+	}
+	loss, err := train.LossByName(c.loss())
+	if err != nil {
+		return Result{}, err
+	}
+	t, err := train.Compile(m, opt, loss)
+	if err != nil {
+		return Result{}, err
+	}
+	var cbs []train.Callback
+	if es := c.Training.EarlyStopping; es != nil {
+		cbs = append(cbs, &train.EarlyStopping{Monitor: es.Monitor, Patience: es.Patience, MinDelta: es.MinDelta, RestoreBestWeights: true})
+	}
+	start := time.Now()
+	h, err := t.Fit(ctx, trainData, train.FitOptions{
+		Epochs: c.Training.Epochs, BatchSize: c.Training.BatchSize,
+		ValidationData: &valData, Callbacks: cbs, Progress: o.Progress,
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	secs := time.Since(start).Seconds()
+	val, err := t.Evaluate(valData, 1000)
+	if err != nil {
+		return Result{}, err
+	}
+	test, err := t.Evaluate(testData, 1000)
+	if err != nil {
+		return Result{}, err
+	}
+	tr, non := m.CountParams()
+	r := Result{
+		Name: c.Name, Description: c.Description, ValAccuracy: val.Accuracy, ValLoss: val.Loss,
+		TestAccuracy: test.Accuracy, TestLoss: test.Loss, Params: tr + non, Epochs: t.State.Epoch,
+		TrainSeconds: secs, History: h,
+		Model:  filepath.Join(o.OutDir, c.Name+".safetensors"),
+		Curves: filepath.Join(o.OutDir, c.Name+"-curves.png"),
+	}
+	if err := train.Save(r.Model, t); err != nil {
+		return Result{}, err
+	}
+	if err := curves(r); err != nil {
+		return Result{}, err
+	}
+	return r, nil
+}

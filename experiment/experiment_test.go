@@ -1,0 +1,133 @@
+package experiment
+
+import (
+	"context"
+	"encoding/csv"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/capa-ml/capa/train"
+)
+
+const good = `{"name": "tiny", "description": "a tiny model",
+ "model": {"input_shape": [6, 6, 1], "layers": [
+  {"class_name": "Conv2D", "config": {"filters": 3, "kernel_size": [3, 3], "activation": "relu"}},
+  {"class_name": "Flatten", "config": {}},
+  {"class_name": "Dense", "config": {"units": 3, "activation": "softmax"}}]},
+ "training": {"optimizer": {"class_name": "Adam", "config": {"learning_rate": 0.01}}, "epochs": 3, "batch_size": 8,
+  "early_stopping": {"monitor": "val_accuracy", "patience": 5}}}`
+
+func write(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadRejectsBadConfigsNamingTheField(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ edit, want string }{
+		{`"epochs": 3`, `"epochs": 0`},
+		{`"class_name": "Adam"`, `"class_name": "Adamax"`},
+		{`"learning_rate": 0.01`, `"learning_rat": 0.01`},
+		{`"learning_rate": 0.01`, `"learning_rate": -1`},
+		{`"filters": 3`, `"filters": -3`},
+		{`"kernel_size": [3, 3]`, `"kernel_size": [9, 9]`},
+		{`"name": "tiny"`, `"name": "a/b"`},
+		{`"batch_size": 8`, `"batch_sise": 8`},
+		{`"monitor": "val_accuracy"`, `"monitor": "accuracy"`},
+		{`"class_name": "Flatten"`, `"class_name": "Flaten"`},
+	} {
+		body := strings.Replace(good, c.edit, c.want, 1)
+		_, err := Load(write(t, dir, "bad.json", body))
+		if err == nil {
+			t.Errorf("%s accepted", c.want)
+			continue
+		}
+		if !strings.Contains(err.Error(), "bad.json") {
+			t.Errorf("%s: error does not name the file: %v", c.want, err)
+		}
+		t.Logf("%s: %v", c.want, err)
+	}
+	if _, err := Load(write(t, dir, "good.json", good)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func synth(n int, seed uint64) train.Data {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	d := train.Data{X: make([]float32, n*36), Y: make([]float32, n), N: n}
+	for i := 0; i < n; i++ {
+		c := rng.IntN(3)
+		d.Y[i] = float32(c)
+		for j := 0; j < 36; j++ {
+			d.X[i*36+j] = float32(rng.Float64()*0.3) + float32(c)*float32(j%3)*0.3
+		}
+	}
+	return d
+}
+
+func TestRunWritesTablesCurvesModels(t *testing.T) {
+	dir := t.TempDir()
+	a, err := Load(write(t, dir, "a.json", good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Load(write(t, dir, "b.json", strings.Replace(strings.Replace(good, `"tiny"`, `"tiny-sgd"`, 1), `"Adam"`, `"SGD"`, 1)))
+	out := filepath.Join(dir, "out")
+	res, err := Run(context.Background(), []Config{a, b}, synth(64, 1), synth(32, 2), synth(32, 3), Options{OutDir: out, Progress: io.Discard, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	best := 0
+	for i, r := range res {
+		if r.ValAccuracy > res[best].ValAccuracy {
+			best = i
+		}
+		for _, f := range []string{r.Model, r.Curves} {
+			if _, err := os.Stat(f); err != nil {
+				t.Error(err)
+			}
+		}
+		if len(r.History["val_accuracy"]) != r.Epochs {
+			t.Errorf("%s: history %v", r.Name, r.History)
+		}
+	}
+	if !res[best].Best || res[1-best].Best {
+		t.Errorf("best marked wrong: %+v", res)
+	}
+	if err := WriteTables(res, filepath.Join(out, "r.md"), filepath.Join(out, "r.csv")); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(filepath.Join(out, "r.md"))
+	if !strings.Contains(string(md), "(best by validation)") {
+		t.Errorf("markdown:\n%s", md)
+	}
+	f, _ := os.Open(filepath.Join(out, "r.csv"))
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) != 3 || rows[0][1] != "val_accuracy" {
+		t.Errorf("csv %v %v", rows, err)
+	}
+	if _, err := Run(context.Background(), []Config{a, a}, synth(8, 1), synth(8, 2), synth(8, 3), Options{OutDir: out, Progress: io.Discard, Log: io.Discard}); err == nil {
+		t.Error("duplicate names accepted")
+	}
+}
+
+// TestCommittedConfigs checks every configuration in experiments/.
+func TestCommittedConfigs(t *testing.T) {
+	paths, _ := filepath.Glob("../experiments/*.json")
+	if len(paths) < 10 {
+		t.Fatalf("%d configurations in experiments/", len(paths))
+	}
+	for _, p := range paths {
+		if _, err := Load(p); err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -1,0 +1,62 @@
+package experiment
+
+import (
+	"encoding/csv"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/capa-ml/capa/viz"
+)
+
+// curves draws a result's learning curves: accuracy and loss, training and
+// validation, side by side in one PNG.
+func curves(r Result) error {
+	acc := viz.Chart{Title: r.Name + ": accuracy", XLabel: "epoch", Width: 560, Height: 360, Series: []viz.Series{
+		{Name: "train", Y: r.History["accuracy"]}, {Name: "validation", Y: r.History["val_accuracy"]},
+	}}
+	loss := viz.Chart{Title: r.Name + ": loss", XLabel: "epoch", Width: 560, Height: 360, Series: []viz.Series{
+		{Name: "train", Y: r.History["loss"]}, {Name: "validation", Y: r.History["val_loss"]},
+	}}
+	return viz.WritePNG(r.Curves, viz.SideBySide(acc.Draw(), loss.Draw()))
+}
+
+// WriteTables writes the results as a Markdown table and a CSV file, the
+// best by validation accuracy marked.
+func WriteTables(results []Result, mdPath, csvPath string) error {
+	var b strings.Builder
+	b.WriteString("| configuration | validation accuracy | test accuracy | test loss | parameters | epochs | training time |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, r := range results {
+		name := r.Name
+		if r.Best {
+			name = "**" + name + "** (best by validation)"
+		}
+		fmt.Fprintf(&b, "| %s | %.4f | %.4f | %.4f | %d | %d | %.0f s |\n", name, r.ValAccuracy, r.TestAccuracy, r.TestLoss, r.Params, r.Epochs, r.TrainSeconds)
+	}
+	b.WriteString("\nThe best configuration is chosen by validation accuracy; the test set is evaluated once per configuration and not used to choose.\n")
+	if err := writeAtomic(mdPath, []byte(b.String())); err != nil {
+		return err
+	}
+	var c strings.Builder
+	w := csv.NewWriter(&c)
+	w.Write([]string{"name", "val_accuracy", "test_accuracy", "test_loss", "params", "epochs", "train_seconds", "best", "description"})
+	for _, r := range results {
+		w.Write([]string{r.Name, fmt.Sprintf("%.4f", r.ValAccuracy), fmt.Sprintf("%.4f", r.TestAccuracy), fmt.Sprintf("%.4f", r.TestLoss),
+			fmt.Sprint(r.Params), fmt.Sprint(r.Epochs), fmt.Sprintf("%.1f", r.TrainSeconds), fmt.Sprint(r.Best), r.Description})
+	}
+	w.Flush()
+	return writeAtomic(csvPath, []byte(c.String()))
+}
+
+func writeAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("experiment: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("experiment: %w", err)
+	}
+	return nil
+}
