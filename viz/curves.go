@@ -197,3 +197,21 @@ func sign(v int) int {
 	}
 	return 0
 }
+
+// SideBySide places images next to each other on a white background.
+func SideBySide(imgs ...image.Image) *image.RGBA {
+	w, h := 0, 0
+	for _, m := range imgs {
+		w += m.Bounds().Dx()
+		h = max(h, m.Bounds().Dy())
+	}
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(out, out.Bounds(), image.White, image.Point{}, draw.Src)
+	x := 0
+	for _, m := range imgs {
+		b := m.Bounds()
+		draw.Draw(out, image.Rect(x, 0, x+b.Dx(), b.Dy()), m, b.Min, draw.Src)
+		x += b.Dx()
+	}
+	return out
+}
