@@ -56,7 +56,9 @@ type State struct {
 	Samples0  int `json:"epoch_samples,omitempty"`
 	// Step counts optimizer steps (Adam's t).
 	Step int `json:"step"`
-	// LearningRate is the current learning rate.
+	// LearningRate is the learning rate: the optimizer's at Compile, as
+	// changed by callbacks such as ReduceLROnPlateau. A FitOptions.Schedule
+	// computes each step's rate from it (its base).
 	LearningRate float64 `json:"learning_rate"`
 	// EpochShuffle is the shuffling generator's state at the start of the
 	// current epoch, so an interrupted epoch replays the same order.
@@ -67,7 +69,8 @@ type State struct {
 	Seen    int     `json:"seen"`
 	Samples int     `json:"samples"` // samples whose loss is in LossSum
 	// History holds one value per completed epoch for each metric:
-	// loss, accuracy, val_loss, val_accuracy.
+	// loss, accuracy, val_loss, val_accuracy, seconds, and lr (the learning
+	// rate of the epoch's last optimizer step).
 	History History `json:"history"`
 	// Stop is set by a callback to end Fit after the current epoch.
 	Stop bool `json:"-"`
@@ -225,9 +228,10 @@ func addPenalties(gr *graph.Graph, m *graph.Model, loss *G.Node) (*G.Node, error
 	return loss, nil
 }
 
-// run feeds samples idx (or a contiguous range when idx is nil, from lo)
-// and runs the step; it returns the batch's loss.
-func (t *Trainer) run(s *step, d Data, idx []int, lo int, labels []float32) (float64, error) {
+// run feeds samples idx (or a contiguous range when idx is nil, from lo),
+// transformed by aug if not nil, and runs the step; it returns the batch's
+// loss.
+func (t *Trainer) run(s *step, d Data, idx []int, lo int, labels []float32, aug BatchTransform) (float64, error) {
 	in := t.Model.InputShape().Size()
 	ls := t.Loss.LabelSize(s.outSize)
 	b := len(s.xbuf) / in
@@ -239,6 +243,11 @@ func (t *Trainer) run(s *step, d Data, idx []int, lo int, labels []float32) (flo
 		}
 		copy(s.xbuf[i*in:(i+1)*in], d.X[j*in:(j+1)*in])
 		labels = append(labels, d.Y[j*ls:(j+1)*ls]...)
+	}
+	if aug != nil {
+		if err := aug.Apply(s.xbuf, b, t.Model.InputShape()); err != nil {
+			return 0, fmt.Errorf("train: augmenting a batch: %w", err)
+		}
 	}
 	if err := t.Loss.Targets(s.target.Data().([]float32), labels, s.outSize); err != nil {
 		return 0, err
@@ -253,9 +262,8 @@ func (t *Trainer) run(s *step, d Data, idx []int, lo int, labels []float32) (flo
 	return float64(v.Data().(float32)), nil
 }
 
-func (t *Trainer) apply(s *step) error {
+func (t *Trainer) apply(s *step, lr float64) error {
 	t.State.Step++
-	lr := t.State.LearningRate
 	for i, n := range s.grads {
 		gv, err := s.r.Value(n)
 		if err != nil {
@@ -301,9 +309,29 @@ type FitOptions struct {
 	ValidationData *Data
 	// Callbacks run at the end of each epoch, in order.
 	Callbacks []Callback
+	// Schedule, if set, gives the learning rate of each optimizer step
+	// (see Schedule); otherwise every step uses State.LearningRate. It is
+	// not saved with the trainer: give it again when resuming.
+	Schedule Schedule
 	// Progress receives the progress bar (default os.Stderr; io.Discard
 	// for silence).
 	Progress io.Writer
+	// Augment, if not nil, transforms every training batch in place after
+	// it is gathered and before it is fed (data augmentation, such as an
+	// augment.Pipeline); validation and evaluation batches are never
+	// transformed. Its random state is its own: Save does not record it,
+	// so a resumed run replays the same augmentation only if the caller
+	// restores that state (layers of package augment inside the model are
+	// saved with it instead).
+	Augment BatchTransform
+}
+
+// BatchTransform changes a batch of n training inputs in place: x holds n
+// samples of the model's per-sample input shape (H, W, C), NHWC, one after
+// the other. It must not change the number of values, and should be
+// deterministic given its own seeded state, so that runs reproduce.
+type BatchTransform interface {
+	Apply(x []float32, n int, shape []int) error
 }
 
 // Callback is called at the end of each epoch, after validation. It may set
@@ -336,6 +364,9 @@ func (t *Trainer) Fit(ctx context.Context, d Data, o FitOptions) (History, error
 	}
 	if o.Progress == nil {
 		o.Progress = os.Stderr
+	}
+	if err := checkSchedule(o.Schedule); err != nil {
+		return t.State.History, err
 	}
 	if err := d.check(in, ls, "training"); err != nil {
 		return t.State.History, err
@@ -394,6 +425,7 @@ func (t *Trainer) Fit(ctx context.Context, d Data, o FitOptions) (History, error
 		fmt.Fprintf(o.Progress, "Epoch %d/%d\n", st.Epoch+1, st.Epoch+o.Epochs-e)
 		bar := progress.New(o.Progress, nb)
 		start := time.Now()
+		lr := st.LearningRate // the rate of the epoch's last step, logged as "lr"
 		for bi := st.Batch; bi < nb; bi++ {
 			lo := bi * o.BatchSize
 			b := min(o.BatchSize, d.N-lo)
@@ -405,14 +437,17 @@ func (t *Trainer) Fit(ctx context.Context, d Data, o FitOptions) (History, error
 			if perm != nil {
 				idx = perm[lo : lo+b]
 			}
-			loss, err := t.run(s, d, idx, lo, labels)
+			loss, err := t.run(s, d, idx, lo, labels, o.Augment)
 			if err != nil {
 				return st.History, err
 			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				return st.History, fmt.Errorf("%w: %v at epoch %d, batch %d (try a smaller learning rate; the weights are those before this batch)", ErrNaN, loss, st.Epoch+1, bi+1)
 			}
-			if err := t.apply(s); err != nil {
+			if lr, err = t.learningRate(o.Schedule); err != nil {
+				return st.History, err
+			}
+			if err := t.apply(s, lr); err != nil {
 				return st.History, err
 			}
 			h, n := correct(s.r.Output(), labels[:b*ls], s.outSize, ls == 1 && s.outSize > 1)
@@ -445,6 +480,7 @@ func (t *Trainer) Fit(ctx context.Context, d Data, o FitOptions) (History, error
 			logs["val_loss"], logs["val_accuracy"] = r.Loss, r.Accuracy
 		}
 		logs["seconds"] = time.Since(start).Seconds()
+		logs["lr"] = lr
 		kvs := []progress.KV{{Name: "loss", Value: logs["loss"]}, {Name: "accuracy", Value: logs["accuracy"]}}
 		if val != nil {
 			kvs = append(kvs, progress.KV{Name: "val_loss", Value: logs["val_loss"]}, progress.KV{Name: "val_accuracy", Value: logs["val_accuracy"]})
@@ -506,7 +542,7 @@ func (t *Trainer) Evaluate(d Data, batch int) (Report, error) {
 		if err != nil {
 			return Report{}, err
 		}
-		loss, err := t.run(s, d, nil, lo, labels)
+		loss, err := t.run(s, d, nil, lo, labels, nil)
 		if err != nil {
 			return Report{}, err
 		}

@@ -1,0 +1,246 @@
+package train
+
+import (
+	"fmt"
+	"io"
+	"math"
+)
+
+// Schedule gives the learning rate of every optimizer step, Keras's
+// LearningRateSchedule. Fit calls LR before each step with
+//
+//   - step, the optimizer steps already taken (State.Step: 0 for the first
+//     step of a run, as Keras's optimizer.iterations);
+//   - epoch, the epochs already completed (State.Epoch: 0 during the first);
+//   - base, the trainer's learning rate (State.LearningRate: the optimizer's
+//     LearningRate at Compile, lowered by ReduceLROnPlateau if used).
+//
+// Keras's initial_learning_rate is base: give it as the optimizer's
+// LearningRate. LR must depend on its arguments only, which the model file
+// saves, so that a run resumed from a checkpoint replays the same rates bit
+// for bit. A schedule is a FitOptions field, not part of the trainer: Save
+// does not write it, and a resumed run must be given the same one again.
+//
+// A Schedule may also have a Validate() error method, which Fit calls once
+// before training; the schedules of this package have one.
+type Schedule interface {
+	LR(step, epoch int, base float64) float64
+}
+
+// ScheduleFunc adapts a function to a Schedule, like Keras's
+// LearningRateScheduler callback (which is given epoch and rate).
+type ScheduleFunc func(step, epoch int, base float64) float64
+
+// LR returns f(step, epoch, base).
+func (f ScheduleFunc) LR(step, epoch int, base float64) float64 { return f(step, epoch, base) }
+
+// StepDecay multiplies the learning rate by Factor every Every epochs:
+// lr = base·Factor^⌊epoch/Every⌋, epochs counted from 0, so that with Every 10
+// epochs 1-10 run at base and epochs 11-20 at base·Factor. Keras has no class
+// for it; it is the usual LearningRateScheduler function.
+type StepDecay struct {
+	Factor float64 `json:"factor"`
+	Every  int     `json:"every"`
+}
+
+// LR returns base·Factor^⌊epoch/Every⌋.
+func (s StepDecay) LR(_, epoch int, base float64) float64 {
+	return base * math.Pow(s.Factor, float64(epoch/s.Every))
+}
+
+// Validate checks that Factor is positive and finite and Every at least 1.
+func (s StepDecay) Validate() error {
+	if !(s.Factor > 0) || math.IsInf(s.Factor, 0) {
+		return fmt.Errorf("train: StepDecay: factor must be positive, got %v", s.Factor)
+	}
+	if s.Every < 1 {
+		return fmt.Errorf("train: StepDecay: every must be at least 1 epoch, got %d", s.Every)
+	}
+	return nil
+}
+
+// ExponentialDecay is Keras's ExponentialDecay, per optimizer step:
+// lr = base·DecayRate^(step/DecaySteps), the exponent rounded down with
+// Staircase. Keras's initial_learning_rate is base.
+type ExponentialDecay struct {
+	DecaySteps int     `json:"decay_steps"`
+	DecayRate  float64 `json:"decay_rate"`
+	Staircase  bool    `json:"staircase,omitempty"`
+}
+
+// LR returns base·DecayRate^(step/DecaySteps).
+func (s ExponentialDecay) LR(step, _ int, base float64) float64 {
+	p := float64(step) / float64(s.DecaySteps)
+	if s.Staircase {
+		p = math.Floor(p)
+	}
+	return base * math.Pow(s.DecayRate, p)
+}
+
+// Validate checks that DecaySteps is at least 1 and DecayRate positive.
+func (s ExponentialDecay) Validate() error {
+	if s.DecaySteps < 1 {
+		return fmt.Errorf("train: ExponentialDecay: decay steps must be at least 1, got %d", s.DecaySteps)
+	}
+	if !(s.DecayRate > 0) || math.IsInf(s.DecayRate, 0) {
+		return fmt.Errorf("train: ExponentialDecay: decay rate must be positive, got %v", s.DecayRate)
+	}
+	return nil
+}
+
+// CosineDecay is Keras's CosineDecay, per optimizer step, with its optional
+// linear warmup. Without warmup, over DecaySteps steps the rate goes from
+// base to Alpha·base along half a cosine, then stays there:
+// lr = base·((1-Alpha)·½(1+cos(π·min(step, DecaySteps)/DecaySteps)) + Alpha).
+// With WarmupSteps > 0 it first rises linearly from WarmupFrom (default 0)
+// to base over WarmupSteps steps, then decays from base as above, step
+// counted from the warmup's end.
+//
+// In Keras's terms base is initial_learning_rate without warmup and
+// warmup_target with it; WarmupFrom is then Keras's initial_learning_rate.
+type CosineDecay struct {
+	DecaySteps  int     `json:"decay_steps"`
+	Alpha       float64 `json:"alpha,omitempty"`
+	WarmupSteps int     `json:"warmup_steps,omitempty"`
+	WarmupFrom  float64 `json:"warmup_from,omitempty"`
+}
+
+// LR returns the cosine-decayed rate, or the warmup's.
+func (s CosineDecay) LR(step, _ int, base float64) float64 {
+	t := float64(step)
+	if s.WarmupSteps > 0 {
+		if step < s.WarmupSteps {
+			return (base-s.WarmupFrom)*(t/float64(s.WarmupSteps)) + s.WarmupFrom
+		}
+		t -= float64(s.WarmupSteps)
+	}
+	d := float64(s.DecaySteps)
+	t = min(t, d)
+	c := 0.5 * (1 + math.Cos(math.Pi*(t/d)))
+	return base * ((1-s.Alpha)*c + s.Alpha)
+}
+
+// Validate checks that DecaySteps is at least 1, and Alpha, WarmupSteps and
+// WarmupFrom are not negative.
+func (s CosineDecay) Validate() error {
+	if s.DecaySteps < 1 {
+		return fmt.Errorf("train: CosineDecay: decay steps must be at least 1, got %d", s.DecaySteps)
+	}
+	if !(s.Alpha >= 0) || math.IsInf(s.Alpha, 0) {
+		return fmt.Errorf("train: CosineDecay: alpha must be at least 0, got %v", s.Alpha)
+	}
+	if s.WarmupSteps < 0 || !(s.WarmupFrom >= 0) || math.IsInf(s.WarmupFrom, 0) {
+		return fmt.Errorf("train: CosineDecay: warmup steps (%d) and warmup start rate (%v) must be at least 0", s.WarmupSteps, s.WarmupFrom)
+	}
+	return nil
+}
+
+// checkSchedule validates s once, before training.
+func checkSchedule(s Schedule) error {
+	if v, ok := s.(interface{ Validate() error }); ok {
+		return v.Validate()
+	}
+	return nil
+}
+
+// learningRate is the rate of the next optimizer step: State.LearningRate,
+// or what s gives for it.
+func (t *Trainer) learningRate(s Schedule) (float64, error) {
+	st := &t.State
+	if s == nil {
+		return st.LearningRate, nil
+	}
+	lr := s.LR(st.Step, st.Epoch, st.LearningRate)
+	if !(lr >= 0) || math.IsInf(lr, 0) {
+		return 0, fmt.Errorf("train: schedule %T gives learning rate %v at step %d (epoch %d, base %v)", s, lr, st.Step, st.Epoch, st.LearningRate)
+	}
+	return lr, nil
+}
+
+// ReduceLROnPlateau is Keras's ReduceLROnPlateau callback: when the
+// monitored metric has not improved for Patience epochs, it multiplies
+// State.LearningRate by Factor, down to MinLR, then waits Cooldown epochs
+// before counting again. Its decisions are exactly Keras's (which, counting
+// the epoch that ends a cooldown, makes Cooldown 1 act as 0, and Patience 0
+// as 1).
+//
+// With a Schedule, the lowered State.LearningRate is the schedule's base:
+// the whole curve is scaled down. The reduced rate is saved with the trainer
+// (State.LearningRate); the callback's own counters are not (nor are Keras's
+// or EarlyStopping's), so a run resumed from a file starts counting afresh.
+// List it before ModelCheckpoint so that a checkpoint holds the reduced rate.
+type ReduceLROnPlateau struct {
+	// Monitor is the metric, "val_loss" by default. Metrics whose name
+	// contains "acc" are maximized, others minimized.
+	Monitor string
+	// Factor multiplies the rate at each reduction, 0.1 by default; it must
+	// be in (0, 1).
+	Factor float64
+	// Patience is the number of epochs without improvement after which the
+	// rate is reduced, 10 by default.
+	Patience int
+	// MinDelta is the smallest change that counts as an improvement, 1e-4
+	// by default (math.SmallestNonzeroFloat64 for, in effect, none).
+	MinDelta float64
+	// Cooldown is the number of epochs to wait after a reduction.
+	Cooldown int
+	// MinLR is the lowest rate a reduction gives.
+	MinLR float64
+	// Log, if set, receives a line at each reduction (Keras's verbose=1).
+	Log io.Writer
+
+	best     float64
+	started  bool
+	wait     int
+	cooldown int
+	// Reductions counts the reductions made so far.
+	Reductions int
+}
+
+// OnEpochEnd counts the epochs without improvement and lowers
+// t.State.LearningRate.
+func (r *ReduceLROnPlateau) OnEpochEnd(t *Trainer, logs Logs) error {
+	mon := monitorOf(r.Monitor)
+	factor := or(r.Factor, 0.1)
+	if !(factor > 0 && factor < 1) {
+		return fmt.Errorf("train: ReduceLROnPlateau: factor must be in (0, 1), got %v", r.Factor)
+	}
+	if r.Patience < 0 || r.Cooldown < 0 || !(r.MinDelta >= 0) || !(r.MinLR >= 0) {
+		return fmt.Errorf("train: ReduceLROnPlateau: patience (%d), cooldown (%d), min delta (%v) and min lr (%v) must be at least 0",
+			r.Patience, r.Cooldown, r.MinDelta, r.MinLR)
+	}
+	patience := r.Patience
+	if patience == 0 {
+		patience = 10
+	}
+	v, ok := logs[mon]
+	if !ok {
+		return fmt.Errorf("train: ReduceLROnPlateau monitors %q, which this run does not log (give validation data for val_ metrics)", mon)
+	}
+	if !r.started {
+		r.started, r.best = true, math.Inf(1)
+		if better(mon, 1, 0, 0) { // maximized
+			r.best = math.Inf(-1)
+		}
+	}
+	if r.cooldown > 0 {
+		r.cooldown--
+		r.wait = 0
+	}
+	switch {
+	case better(mon, v, r.best, or(r.MinDelta, 1e-4)):
+		r.best, r.wait = v, 0
+	case r.cooldown == 0:
+		r.wait++
+		old := t.State.LearningRate
+		if r.wait >= patience && old > r.MinLR {
+			t.State.LearningRate = max(old*factor, r.MinLR)
+			r.cooldown, r.wait = r.Cooldown, 0
+			r.Reductions++
+			if r.Log != nil {
+				fmt.Fprintf(r.Log, "Epoch %d: ReduceLROnPlateau reducing learning rate to %v.\n", t.State.Epoch, t.State.LearningRate)
+			}
+		}
+	}
+	return nil
+}
