@@ -180,6 +180,10 @@ type Options struct {
 	Progress io.Writer
 	// Log receives one line per finished experiment (default os.Stdout).
 	Log io.Writer
+	// OnResult, if set, is called after each experiment with the results so
+	// far (the best not yet marked), so that tables can be written as the
+	// run goes.
+	OnResult func([]Result) error
 }
 
 // Run trains every configuration on trainData, selecting with valData
@@ -213,6 +217,11 @@ func Run(ctx context.Context, cfgs []Config, trainData, valData, testData train.
 		fmt.Fprintf(o.Log, "[%d/%d] %s: validation accuracy %.4f, test accuracy %.4f, %d epochs, %.0f s\n",
 			i+1, len(cfgs), c.Name, r.ValAccuracy, r.TestAccuracy, r.Epochs, r.TrainSeconds)
 		results = append(results, r)
+		if o.OnResult != nil {
+			if err := o.OnResult(results); err != nil {
+				return results, err
+			}
+		}
 	}
 	best := 0
 	for i, r := range results {

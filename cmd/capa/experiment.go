@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/capa-ml/capa"
@@ -53,13 +54,16 @@ func cmdExperiment(args []string) error {
 	fmt.Printf("%d configurations; %d training, %d validation, %d test images\n", len(cfgs), tr.N, val.N, testSet.N)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	results, err := experiment.Run(ctx, cfgs, capa.FromSet(tr), capa.FromSet(val), capa.FromSet(testSet), experiment.Options{OutDir: *out})
-	if len(results) > 0 {
-		if werr := experiment.WriteTables(results, filepath.Join(*out, "results.md"), filepath.Join(*out, "results.csv")); werr != nil {
-			return werr
+	write := func(results []experiment.Result) error {
+		if err := experiment.WriteTables(results, filepath.Join(*out, "results.md"), filepath.Join(*out, "results.csv")); err != nil {
+			return err
 		}
 		b, _ := json.MarshalIndent(results, "", "  ")
-		if werr := writeReport(filepath.Join(*out, "results.json"), map[string]any{"results": json.RawMessage(b)}); werr != nil {
+		return writeReport(filepath.Join(*out, "results.json"), map[string]any{"command": "capa " + strings.Join(append([]string{"experiment"}, args...), " "), "results": json.RawMessage(b)})
+	}
+	results, err := experiment.Run(ctx, cfgs, capa.FromSet(tr), capa.FromSet(val), capa.FromSet(testSet), experiment.Options{OutDir: *out, OnResult: write})
+	if len(results) > 0 {
+		if werr := write(results); werr != nil {
 			return werr
 		}
 		fmt.Printf("Results in %s (results.md, results.csv, curves and models)\n", *out)
