@@ -101,6 +101,8 @@ func BatchNorm(x, gamma, beta *G.Node, movingMean, movingVar []float32, momentum
 // bnOp is (x, gamma, beta) → y. Scratch slices hold the statistics of the
 // last Do.
 type bnOp struct {
+	opTraits
+
 	c, dims               int // channels, rank of x
 	momentum, eps         float64
 	training              bool
@@ -149,9 +151,6 @@ func (op *bnOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return s.Clone(), nil
 }
 
-func (op *bnOp) ReturnsPtr() bool      { return false }
-func (op *bnOp) CallsExtern() bool     { return false }
-func (op *bnOp) OverwritesInput() int  { return -1 }
 func (op *bnOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "capa.BatchNorm{%s}", op.ident()) }
 func (op *bnOp) Hashcode() uint32      { return opHash(op) }
 func (op *bnOp) String() string {
@@ -254,6 +253,8 @@ const (
 // It has its own scratch statistics, so that it never depends on, nor
 // changes, the state of the forward op.
 type bnDiffOp struct {
+	opTraits
+
 	fwd                    *bnOp
 	wrt                    int
 	mean, variance, invStd []float32
@@ -317,9 +318,6 @@ func (op *bnDiffOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return op.fwd.InferShape(in[op.dyIndex()])
 }
 
-func (op *bnDiffOp) ReturnsPtr() bool     { return false }
-func (op *bnDiffOp) CallsExtern() bool    { return false }
-func (op *bnDiffOp) OverwritesInput() int { return -1 }
 func (op *bnDiffOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "capa.BatchNormGrad{wrt %d %s}", op.wrt, op.fwd.ident())
 }

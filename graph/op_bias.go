@@ -30,7 +30,10 @@ func BiasAdd(x, bias *G.Node) (*G.Node, error) {
 }
 
 // biasAddOp adds a 1-D bias along the last axis of a rank-`rank` tensor.
-type biasAddOp struct{ rank int }
+type biasAddOp struct {
+	opTraits
+	rank int
+}
 
 func (op *biasAddOp) Arity() int { return 2 }
 
@@ -83,9 +86,6 @@ func (op *biasAddOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, er
 	return out, nil
 }
 
-func (op *biasAddOp) ReturnsPtr() bool      { return false }
-func (op *biasAddOp) CallsExtern() bool     { return false }
-func (op *biasAddOp) OverwritesInput() int  { return -1 }
 func (op *biasAddOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "capa.BiasAdd{r%d}", op.rank) }
 func (op *biasAddOp) Hashcode() uint32      { return opHash(op) }
 func (op *biasAddOp) String() string        { return fmt.Sprintf("BiasAdd{rank %d}", op.rank) }
@@ -106,7 +106,10 @@ func (op *biasAddOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, err
 }
 
 // biasGradOp sums a rank-`rank` tensor over all but its last axis.
-type biasGradOp struct{ rank int }
+type biasGradOp struct {
+	opTraits
+	rank int
+}
 
 func (op *biasGradOp) Arity() int { return 1 }
 
@@ -148,9 +151,6 @@ func (op *biasGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, e
 	return out, nil
 }
 
-func (op *biasGradOp) ReturnsPtr() bool      { return false }
-func (op *biasGradOp) CallsExtern() bool     { return false }
-func (op *biasGradOp) OverwritesInput() int  { return -1 }
 func (op *biasGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "capa.BiasGrad{r%d}", op.rank) }
 func (op *biasGradOp) Hashcode() uint32      { return opHash(op) }
 func (op *biasGradOp) String() string        { return fmt.Sprintf("BiasGrad{rank %d}", op.rank) }

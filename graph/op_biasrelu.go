@@ -78,6 +78,8 @@ func (op *biasReluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, er
 // pass, the bias gradient, which it keeps for biasReluDBOp (whose input is
 // dx, so it runs after). Not safe for concurrent Do.
 type biasReluDiffOp struct {
+	opTraits
+
 	rank int
 	db   *[]float32
 }
@@ -115,9 +117,6 @@ func (op *biasReluDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Valu
 	kernels.BiasReluBackwardTo(opF32(out), *op.db, opF32(d[0]), opF32(d[1]))
 	return out, nil
 }
-func (op *biasReluDiffOp) ReturnsPtr() bool     { return false }
-func (op *biasReluDiffOp) CallsExtern() bool    { return false }
-func (op *biasReluDiffOp) OverwritesInput() int { return -1 }
 func (op *biasReluDiffOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "capa.BiasReluDiff{r%d %p}", op.rank, op.db)
 }
@@ -126,7 +125,10 @@ func (op *biasReluDiffOp) String() string   { return fmt.Sprintf("BiasReluDiff{r
 
 // biasReluDBOp returns the bias gradient computed by its biasReluDiffOp;
 // its input is that op's output, only to order it after it.
-type biasReluDBOp struct{ diff *biasReluDiffOp }
+type biasReluDBOp struct {
+	opTraits
+	diff *biasReluDiffOp
+}
 
 func (op *biasReluDBOp) Arity() int { return 1 }
 func (op *biasReluDBOp) Type() hm.Type {
@@ -158,9 +160,6 @@ func (op *biasReluDBOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value,
 	copy(opF32(out), db)
 	return out, nil
 }
-func (op *biasReluDBOp) ReturnsPtr() bool     { return false }
-func (op *biasReluDBOp) CallsExtern() bool    { return false }
-func (op *biasReluDBOp) OverwritesInput() int { return -1 }
 func (op *biasReluDBOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "capa.BiasReluDB{%p}", op.diff.db)
 }

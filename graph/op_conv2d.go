@@ -76,6 +76,8 @@ func (s *convScratch) getD(n int) []float32 {
 // conv2dOp is the forward convolution: inputs x (N, H, W, C) and kernel
 // (KH, KW, C, F), output (N, OH, OW, F). Not safe for concurrent Do.
 type conv2dOp struct {
+	opTraits
+
 	strides [2]int
 	pad     [4]int // top, bottom, left, right
 	scratch *convScratch
@@ -154,9 +156,6 @@ func (op *conv2dOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, err
 	return out, nil
 }
 
-func (op *conv2dOp) ReturnsPtr() bool     { return false }
-func (op *conv2dOp) CallsExtern() bool    { return false }
-func (op *conv2dOp) OverwritesInput() int { return -1 }
 func (op *conv2dOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "capa.Conv2D{s%v p%v}", op.strides, op.pad)
 }

@@ -60,6 +60,8 @@ var dropoutIDs atomic.Uint64
 // dropoutOp is y = x*mask. mask holds 0 or 1/(1-rate) and is redrawn by
 // every Do unless frozen; the diff op reads it.
 type dropoutOp struct {
+	opTraits
+
 	rate   float64
 	rng    *rand.Rand
 	id     uint64
@@ -88,9 +90,6 @@ func (op *dropoutOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return s.Clone(), nil
 }
 
-func (op *dropoutOp) ReturnsPtr() bool     { return false }
-func (op *dropoutOp) CallsExtern() bool    { return false }
-func (op *dropoutOp) OverwritesInput() int { return -1 }
 func (op *dropoutOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "capa.Dropout{rate %v id %d}", op.rate, op.id)
 }
@@ -148,7 +147,10 @@ func (op *dropoutOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, err
 }
 
 // dropoutDiffOp is (y, dy) → dy*mask with the forward op's current mask.
-type dropoutDiffOp struct{ fwd *dropoutOp }
+type dropoutDiffOp struct {
+	opTraits
+	fwd *dropoutOp
+}
 
 func (op *dropoutDiffOp) Arity() int { return 2 }
 
@@ -162,9 +164,6 @@ func (op *dropoutDiffOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return op.fwd.InferShape(in[1])
 }
 
-func (op *dropoutDiffOp) ReturnsPtr() bool     { return false }
-func (op *dropoutDiffOp) CallsExtern() bool    { return false }
-func (op *dropoutDiffOp) OverwritesInput() int { return -1 }
 func (op *dropoutDiffOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "capa.DropoutGrad{rate %v id %d}", op.fwd.rate, op.fwd.id)
 }

@@ -24,7 +24,10 @@ func MatMul(a, b *G.Node) (*G.Node, error) {
 }
 
 // matMulOp computes op(a)·op(b) where op transposes when tA or tB is set.
-type matMulOp struct{ tA, tB bool }
+type matMulOp struct {
+	opTraits
+	tA, tB bool
+}
 
 func (op *matMulOp) dims(as, bs tensor.Shape) (m, n, k int, err error) {
 	if len(as) != 2 || len(bs) != 2 {
@@ -80,9 +83,6 @@ func (op *matMulOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, err
 	kernels.Gemm(op.tA, op.tB, m, n, k, 1, opF32(d[0]), as[1], opF32(d[1]), bs[1], 0, opF32(out), n)
 	return out, nil
 }
-func (op *matMulOp) ReturnsPtr() bool      { return false }
-func (op *matMulOp) CallsExtern() bool     { return false }
-func (op *matMulOp) OverwritesInput() int  { return -1 }
 func (op *matMulOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "capa.MatMul{%v %v}", op.tA, op.tB) }
 func (op *matMulOp) Hashcode() uint32      { return opHash(op) }
 func (op *matMulOp) String() string {

@@ -71,6 +71,8 @@ func (s *poolScratch) get(n int) ([]int32, []float32) {
 // poolOp is max or average pooling: input x (N, H, W, C), output
 // (N, OH, OW, C). Not safe for concurrent Do.
 type poolOp struct {
+	opTraits
+
 	max     bool
 	pool    [2]int
 	strides [2]int
@@ -147,9 +149,6 @@ func (op *poolOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error
 	return out, nil
 }
 
-func (op *poolOp) ReturnsPtr() bool     { return false }
-func (op *poolOp) CallsExtern() bool    { return false }
-func (op *poolOp) OverwritesInput() int { return -1 }
 func (op *poolOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "capa.%s{k%v s%v p%v}", op.name(), op.pool, op.strides, op.pad)
 }

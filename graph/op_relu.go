@@ -21,7 +21,10 @@ func Relu(x *G.Node) (*G.Node, error) {
 	return G.ApplyOp(&reluOp{rank: x.Dims()}, x)
 }
 
-type reluOp struct{ rank int }
+type reluOp struct {
+	opTraits
+	rank int
+}
 
 func (op *reluOp) Arity() int { return 1 }
 func (op *reluOp) Type() hm.Type {
@@ -50,9 +53,6 @@ func (op *reluOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error
 	kernels.ReluTo(opF32(out), opF32(d[0]))
 	return out, nil
 }
-func (op *reluOp) ReturnsPtr() bool      { return false }
-func (op *reluOp) CallsExtern() bool     { return false }
-func (op *reluOp) OverwritesInput() int  { return -1 }
 func (op *reluOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "capa.Relu{r%d}", op.rank) }
 func (op *reluOp) Hashcode() uint32      { return opHash(op) }
 func (op *reluOp) String() string        { return "Relu" }
@@ -68,7 +68,10 @@ func (op *reluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 }
 
 // reluDiffOp computes dy·[y > 0] from the output y and its gradient dy.
-type reluDiffOp struct{ rank int }
+type reluDiffOp struct {
+	opTraits
+	rank int
+}
 
 func (op *reluDiffOp) Arity() int { return 2 }
 func (op *reluDiffOp) Type() hm.Type {
@@ -95,9 +98,6 @@ func (op *reluDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, e
 	kernels.ReluBackwardTo(opF32(out), opF32(d[0]), opF32(d[1]))
 	return out, nil
 }
-func (op *reluDiffOp) ReturnsPtr() bool      { return false }
-func (op *reluDiffOp) CallsExtern() bool     { return false }
-func (op *reluDiffOp) OverwritesInput() int  { return -1 }
 func (op *reluDiffOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "capa.ReluDiff{r%d}", op.rank) }
 func (op *reluDiffOp) Hashcode() uint32      { return opHash(op) }
 func (op *reluDiffOp) String() string        { return "ReluDiff" }

@@ -38,7 +38,9 @@ func SoftmaxCrossEntropy(logits, target *G.Node) (*G.Node, error) {
 	return G.ApplyOp(&xentOp{probs: new([]float32)}, logits, target)
 }
 
-type softmaxOp struct{}
+type softmaxOp struct {
+	opTraits
+}
 
 func (op *softmaxOp) Arity() int { return 1 }
 func (op *softmaxOp) Type() hm.Type {
@@ -67,9 +69,6 @@ func (op *softmaxOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, er
 	kernels.SoftmaxTo(opF32(out), opF32(d[0]), d[0].Shape()[1])
 	return out, nil
 }
-func (op *softmaxOp) ReturnsPtr() bool      { return false }
-func (op *softmaxOp) CallsExtern() bool     { return false }
-func (op *softmaxOp) OverwritesInput() int  { return -1 }
 func (op *softmaxOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "capa.Softmax") }
 func (op *softmaxOp) Hashcode() uint32      { return opHash(op) }
 func (op *softmaxOp) String() string        { return "Softmax" }
@@ -85,7 +84,9 @@ func (op *softmaxOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, err
 }
 
 // softmaxDiffOp computes y ⊙ (dy - Σ dy⊙y) from y and dy.
-type softmaxDiffOp struct{}
+type softmaxDiffOp struct {
+	opTraits
+}
 
 func (op *softmaxDiffOp) Arity() int { return 2 }
 func (op *softmaxDiffOp) Type() hm.Type {
@@ -112,9 +113,6 @@ func (op *softmaxDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value
 	kernels.SoftmaxBackwardTo(opF32(out), opF32(d[0]), opF32(d[1]), d[0].Shape()[1])
 	return out, nil
 }
-func (op *softmaxDiffOp) ReturnsPtr() bool      { return false }
-func (op *softmaxDiffOp) CallsExtern() bool     { return false }
-func (op *softmaxDiffOp) OverwritesInput() int  { return -1 }
 func (op *softmaxDiffOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "capa.SoftmaxDiff") }
 func (op *softmaxDiffOp) Hashcode() uint32      { return opHash(op) }
 func (op *softmaxDiffOp) String() string        { return "SoftmaxDiff" }
@@ -122,7 +120,10 @@ func (op *softmaxDiffOp) String() string        { return "SoftmaxDiff" }
 // xentOp is the fused softmax cross-entropy. Its forward pass keeps the
 // probabilities for the backward pass (one op per graph node; not safe for
 // concurrent Do).
-type xentOp struct{ probs *[]float32 }
+type xentOp struct {
+	opTraits
+	probs *[]float32
+}
 
 func (op *xentOp) Arity() int { return 2 }
 func (op *xentOp) Type() hm.Type {
@@ -148,9 +149,6 @@ func (op *xentOp) Do(in ...G.Value) (G.Value, error) {
 	loss := kernels.SoftmaxCrossEntropy(*op.probs, z, t, d[0].Shape()[1])
 	return G.NewF32(float32(loss)), nil
 }
-func (op *xentOp) ReturnsPtr() bool     { return false }
-func (op *xentOp) CallsExtern() bool    { return false }
-func (op *xentOp) OverwritesInput() int { return -1 }
 func (op *xentOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "capa.SoftmaxCrossEntropy{%p}", op.probs)
 }
@@ -170,7 +168,10 @@ func (op *xentOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 
 // xentDiffOp computes the logits' gradient from the target and the
 // upstream scalar gradient, with the forward pass's probabilities.
-type xentDiffOp struct{ fwd *xentOp }
+type xentDiffOp struct {
+	opTraits
+	fwd *xentOp
+}
 
 func (op *xentDiffOp) Arity() int { return 2 }
 func (op *xentDiffOp) Type() hm.Type {
@@ -209,9 +210,6 @@ func (op *xentDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, e
 	kernels.SoftmaxCrossEntropyBackwardTo(opF32(out), probs, opF32(t), t.Shape()[1], float32(*g))
 	return out, nil
 }
-func (op *xentDiffOp) ReturnsPtr() bool     { return false }
-func (op *xentDiffOp) CallsExtern() bool    { return false }
-func (op *xentDiffOp) OverwritesInput() int { return -1 }
 func (op *xentDiffOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "capa.SoftmaxCrossEntropyDiff{%p}", op.fwd.probs)
 }

@@ -12,6 +12,20 @@ import (
 
 // Helpers shared by Capa's Gorgonia ops (op_*.go).
 
+// opTraits gives an op Gorgonia's analysis answers that hold for all of
+// Capa's ops: they return a fresh value (or write the buffer they are
+// given), call nothing external and never overwrite an input.
+type opTraits struct{}
+
+// ReturnsPtr is false: the output is never one of the inputs.
+func (opTraits) ReturnsPtr() bool { return false }
+
+// CallsExtern is false: Capa's ops run on the CPU.
+func (opTraits) CallsExtern() bool { return false }
+
+// OverwritesInput is -1: no input is overwritten.
+func (opTraits) OverwritesInput() int { return -1 }
+
 // opFloat32 returns an error unless every node is float32.
 func opFloat32(name string, nodes ...*G.Node) error {
 	for i, n := range nodes {
