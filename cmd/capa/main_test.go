@@ -147,6 +147,7 @@ func TestBadInput(t *testing.T) {
 		{"summary", "--model", filepath.Join(dir, "missing")},
 		{"train", "--epochs", "0"},
 		{"train", "--optimizer", "nope"},
+		{"train", "--resume", "x.safetensors", "--epochs", "3"},
 		{"frobnicate"},
 	} {
 		out, err := exec.Command(capaBin, args...).CombinedOutput()

@@ -54,6 +54,15 @@ func cmdTrain(args []string) error {
 
 	var m *capa.Model
 	if *resume != "" {
+		var others []string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name != "resume" && f.Name != "data" {
+				others = append(others, "--"+f.Name)
+			}
+		})
+		if len(others) > 0 {
+			return fmt.Errorf("--resume continues the saved run with its own settings; %v cannot be changed (only --data may be given)", others)
+		}
 		var err error
 		if m, err = capa.Load(*resume); err != nil {
 			return err
