@@ -32,11 +32,7 @@ func (op *reluOp) Type() hm.Type {
 	return hm.NewFnType(t, t)
 }
 func (op *reluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := opShapes(op, in)
-	if err != nil {
-		return nil, err
-	}
-	return ss[0].Clone(), nil
+	return firstShape(op, in)
 }
 func (op *reluOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
 
@@ -79,11 +75,7 @@ func (op *reluDiffOp) Type() hm.Type {
 	return hm.NewFnType(t, t, t)
 }
 func (op *reluDiffOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := opShapes(op, in)
-	if err != nil {
-		return nil, err
-	}
-	return ss[0].Clone(), nil
+	return firstShape(op, in)
 }
 func (op *reluDiffOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
 func (op *reluDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {

@@ -48,11 +48,7 @@ func (op *softmaxOp) Type() hm.Type {
 	return hm.NewFnType(t, t)
 }
 func (op *softmaxOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := opShapes(op, in)
-	if err != nil {
-		return nil, err
-	}
-	return ss[0].Clone(), nil
+	return firstShape(op, in)
 }
 func (op *softmaxOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
 
@@ -94,11 +90,7 @@ func (op *softmaxDiffOp) Type() hm.Type {
 	return hm.NewFnType(t, t, t)
 }
 func (op *softmaxDiffOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := opShapes(op, in)
-	if err != nil {
-		return nil, err
-	}
-	return ss[0].Clone(), nil
+	return firstShape(op, in)
 }
 func (op *softmaxDiffOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
 func (op *softmaxDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
@@ -180,11 +172,7 @@ func (op *xentDiffOp) Type() hm.Type {
 	return hm.NewFnType(t, a, t)
 }
 func (op *xentDiffOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := opShapes(op, in)
-	if err != nil {
-		return nil, err
-	}
-	return ss[0].Clone(), nil
+	return firstShape(op, in)
 }
 func (op *xentDiffOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
 func (op *xentDiffOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {

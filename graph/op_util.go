@@ -124,6 +124,16 @@ func opHash(op interface{ WriteHash(hash.Hash) }) uint32 {
 	return h.Sum32()
 }
 
+// firstShape is the InferShape of ops whose output has the shape of their
+// first input.
+func firstShape(op G.Op, in []G.DimSizer) (tensor.Shape, error) {
+	ss, err := opShapes(op, in)
+	if err != nil {
+		return nil, err
+	}
+	return ss[0].Clone(), nil
+}
+
 // opInput checks the arity of in and returns in[i] as a contiguous float32
 // dense tensor.
 func opInput(op G.Op, in []G.Value, i int) (*tensor.Dense, error) {

@@ -34,6 +34,13 @@ func (r *Runner) Run(x []float32) error {
 	return r.ex.run()
 }
 
+// Input returns the graph's input values (Batch samples, NHWC) to be
+// filled in place before Exec, saving the copy Run makes.
+func (r *Runner) Input() []float32 { return r.x.Data().([]float32) }
+
+// Exec runs the graph once on the current contents of Input.
+func (r *Runner) Exec() error { return r.ex.run() }
+
 // Value returns the value of a node after Run (valid until the next Run).
 func (r *Runner) Value(n *G.Node) (G.Value, error) { return r.ex.value(n) }
 

@@ -113,7 +113,6 @@ type step struct {
 	loss    *G.Node
 	grads   G.Nodes // gradient nodes of params, in order
 	params  []*graph.Param
-	xbuf    []float32
 	outSize int
 }
 
@@ -199,7 +198,6 @@ func (t *Trainer) step(batch int, training bool) (*step, error) {
 	if s.r, err = graph.NewRunner(gr, wanted...); err != nil {
 		return nil, err
 	}
-	s.xbuf = make([]float32, batch*m.InputShape().Size())
 	t.steps[k] = s
 	return s, nil
 }
@@ -234,25 +232,26 @@ func addPenalties(gr *graph.Graph, m *graph.Model, loss *G.Node) (*G.Node, error
 func (t *Trainer) run(s *step, d Data, idx []int, lo int, labels []float32, aug BatchTransform) (float64, error) {
 	in := t.Model.InputShape().Size()
 	ls := t.Loss.LabelSize(s.outSize)
-	b := len(s.xbuf) / in
+	x := s.r.Input() // gathered straight into the graph's input
+	b := len(x) / in
 	labels = labels[:0]
 	for i := 0; i < b; i++ {
 		j := lo + i
 		if idx != nil {
 			j = idx[i]
 		}
-		copy(s.xbuf[i*in:(i+1)*in], d.X[j*in:(j+1)*in])
+		copy(x[i*in:(i+1)*in], d.X[j*in:(j+1)*in])
 		labels = append(labels, d.Y[j*ls:(j+1)*ls]...)
 	}
 	if aug != nil {
-		if err := aug.Apply(s.xbuf, b, t.Model.InputShape()); err != nil {
+		if err := aug.Apply(x, b, t.Model.InputShape()); err != nil {
 			return 0, fmt.Errorf("train: augmenting a batch: %w", err)
 		}
 	}
 	if err := t.Loss.Targets(s.target.Data().([]float32), labels, s.outSize); err != nil {
 		return 0, err
 	}
-	if err := s.r.Run(s.xbuf); err != nil {
+	if err := s.r.Exec(); err != nil {
 		return 0, err
 	}
 	v, err := s.r.Value(s.loss)
