@@ -16,8 +16,21 @@
 //	    {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}}]},
 //	  "training": {"optimizer": {"class_name": "Adam", "config": {"learning_rate": 0.001}},
 //	               "epochs": 10, "batch_size": 32, "seed": 1,
-//	               "early_stopping": {"monitor": "val_accuracy", "patience": 3}}
+//	               "early_stopping": {"monitor": "val_accuracy", "patience": 3},
+//	               "schedule": {"class_name": "CosineDecay", "config": {"decay_steps": 15640}},
+//	               "augment": "fashion-mnist"}
 //	}
+//
+// A schedule is one of train's learning-rate schedules by class name
+// (StepDecay, ExponentialDecay, CosineDecay: their JSON fields; steps are
+// optimizer steps, ceil(training images / batch size) per epoch) or
+// ReduceLROnPlateau (monitor, factor, patience, min_delta, cooldown, min_lr,
+// Keras's names and defaults). Augmentation is either a named pipeline of
+// package augment applied to every training batch ("fashion-mnist": the
+// domain-aware default, seeded from the training seed) or preprocessing
+// layers inside the model (RandomFlip, RandomRotation, RandomTranslation,
+// RandomZoom, RandomContrast, RandomBrightness), which act only in training
+// and are saved with it, as in Keras.
 //
 // Layers are Keras class names with Keras-style configuration fields (see
 // package graph); every file is checked, the models built, before any
@@ -36,6 +49,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/capa-ml/capa/augment"
 	"github.com/capa-ml/capa/graph"
 	"github.com/capa-ml/capa/train"
 )
@@ -67,6 +81,97 @@ type Training struct {
 	// EarlyStopping, if set, stops when the monitored validation metric
 	// stops improving and restores the best weights.
 	EarlyStopping *EarlyStopping `json:"early_stopping,omitempty"`
+	// Schedule, if set, varies the learning rate during training.
+	Schedule *Schedule `json:"schedule,omitempty"`
+	// Augment names an augmentation pipeline applied to every training
+	// batch: "fashion-mnist" (augment.FashionMNIST) or "" for none.
+	Augment string `json:"augment,omitempty"`
+}
+
+// Schedule is a learning-rate schedule in Keras's serialized form: a class
+// name and its configuration.
+type Schedule struct {
+	Class  string          `json:"class_name"`
+	Config json.RawMessage `json:"config,omitempty"`
+}
+
+// plateau is ReduceLROnPlateau's configuration, with Keras's field names.
+type plateau struct {
+	Monitor  string  `json:"monitor"`
+	Factor   float64 `json:"factor"`
+	Patience int     `json:"patience"`
+	MinDelta float64 `json:"min_delta"`
+	Cooldown int     `json:"cooldown"`
+	MinLR    float64 `json:"min_lr"`
+}
+
+// build returns the schedule, or the callback for ReduceLROnPlateau.
+func (s *Schedule) build() (train.Schedule, train.Callback, error) {
+	if s == nil {
+		return nil, nil, nil
+	}
+	decode := func(v any) error {
+		if len(s.Config) == 0 {
+			return nil
+		}
+		dec := json.NewDecoder(bytes.NewReader(s.Config))
+		dec.DisallowUnknownFields()
+		return dec.Decode(v)
+	}
+	var (
+		sch interface {
+			train.Schedule
+			Validate() error
+		}
+		err error
+	)
+	switch s.Class {
+	case "StepDecay":
+		var v train.StepDecay
+		err, sch = decode(&v), v
+	case "ExponentialDecay":
+		var v train.ExponentialDecay
+		err, sch = decode(&v), v
+	case "CosineDecay":
+		var v train.CosineDecay
+		err, sch = decode(&v), v
+	case "ReduceLROnPlateau":
+		var v plateau
+		if err := decode(&v); err != nil {
+			return nil, nil, err
+		}
+		if v.Monitor != "" && !strings.HasPrefix(v.Monitor, "val_") {
+			return nil, nil, fmt.Errorf("monitor must be a validation metric (val_loss, val_accuracy), got %q", v.Monitor)
+		}
+		if v.Factor != 0 && !(v.Factor > 0 && v.Factor < 1) {
+			return nil, nil, fmt.Errorf("factor must be in (0, 1), got %v", v.Factor)
+		}
+		if v.Patience < 0 || v.Cooldown < 0 || v.MinDelta < 0 || v.MinLR < 0 {
+			return nil, nil, fmt.Errorf("patience, cooldown, min_delta and min_lr must be at least 0")
+		}
+		return nil, &train.ReduceLROnPlateau{Monitor: v.Monitor, Factor: v.Factor, Patience: v.Patience,
+			MinDelta: v.MinDelta, Cooldown: v.Cooldown, MinLR: v.MinLR}, nil
+	default:
+		return nil, nil, fmt.Errorf("unknown class_name %q (StepDecay, ExponentialDecay, CosineDecay, ReduceLROnPlateau)", s.Class)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := sch.Validate(); err != nil {
+		return nil, nil, err
+	}
+	return sch, nil, nil
+}
+
+// augmentation returns the configured training-batch transform, or nil.
+func (t Training) augmentation(seed uint64) (train.BatchTransform, error) {
+	switch t.Augment {
+	case "":
+		return nil, nil
+	case "fashion-mnist":
+		return augment.FashionMNIST(seed), nil
+	}
+	return nil, fmt.Errorf("unknown pipeline %q (\"fashion-mnist\", or augmentation layers in the model)", t.Augment)
 }
 
 // EarlyStopping configures train.EarlyStopping (restoring the best weights).
@@ -123,6 +228,12 @@ func (c Config) Validate() error {
 	if es := t.EarlyStopping; es != nil && (es.Patience < 0 || (es.Monitor != "" && !strings.HasPrefix(es.Monitor, "val_"))) {
 		return fmt.Errorf(`field "training.early_stopping": patience must be >= 0 and monitor a validation metric (val_loss, val_accuracy), got %+v`, *es)
 	}
+	if _, _, err := t.Schedule.build(); err != nil {
+		return fmt.Errorf(`field "training.schedule": %w`, err)
+	}
+	if _, err := t.augmentation(1); err != nil {
+		return fmt.Errorf(`field "training.augment": %w`, err)
+	}
 	if _, err := c.Build(); err != nil {
 		return fmt.Errorf(`field "model": %w`, err)
 	}
@@ -157,19 +268,24 @@ func (c Config) seed() uint64 {
 
 // Result is what an experiment gave.
 type Result struct {
-	Name         string        `json:"name"`
-	Description  string        `json:"description,omitempty"`
-	ValAccuracy  float64       `json:"val_accuracy"`
-	ValLoss      float64       `json:"val_loss"`
-	TestAccuracy float64       `json:"test_accuracy"`
-	TestLoss     float64       `json:"test_loss"`
-	Params       int           `json:"params"`
-	Epochs       int           `json:"epochs"`
-	TrainSeconds float64       `json:"train_seconds"`
-	History      train.History `json:"history"`
-	Model        string        `json:"model"`
-	Curves       string        `json:"curves"`
-	Best         bool          `json:"best"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// TrainAccuracy and TrainLoss are the final model's, evaluated on the
+	// training images without augmentation or dropout: with ValAccuracy
+	// they give the train/validation gap (overfitting).
+	TrainAccuracy float64       `json:"train_accuracy,omitempty"`
+	TrainLoss     float64       `json:"train_loss,omitempty"`
+	ValAccuracy   float64       `json:"val_accuracy"`
+	ValLoss       float64       `json:"val_loss"`
+	TestAccuracy  float64       `json:"test_accuracy"`
+	TestLoss      float64       `json:"test_loss"`
+	Params        int           `json:"params"`
+	Epochs        int           `json:"epochs"`
+	TrainSeconds  float64       `json:"train_seconds"`
+	History       train.History `json:"history"`
+	Model         string        `json:"model"`
+	Curves        string        `json:"curves"`
+	Best          bool          `json:"best"`
 }
 
 // Options configure Run.
@@ -223,16 +339,45 @@ func Run(ctx context.Context, cfgs []Config, trainData, valData, testData train.
 			}
 		}
 	}
+	MarkBest(results)
+	return results, nil
+}
+
+// MarkBest marks the result with the highest validation accuracy (the
+// first of equals) as the best, and no other.
+func MarkBest(results []Result) {
 	best := 0
-	for i, r := range results {
-		if r.ValAccuracy > results[best].ValAccuracy {
+	for i := range results {
+		results[i].Best = false
+		if results[i].ValAccuracy > results[best].ValAccuracy {
 			best = i
 		}
 	}
 	if len(results) > 0 {
 		results[best].Best = true
 	}
-	return results, nil
+}
+
+// Merge returns the earlier results with those of the same name replaced
+// by the newer ones, in their places, and the other newer results after
+// them, the best marked again: a run of a few configurations adds to a
+// results table instead of replacing it.
+func Merge(earlier, newer []Result) []Result {
+	idx := map[string]int{}
+	out := append([]Result(nil), earlier...)
+	for i, r := range out {
+		idx[r.Name] = i
+	}
+	for _, r := range newer {
+		if i, ok := idx[r.Name]; ok {
+			out[i] = r
+			continue
+		}
+		idx[r.Name] = len(out)
+		out = append(out, r)
+	}
+	MarkBest(out)
+	return out
 }
 
 func runOne(ctx context.Context, c Config, trainData, valData, testData train.Data, o Options) (Result, error) {
@@ -256,15 +401,32 @@ func runOne(ctx context.Context, c Config, trainData, valData, testData train.Da
 	if es := c.Training.EarlyStopping; es != nil {
 		cbs = append(cbs, &train.EarlyStopping{Monitor: es.Monitor, Patience: es.Patience, MinDelta: es.MinDelta, RestoreBestWeights: true})
 	}
+	sch, plateauCB, err := c.Training.Schedule.build()
+	if err != nil {
+		return Result{}, err
+	}
+	if plateauCB != nil {
+		// Before EarlyStopping, as in Keras's usual order.
+		cbs = append([]train.Callback{plateauCB}, cbs...)
+	}
+	aug, err := c.Training.augmentation(c.seed())
+	if err != nil {
+		return Result{}, err
+	}
 	start := time.Now()
 	h, err := t.Fit(ctx, trainData, train.FitOptions{
 		Epochs: c.Training.Epochs, BatchSize: c.Training.BatchSize,
 		ValidationData: &valData, Callbacks: cbs, Progress: o.Progress,
+		Schedule: sch, Augment: aug,
 	})
 	if err != nil {
 		return Result{}, err
 	}
 	secs := time.Since(start).Seconds()
+	trainRep, err := t.Evaluate(trainData, 1000)
+	if err != nil {
+		return Result{}, err
+	}
 	val, err := t.Evaluate(valData, 1000)
 	if err != nil {
 		return Result{}, err
@@ -275,7 +437,8 @@ func runOne(ctx context.Context, c Config, trainData, valData, testData train.Da
 	}
 	tr, non := m.CountParams()
 	r := Result{
-		Name: c.Name, Description: c.Description, ValAccuracy: val.Accuracy, ValLoss: val.Loss,
+		Name: c.Name, Description: c.Description, TrainAccuracy: trainRep.Accuracy, TrainLoss: trainRep.Loss,
+		ValAccuracy: val.Accuracy, ValLoss: val.Loss,
 		TestAccuracy: test.Accuracy, TestLoss: test.Loss, Params: tr + non, Epochs: t.State.Epoch,
 		TrainSeconds: secs, History: h,
 		Model:  filepath.Join(o.OutDir, c.Name+".safetensors"),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -43,6 +44,12 @@ func TestLoadRejectsBadConfigsNamingTheField(t *testing.T) {
 		{`"batch_size": 8`, `"batch_sise": 8`},
 		{`"monitor": "val_accuracy"`, `"monitor": "accuracy"`},
 		{`"class_name": "Flatten"`, `"class_name": "Flaten"`},
+		{`"batch_size": 8`, `"batch_size": 8, "augment": "mnist"`},
+		{`"batch_size": 8`, `"batch_size": 8, "schedule": {"class_name": "CosineDecay", "config": {"decay_steps": 0}}}`},
+		{`"batch_size": 8`, `"batch_size": 8, "schedule": {"class_name": "CosineDecay", "config": {"decay_step": 10}}}`},
+		{`"batch_size": 8`, `"batch_size": 8, "schedule": {"class_name": "OneCycle"}}`},
+		{`"batch_size": 8`, `"batch_size": 8, "schedule": {"class_name": "ReduceLROnPlateau", "config": {"factor": 2}}}`},
+		{`"batch_size": 8`, `"batch_size": 8, "schedule": {"class_name": "ReduceLROnPlateau", "config": {"monitor": "loss"}}}`},
 	} {
 		body := strings.Replace(good, c.edit, c.want, 1)
 		_, err := Load(write(t, dir, "bad.json", body))
@@ -98,6 +105,9 @@ func TestRunWritesTablesCurvesModels(t *testing.T) {
 		if len(r.History["val_accuracy"]) != r.Epochs {
 			t.Errorf("%s: history %v", r.Name, r.History)
 		}
+		if !(r.TrainAccuracy > 0) {
+			t.Errorf("%s: train accuracy not recorded", r.Name)
+		}
 	}
 	if !res[best].Best || res[1-best].Best {
 		t.Errorf("best marked wrong: %+v", res)
@@ -111,7 +121,7 @@ func TestRunWritesTablesCurvesModels(t *testing.T) {
 	}
 	f, _ := os.Open(filepath.Join(out, "r.csv"))
 	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil || len(rows) != 3 || rows[0][1] != "val_accuracy" {
+	if err != nil || len(rows) != 3 || rows[0][2] != "val_accuracy" {
 		t.Errorf("csv %v %v", rows, err)
 	}
 	if _, err := Run(context.Background(), []Config{a, a}, synth(8, 1), synth(8, 2), synth(8, 3), Options{OutDir: out, Progress: io.Discard, Log: io.Discard}); err == nil {
@@ -122,12 +132,75 @@ func TestRunWritesTablesCurvesModels(t *testing.T) {
 // TestCommittedConfigs checks every configuration in experiments/.
 func TestCommittedConfigs(t *testing.T) {
 	paths, _ := filepath.Glob("../experiments/*.json")
-	if len(paths) < 10 {
+	small, _ := filepath.Glob("../experiments/small-data/*.json")
+	if len(paths) < 10 || len(small) != 2 {
 		t.Fatalf("%d configurations in experiments/", len(paths))
 	}
-	for _, p := range paths {
+	for _, p := range append(paths, small...) {
 		if _, err := Load(p); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestScheduleAndAugmentation runs configurations with each kind of
+// schedule and with the augmentation pipeline: the learning rates the
+// optimizer used follow the schedule, and augmentation changes the run.
+func TestScheduleAndAugmentation(t *testing.T) {
+	dir := t.TempDir()
+	base := strings.Replace(good, `"epochs": 3`, `"epochs": 4`, 1)
+	cfg := func(name, extra string) Config {
+		body := strings.Replace(strings.Replace(base, `"tiny"`, `"`+name+`"`, 1), `"batch_size": 8`, `"batch_size": 8`+extra, 1)
+		c, err := Load(write(t, dir, name+".json", body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	cfgs := []Config{
+		cfg("plain", ""),
+		cfg("step", `, "schedule": {"class_name": "StepDecay", "config": {"factor": 0.5, "every": 1}}`),
+		cfg("plateau", `, "schedule": {"class_name": "ReduceLROnPlateau", "config": {"monitor": "val_loss", "factor": 0.5, "patience": 1, "min_delta": 100}}`),
+		cfg("augmented", `, "augment": "fashion-mnist"`),
+	}
+	res, err := Run(context.Background(), cfgs, synth(64, 1), synth(32, 2), synth(32, 3), Options{OutDir: filepath.Join(dir, "out"), Progress: io.Discard, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lr := func(r Result) []float64 { return r.History["lr"] }
+	if len(lr(res[0])) == 0 {
+		t.Fatalf("history has no learning rates: %v", res[0].History)
+	}
+	for i, want := range []float64{0.01, 0.005, 0.0025, 0.00125} {
+		if got := lr(res[1])[i]; math.Abs(got-want) > 1e-9 {
+			t.Errorf("step decay epoch %d: lr %v, want %v", i+1, got, want)
+		}
+		if got := lr(res[0])[i]; got != 0.01 {
+			t.Errorf("no schedule epoch %d: lr %v", i+1, got)
+		}
+	}
+	// No epoch after the first improves val_loss by 100: with patience 1
+	// the rate is halved after every later epoch.
+	if got := lr(res[2]); !(got[3] < got[0]) {
+		t.Errorf("ReduceLROnPlateau did not lower the rate: %v", got)
+	}
+	if res[3].History["loss"][0] == res[0].History["loss"][0] {
+		t.Error("augmentation changed nothing")
+	}
+}
+
+func TestMergeKeepsEarlierResults(t *testing.T) {
+	earlier := []Result{{Name: "a", ValAccuracy: 0.9}, {Name: "b", ValAccuracy: 0.8, Best: true}}
+	got := Merge(earlier, []Result{{Name: "b", ValAccuracy: 0.95}, {Name: "c", ValAccuracy: 0.7}})
+	if len(got) != 3 || got[0].Name != "a" || got[1].Name != "b" || got[1].ValAccuracy != 0.95 || got[2].Name != "c" {
+		t.Fatalf("merged %+v", got)
+	}
+	for i, r := range got {
+		if r.Best != (i == 1) {
+			t.Errorf("best marked wrong: %+v", got)
+		}
+	}
+	if earlier[1].ValAccuracy != 0.8 {
+		t.Error("Merge changed its argument")
 	}
 }

@@ -25,6 +25,7 @@ func cmdExperiment(args []string) error {
 	out := fs.String("out", "experiments/results", "directory for the models, curves and tables")
 	nVal := fs.Int("validation", 10000, "validation images held out of the end of the training set")
 	limit := fs.Int("limit", 0, "train on the first N of the remaining training images (0: all)")
+	fresh := fs.Bool("fresh", false, "replace the results table in --out instead of adding to it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,14 +53,27 @@ func cmdExperiment(args []string) error {
 		tr = tr.Slice(0, *limit)
 	}
 	fmt.Printf("%d configurations; %d training, %d validation, %d test images\n", len(cfgs), tr.N, val.N, testSet.N)
+	split := experimentSplit{Train: tr.N, Validation: val.N, Test: testSet.N}
+	var earlier experimentReport
+	if !*fresh {
+		if earlier, err = readExperimentReport(filepath.Join(*out, "results.json")); err != nil {
+			return err
+		}
+		if len(earlier.Results) > 0 && earlier.Split != split {
+			return fmt.Errorf("%s holds results on another split (%+v, this run %+v): use another --out, or --fresh to replace them",
+				filepath.Join(*out, "results.json"), earlier.Split, split)
+		}
+	}
+	cmdline := "capa " + strings.Join(append([]string{"experiment"}, args...), " ")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	write := func(results []experiment.Result) error {
-		if err := experiment.WriteTables(results, filepath.Join(*out, "results.md"), filepath.Join(*out, "results.csv")); err != nil {
+		all := experiment.Merge(earlier.Results, results)
+		if err := experiment.WriteTables(all, filepath.Join(*out, "results.md"), filepath.Join(*out, "results.csv")); err != nil {
 			return err
 		}
-		b, _ := json.MarshalIndent(results, "", "  ")
-		return writeReport(filepath.Join(*out, "results.json"), map[string]any{"command": "capa " + strings.Join(append([]string{"experiment"}, args...), " "), "results": json.RawMessage(b)})
+		return writeReport(filepath.Join(*out, "results.json"), experimentReport{
+			Commands: append(append([]string(nil), earlier.Commands...), cmdline), Split: split, Results: all})
 	}
 	results, err := experiment.Run(ctx, cfgs, capa.FromSet(tr), capa.FromSet(val), capa.FromSet(testSet), experiment.Options{OutDir: *out, OnResult: write})
 	if len(results) > 0 {
@@ -67,9 +81,44 @@ func cmdExperiment(args []string) error {
 			return werr
 		}
 		fmt.Printf("Results in %s (results.md, results.csv, curves and models)\n", *out)
+		if len(earlier.Results) > 0 {
+			fmt.Printf("The table also holds %d earlier results from %s (--fresh replaces them)\n", len(earlier.Results), filepath.Join(*out, "results.json"))
+		}
 	}
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("interrupted")
 	}
 	return err
+}
+
+// experimentSplit is the data a results table was computed on.
+type experimentSplit struct {
+	Train      int `json:"train"`
+	Validation int `json:"validation"`
+	Test       int `json:"test"`
+}
+
+// experimentReport is results.json: the commands that produced the table,
+// the split and the results.
+type experimentReport struct {
+	Commands []string            `json:"commands"`
+	Split    experimentSplit     `json:"split"`
+	Results  []experiment.Result `json:"results"`
+}
+
+// readExperimentReport reads an earlier results.json; a missing file is an
+// empty report.
+func readExperimentReport(path string) (experimentReport, error) {
+	var r experimentReport
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return r, nil
+	}
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("%s: %w (use --fresh to replace it)", path, err)
+	}
+	return r, nil
 }

@@ -179,7 +179,7 @@ func checkpointPath(out string) string {
 	return out + ".ckpt"
 }
 
-func writeReport(path string, v map[string]any) error {
+func writeReport(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
