@@ -234,6 +234,11 @@ type Graph struct {
 	X *G.Node
 	// Out is the model's output node, (Batch, out...).
 	Out *G.Node
+	// Outputs[i] is the output node of the model's layer i (Layers()[i]),
+	// (Batch, LayerOutputShape(i)...): the node its Call returned, which may
+	// be shared with the next layer (a Dropout in inference returns its
+	// input) and whose pre-activation may not exist (fused ops).
+	Outputs []*G.Node
 	// Batch is the fixed batch size of this graph.
 	Batch int
 
@@ -255,13 +260,15 @@ func (m *Model) Graph(batch int, training bool) (*Graph, error) {
 	xt := tensor.New(tensor.WithShape(m.input.WithBatch(batch)...), tensor.Of(tensor.Float32))
 	x := G.NodeFromAny(g, xt, G.WithName("input"))
 	out := x
+	outputs := make([]*G.Node, 0, len(m.layers))
 	for _, l := range m.layers {
 		var err error
 		if out, err = l.Call(c, out); err != nil {
 			return nil, fmt.Errorf("graph: layer %q (%s): %w", l.base().Name, l.Class(), err)
 		}
+		outputs = append(outputs, out)
 	}
-	return &Graph{Ctx: c, X: x, Out: out, Batch: batch, x: xt}, nil
+	return &Graph{Ctx: c, X: x, Out: out, Outputs: outputs, Batch: batch, x: xt}, nil
 }
 
 // Feed copies a batch of inputs, Batch*H*W*C values in NHWC order, into the

@@ -1,7 +1,3 @@
-// Package viz draws the pictures a person would rather look at than read,
-// as PNG images: learning curves now (image grids, confusion matrices,
-// filters and feature maps are to follow). It takes plain data and imports
-// nothing of Capa.
 package viz
 
 import (
@@ -65,8 +61,9 @@ func (c Chart) Draw() *image.RGBA {
 	if n == 0 || lo > hi {
 		lo, hi, n = 0, 1, 1
 	}
-	if hi-lo < 1e-9 {
-		lo, hi = lo-0.5, hi+0.5
+	if hi-lo < 1e-9 { // a flat line (one epoch): a range around it
+		d := max(math.Abs(lo)*0.1, 0.05)
+		lo, hi = lo-d, hi+d
 	}
 	pad := (hi - lo) * 0.05
 	lo, hi = lo-pad, hi+pad
@@ -133,6 +130,10 @@ func WritePNG(path string, img image.Image) error {
 		return fmt.Errorf("viz: %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("viz: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil { // CreateTemp made it private
 		os.Remove(tmp.Name())
 		return fmt.Errorf("viz: %w", err)
 	}

@@ -7,6 +7,7 @@
 //	capa predict  --model FILE IMAGE...
 //	capa summary  --model FILE
 //	capa augment  --preview FILE.png [--data DIR] [--n 8] [--copies 8] [--seed 1]
+//	capa visualize --model FILE [--image IMG] [--data DIR] [--out visualize] [--samples 32] [--limit N]
 package main
 
 import (
@@ -27,6 +28,8 @@ Usage:
                                    run VGG16 with published weights on arrays
   capa bench    [flags]            training and inference speed, memory, and a PyTorch peer
   capa augment  --preview FILE.png a grid of Fashion-MNIST images and augmented copies
+  capa visualize --model FILE      pictures: predictions, confusion matrix, filters,
+                                   feature maps, learning curves (PNG, into ./visualize)
 
 Run "capa COMMAND -h" for the flags of a command.
 `
@@ -45,6 +48,7 @@ func main() {
 		"experiment": cmdExperiment,
 		"bench":      cmdBench,
 		"augment":    cmdAugment,
+		"visualize":  cmdVisualize,
 	}
 	name := os.Args[1]
 	if name == "-h" || name == "--help" || name == "help" {
