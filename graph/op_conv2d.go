@@ -26,7 +26,12 @@ import (
 //
 // The op keeps its im2col scratch matrix (N*OH*OW × KH*KW*C floats) between
 // runs and shares it with its two gradient ops, so one graph node's ops must
-// not run concurrently (a TapeMachine runs them one after the other).
+// not run concurrently (a TapeMachine runs them one after the other). When
+// no gradient of the kernel is built (inference, or frozen layers before the
+// first trainable one), 3x3 convolutions with stride 1 and at least 16
+// input channels run Winograd's F(2x2, 3x3) algorithm instead of im2col
+// (see kernels.Conv2DWinogradTo and kernels.UseWinograd): the same values
+// to float32 rounding, 2.25 times fewer multiplications.
 func Convolution2D(x, kernel *G.Node, strides [2]int, padding [4]int) (*G.Node, error) {
 	if err := opFloat32("Convolution2D", x, kernel); err != nil {
 		return nil, err
@@ -45,12 +50,26 @@ func Convolution2D(x, kernel *G.Node, strides [2]int, padding [4]int) (*G.Node, 
 // convScratch holds the buffers shared by a convolution op and its gradient
 // ops: col, the im2col matrix of x, written by the forward op and read by
 // the kernel's gradient op; dcol, the gradient op of x's own. needCol is set
-// when the kernel's gradient is built (SymDiff): without it the forward op
-// streams the im2col matrix through small chunks instead (inference).
+// when the kernel's gradient is built (SymDiff): without it (inference, and
+// layers frozen before the first trainable one) the forward op needs no
+// im2col matrix and uses stream instead, as the scratch of Winograd's
+// F(2x2, 3x3) algorithm for 3x3 windows with stride 1 and enough input
+// channels (kernels.UseWinograd), otherwise for im2col chunks.
 type convScratch struct {
 	col, dcol, stream []float32
 	needCol           bool
+	path              convPath // the forward kernel of the last run, for tests
 }
+
+// convPath names a forward convolution kernel.
+type convPath uint8
+
+const (
+	pathNone     convPath = iota
+	pathIm2col            // kernels.Conv2DTo, keeping the im2col matrix
+	pathStream            // kernels.Conv2DStreamTo
+	pathWinograd          // kernels.Conv2DWinogradTo
+)
 
 func (s *convScratch) getStream(n int) []float32 {
 	if cap(s.stream) < n {
@@ -148,9 +167,15 @@ func (op *conv2dOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, err
 	if err != nil {
 		return nil, err
 	}
-	if op.scratch.needCol {
+	switch {
+	case op.scratch.needCol:
+		op.scratch.path = pathIm2col
 		kernels.Conv2DTo(opF32(out), opF32(d[0]), opF32(d[1]), p, f, op.scratch.get(p.ColLen()))
-	} else {
+	case kernels.UseWinograd(p, f):
+		op.scratch.path = pathWinograd
+		kernels.Conv2DWinogradTo(opF32(out), opF32(d[0]), opF32(d[1]), p, f, op.scratch.getStream(p.WinogradScratchLen(f)))
+	default:
+		op.scratch.path = pathStream
 		kernels.Conv2DStreamTo(opF32(out), opF32(d[0]), opF32(d[1]), p, f, op.scratch.getStream(p.StreamScratchLen()))
 	}
 	return out, nil

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"runtime"
@@ -19,7 +21,9 @@ import (
 
 	"github.com/capa-ml/capa"
 	"github.com/capa-ml/capa/dataset"
+	"github.com/capa-ml/capa/internal/kernels"
 	"github.com/capa-ml/capa/train"
+	"github.com/capa-ml/capa/vgg"
 )
 
 // capa bench measures the practical's CNN on Fashion-MNIST: training
@@ -28,6 +32,12 @@ import (
 // allocations of a training step and the peak RSS; with --peer it runs the
 // PyTorch reference script alternating with Capa's batch-32 runs and
 // compares the medians.
+//
+// capa bench --vgg measures instead the forward pass of VGG16's
+// convolutional base (random weights, inference) at each of --sizes (32x32
+// in batches of 64 and 224x224 one at a time by default, the batches of
+// ../shared/peer/torch_vgg16_features.py); with --peer it alternates with
+// that script (see benchVGG below).
 
 const (
 	inferenceBatch = 1000 // as the peer does
@@ -42,7 +52,35 @@ type benchConfig struct {
 	epochs, limit, testLimit, runs int
 	seed                           uint64
 	data, report, peer, python     string
+
+	vgg     bool    // VGG16's base instead of the practical CNN
+	sizes   string  // --vgg: image sizes, comma-separated
+	seconds float64 // --vgg: seconds per measurement
+	im2col  bool    // --vgg: also measure with Winograd off
 }
+
+const benchHelp = `Usage: capa bench [flags]
+
+Without --vgg: the practical's CNN on Fashion-MNIST: training images/s at
+batch 32 and 64 over whole epochs, inference images/s in batches of 1000,
+the latency of one prediction, the allocations of a training step, the peak
+RSS. With --peer ../shared/peer/torch_seed_cnn.py the PyTorch script runs
+alternately with Capa's batch-32 runs (at least 3 each) and the ratios of
+the medians are reported.
+
+With --vgg: the forward pass of VGG16's convolutional base (random weights,
+inference, vgg.VGG16 without the top) at each of --sizes, in batches of
+max(1, min(64, 64*32*32/size²)) (64 at 32x32, 1 at 224x224), each measured
+for --seconds after a warm-up. With --peer ../shared/peer/torch_vgg16_features.py
+the script runs with --threads GOMAXPROCS --sizes ... --seconds ...,
+alternating with Capa's runs --runs times, and the medians and their ratios
+are reported. --im2col adds runs with the im2col convolution (Winograd's
+algorithm off), alternating too, to show Winograd's gain. Example:
+
+  capa bench --vgg --runs 3 --peer /work/shared/peer/torch_vgg16_features.py
+
+Flags:
+`
 
 func cmdBench(args []string) error {
 	fs := flag.NewFlagSet("capa bench", flag.ContinueOnError)
@@ -50,17 +88,31 @@ func cmdBench(args []string) error {
 	fs.IntVar(&c.epochs, "epochs", 1, "epochs per training measurement")
 	fs.IntVar(&c.limit, "limit", 0, "train on the first N training images only (0: all 60,000)")
 	fs.IntVar(&c.testLimit, "test-limit", 0, "measure inference on the first N test images only (0: all 10,000)")
-	fs.IntVar(&c.runs, "runs", 3, "measurements of each kind (at least 3 with --peer); medians are reported")
+	fs.IntVar(&c.runs, "runs", 3, "measurements of each kind (at least 3 with --peer, but for --vgg); medians are reported")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the weights and the shuffling (the same for every run)")
 	fs.StringVar(&c.data, "data", "", "directory with the Fashion-MNIST files (as in capa train)")
 	fs.StringVar(&c.report, "report", "", "write a JSON report to this file")
 	fs.StringVar(&c.peer, "peer", "", "peer benchmark script to compare with, e.g. ../shared/peer/torch_seed_cnn.py")
 	fs.StringVar(&c.python, "python", defaultPython, "interpreter of the --peer script (empty: run the script itself)")
+	fs.BoolVar(&c.vgg, "vgg", false, "measure VGG16's convolutional base forward (random weights) instead of the practical CNN")
+	fs.StringVar(&c.sizes, "sizes", "32,224", "with --vgg: image sizes (square), comma-separated")
+	fs.Float64Var(&c.seconds, "seconds", 5, "with --vgg: seconds per measurement (also given to the peer)")
+	fs.BoolVar(&c.im2col, "im2col", false, "with --vgg: also measure with the im2col convolution instead of Winograd's, alternating")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), benchHelp)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // the help was the answer
+		}
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %v", fs.Args())
+	}
+	if c.vgg {
+		return cmdBenchVGG(c)
 	}
 	if c.epochs < 1 || c.runs < 1 || c.limit < 0 || c.testLimit < 0 {
 		return fmt.Errorf("--epochs and --runs must be positive, --limit and --test-limit not negative")
@@ -544,5 +596,310 @@ func printBenchTable(w io.Writer, r *benchResult) {
 	fmt.Fprintf(tw, "bytes per step, batch 32\t%.0f\n", r.bytesPerStep)
 	fmt.Fprintf(tw, "steady step, batch 32\t%.1f ms\tfirst step of a fresh trainer %.0f ms (graph building included)\n", r.stepSeconds*1e3, r.firstStepSeconds*1e3)
 	fmt.Fprintf(tw, "peak RSS\t%.1f MB\n", float64(r.peakRSS)/1e6)
+	tw.Flush()
+}
+
+// ---- capa bench --vgg ----
+
+// vggBatch is the batch size of the VGG benchmark at hw x hw, the peer
+// script's: 64 images of 32x32 or as many pixels, at least 1 (1 at
+// 224x224).
+func vggBatch(hw int) int { return max(1, min(64, (64*32*32)/(hw*hw))) }
+
+// parseSizes reads --sizes: comma-separated image sizes of at least 32
+// (VGG16's base needs 32x32).
+func parseSizes(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 32 {
+			return nil, fmt.Errorf("--sizes: %q is not an image size of at least 32", f)
+		}
+		if slices.Contains(out, n) {
+			return nil, fmt.Errorf("--sizes: %d given twice", n)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// vggBenchSize holds the measurements of one image size, images/s per run.
+type vggBenchSize struct {
+	hw, batch          int
+	capa, im2col, peer []float64
+}
+
+// vggBenchResult holds every measurement of a capa bench --vgg run.
+type vggBenchResult struct {
+	cfg                benchConfig
+	sizes              []*vggBenchSize
+	peerFramework      string
+	blas               string
+	winograd           bool // Winograd's algorithm on for Capa's main runs
+	gomaxprocs, numCPU int
+}
+
+func cmdBenchVGG(c benchConfig) error {
+	if c.runs < 1 || !(c.seconds > 0) {
+		return fmt.Errorf("--runs and --seconds must be positive")
+	}
+	if c.peer != "" && c.runs < 3 {
+		fmt.Fprintf(os.Stderr, "capa bench: %d run(s) each: use --runs 3 or more for medians worth comparing\n", c.runs)
+	}
+	res, err := runBenchVGG(c, os.Stderr)
+	if err != nil {
+		return err
+	}
+	printVGGTable(os.Stdout, res)
+	if c.report == "" {
+		return nil
+	}
+	return writeReport(c.report, res.report())
+}
+
+// vggModel is VGG16's base for one size with its input batch.
+type vggModel struct {
+	size *vggBenchSize
+	m    interface {
+		Predict(x []float32, batch int) ([]float32, error)
+	}
+	x []float32
+}
+
+// runBenchVGG does the measurements, with progress on logw: --runs rounds,
+// each the peer's run (all sizes) first, so that a broken peer fails before
+// Capa's, then Capa's runs of every size (and the im2col ones with
+// --im2col).
+func runBenchVGG(c benchConfig, logw io.Writer) (*vggBenchResult, error) {
+	hws, err := parseSizes(c.sizes)
+	if err != nil {
+		return nil, err
+	}
+	r := &vggBenchResult{cfg: c, blas: blasName(), winograd: kernels.WinogradEnabled(),
+		gomaxprocs: runtime.GOMAXPROCS(0), numCPU: runtime.NumCPU()}
+	defer kernels.SetWinograd(r.winograd)
+	var models []vggModel
+	for _, hw := range hws {
+		m, err := vgg.VGG16(vgg.Config{Height: hw, Width: hw, Seed: c.seed})
+		if err != nil {
+			return nil, err
+		}
+		sz := &vggBenchSize{hw: hw, batch: vggBatch(hw)}
+		r.sizes = append(r.sizes, sz)
+		// Uniform [0, 1) images, as the peer's torch.rand.
+		rng := rand.New(rand.NewPCG(c.seed, 7))
+		x := make([]float32, sz.batch*hw*hw*3)
+		for i := range x {
+			x[i] = rng.Float32()
+		}
+		models = append(models, vggModel{sz, m, x})
+	}
+	fmt.Fprintf(logw, "capa bench --vgg: VGG16 base at %s, %d run(s) of %g s each, GOMAXPROCS %d, Winograd %v\n",
+		c.sizes, c.runs, c.seconds, r.gomaxprocs, r.winograd)
+	modes := []bool{r.winograd}
+	if c.im2col {
+		modes = append(modes, false)
+	}
+	// A warm-up call per size and mode builds the graphs and their buffers.
+	for _, vm := range models {
+		for _, wino := range modes {
+			kernels.SetWinograd(wino)
+			if _, err := vm.m.Predict(vm.x, vm.size.batch); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for i := 0; i < c.runs; i++ {
+		if c.peer != "" {
+			rates, fw, err := runVGGPeer(c, hws)
+			if err != nil {
+				return nil, err
+			}
+			r.peerFramework = fw
+			for j, sz := range r.sizes {
+				sz.peer = append(sz.peer, rates[j])
+				fmt.Fprintf(logw, "pytorch run %d/%d: %dx%d batch %d: %.2f images/s\n", i+1, c.runs, sz.hw, sz.hw, sz.batch, rates[j])
+			}
+		}
+		for _, vm := range models {
+			for k, wino := range modes {
+				kernels.SetWinograd(wino)
+				ips, err := timeVGG(vm, c.seconds)
+				if err != nil {
+					return nil, err
+				}
+				sz, name := vm.size, "capa"
+				if k == 0 {
+					sz.capa = append(sz.capa, ips)
+				} else {
+					sz.im2col = append(sz.im2col, ips)
+					name = "capa im2col"
+				}
+				fmt.Fprintf(logw, "%-7s run %d/%d: %dx%d batch %d: %.2f images/s\n", name, i+1, c.runs, sz.hw, sz.hw, sz.batch, ips)
+			}
+		}
+	}
+	return r, nil
+}
+
+// timeVGG runs Predict on its batch until seconds have passed (at least
+// once) and returns the images/s.
+func timeVGG(vm vggModel, seconds float64) (float64, error) {
+	runtime.GC()
+	start := time.Now()
+	done := 0
+	for done == 0 || time.Since(start).Seconds() < seconds {
+		if _, err := vm.m.Predict(vm.x, vm.size.batch); err != nil {
+			return 0, err
+		}
+		done += vm.size.batch
+	}
+	return float64(done) / time.Since(start).Seconds(), nil
+}
+
+// runVGGPeer runs the peer script once on the sizes, with as many threads
+// as GOMAXPROCS, and returns its images/s per size (in the order of hws)
+// and the framework it names. It reads one JSON object per size with
+// "size" and "images_per_second"; other lines (warnings) are skipped.
+func runVGGPeer(c benchConfig, hws []int) ([]float64, string, error) {
+	var sizes []string
+	for _, hw := range hws {
+		sizes = append(sizes, strconv.Itoa(hw))
+	}
+	args := []string{"--threads", strconv.Itoa(runtime.GOMAXPROCS(0)), "--sizes", strings.Join(sizes, ","),
+		"--seconds", strconv.FormatFloat(c.seconds, 'g', -1, 64)}
+	var cmd *exec.Cmd
+	if c.python != "" {
+		cmd = exec.Command(c.python, append([]string{c.peer}, args...)...)
+	} else {
+		cmd = exec.Command(c.peer, args...)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, "", fmt.Errorf("peer %s: %v\n%s", strings.Join(cmd.Args, " "), err,
+			tail(strings.Split(strings.TrimSpace(stderr.String()), "\n"), 10))
+	}
+	rates, fw, err := parseVGGPeerOutput(&stdout, hws)
+	if err != nil {
+		return nil, "", fmt.Errorf("peer %s: %w", strings.Join(cmd.Args, " "), err)
+	}
+	return rates, fw, nil
+}
+
+// parseVGGPeerOutput reads the VGG peer's standard output (see runVGGPeer)
+// and returns the images/s of each of hws, failing if one is missing or
+// not a positive number.
+func parseVGGPeerOutput(r io.Reader, hws []int) ([]float64, string, error) {
+	got := map[int]float64{}
+	var fw string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	var lines []string
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		lines = append(lines, line)
+		var v struct {
+			Size      *int     `json:"size"`
+			Rate      *float64 `json:"images_per_second"`
+			Framework string   `json:"framework"`
+		}
+		if !strings.HasPrefix(line, "{") || json.Unmarshal([]byte(line), &v) != nil || v.Size == nil || v.Rate == nil {
+			continue
+		}
+		if !(*v.Rate > 0) || math.IsInf(*v.Rate, 0) {
+			return nil, "", fmt.Errorf("peer output: images_per_second must be positive: %q", line)
+		}
+		got[*v.Size] = *v.Rate
+		if v.Framework != "" {
+			fw = v.Framework
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, "", fmt.Errorf("peer output: %w", err)
+	}
+	out := make([]float64, len(hws))
+	for i, hw := range hws {
+		rate, ok := got[hw]
+		if !ok {
+			return nil, "", fmt.Errorf("peer output has no line with size %d and images_per_second:\n%s", hw, tail(lines, 10))
+		}
+		out[i] = rate
+	}
+	return out, fw, nil
+}
+
+func (r *vggBenchResult) report() map[string]any {
+	var sizes []map[string]any
+	for _, sz := range r.sizes {
+		v := map[string]any{
+			"size":                   sz.hw,
+			"batch_size":             sz.batch,
+			"images_per_second":      median(sz.capa),
+			"images_per_second_runs": sz.capa,
+		}
+		if r.cfg.im2col {
+			v["im2col_images_per_second"] = median(sz.im2col)
+			v["im2col_images_per_second_runs"] = sz.im2col
+			v["winograd_speedup"] = median(sz.capa) / median(sz.im2col)
+		}
+		if r.cfg.peer != "" {
+			v["peer_images_per_second"] = median(sz.peer)
+			v["peer_images_per_second_runs"] = sz.peer
+			v["ratio"] = median(sz.capa) / median(sz.peer)
+		}
+		sizes = append(sizes, v)
+	}
+	v := map[string]any{
+		"model":      "VGG16 convolutional base (vgg.VGG16, no top), random weights (seed), forward only",
+		"seed":       r.cfg.seed,
+		"runs":       r.cfg.runs,
+		"seconds":    r.cfg.seconds,
+		"sizes":      sizes,
+		"winograd":   r.winograd,
+		"blas":       r.blas,
+		"gomaxprocs": r.gomaxprocs,
+		"num_cpu":    r.numCPU,
+		"go_version": runtime.Version(),
+		"goos":       runtime.GOOS,
+		"goarch":     runtime.GOARCH,
+		"time":       time.Now().UTC().Format(time.RFC3339),
+	}
+	if r.cfg.peer != "" {
+		v["peer_script"] = r.cfg.peer
+		v["peer_framework"] = r.peerFramework
+		v["peer_threads"] = r.gomaxprocs
+	}
+	return v
+}
+
+func printVGGTable(w io.Writer, r *vggBenchResult) {
+	conv := "im2col"
+	if r.winograd {
+		conv = "Winograd F(2x2,3x3) for 3x3 layers"
+	}
+	fmt.Fprintf(w, "capa bench --vgg: VGG16 convolutional base, forward, random weights; %d run(s) of %g s; GOMAXPROCS %d, %s, BLAS %s, convolution %s\n",
+		r.cfg.runs, r.cfg.seconds, r.gomaxprocs, runtime.Version(), r.blas, conv)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(name, med string, runs []float64) {
+		var s []string
+		for _, x := range runs {
+			s = append(s, fmt.Sprintf("%.2f", x))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", name, med, strings.Join(s, " "))
+	}
+	fmt.Fprintf(tw, "\tmedian\truns\n")
+	for _, sz := range r.sizes {
+		name := fmt.Sprintf("%dx%d batch %d", sz.hw, sz.hw, sz.batch)
+		row(name+": capa images/s", fmt.Sprintf("%.2f", median(sz.capa)), sz.capa)
+		if r.cfg.im2col {
+			row(name+": capa im2col images/s", fmt.Sprintf("%.2f", median(sz.im2col)), sz.im2col)
+			row(name+": winograd speedup", fmt.Sprintf("%.3f", median(sz.capa)/median(sz.im2col)), nil)
+		}
+		if r.cfg.peer != "" {
+			row(name+": pytorch images/s", fmt.Sprintf("%.2f", median(sz.peer)), sz.peer)
+			row(name+": ratio capa/pytorch", fmt.Sprintf("%.3f", median(sz.capa)/median(sz.peer)), nil)
+		}
+	}
 	tw.Flush()
 }

@@ -209,3 +209,126 @@ echo '{"summary": true, "framework": "fake 0.1", "threads": 7}'
 		t.Errorf("failing peer: err %v\n%s", err, out)
 	}
 }
+
+func TestBenchVGGPeerOutputParse(t *testing.T) {
+	out := `/usr/lib/python3/dist-packages/torch/__init__.py:1: UserWarning: something
+{"size": 32, "batch_size": 64, "images_per_second": 231.5, "framework": "pytorch 1.13.0a0"}
+not json {"size": 9}
+{"size": 224, "batch_size": 1, "images_per_second": 4.8, "framework": "pytorch 1.13.0a0"}
+`
+	rates, fw, err := parseVGGPeerOutput(strings.NewReader(out), []int{224, 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(rates) != "[4.8 231.5]" || fw != "pytorch 1.13.0a0" {
+		t.Errorf("rates %v, framework %q", rates, fw)
+	}
+	for _, bad := range []string{
+		"",
+		`{"size": 32, "images_per_second": 10}`, // no 224
+		`{"size": 32, "images_per_second": 0}` + "\n" + `{"size": 224, "images_per_second": 1}`,
+		"Traceback (most recent call last):\nRuntimeError: boom\n",
+	} {
+		if r, _, err := parseVGGPeerOutput(strings.NewReader(bad), []int{32, 224}); err == nil {
+			t.Errorf("parseVGGPeerOutput(%q) = %v, want an error", bad, r)
+		}
+	}
+}
+
+func TestBenchVGGSizes(t *testing.T) {
+	if s, err := parseSizes(" 32, 224,64"); err != nil || fmt.Sprint(s) != "[32 224 64]" {
+		t.Errorf("parseSizes = %v, %v", s, err)
+	}
+	for _, bad := range []string{"", "16", "32,x", "32,32"} {
+		if s, err := parseSizes(bad); err == nil {
+			t.Errorf("parseSizes(%q) = %v, want an error", bad, s)
+		}
+	}
+	for hw, want := range map[int]int{32: 64, 64: 16, 150: 2, 224: 1, 1000: 1} {
+		if got := vggBatch(hw); got != want {
+			t.Errorf("vggBatch(%d) = %d, want %d (the peer's)", hw, got, want)
+		}
+	}
+	out := run(t, "bench", "-h")
+	for _, want := range []string{"--vgg", "torch_vgg16_features.py", "-im2col", "-sizes", "-seconds"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("capa bench -h lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// A fake VGG peer (a shell script printing canned JSON, different at each
+// run) checks the alternation, the arguments, the medians and the ratios
+// without PyTorch, on VGG16's base at 32x32 with short measurements.
+func TestBenchVGGFakePeer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds VGG16 and runs it 8 times")
+	}
+	dir := t.TempDir()
+	logf := filepath.Join(dir, "peer.log")
+	script := filepath.Join(dir, "peer.sh")
+	os.WriteFile(script, []byte(fmt.Sprintf(`n=$(wc -l < %[1]q 2>/dev/null || echo 0)
+echo "$*" >> %[1]q
+echo "some warning"
+case $n in
+0) r=100;;
+1) r=300;;
+*) r=200;;
+esac
+echo "{\"size\": 32, \"batch_size\": 64, \"images_per_second\": $r, \"framework\": \"fake 0.2\"}"
+`, logf)), 0o644)
+	rep := filepath.Join(dir, "bench.json")
+	cmd := exec.Command(capaBin, "bench", "--vgg", "--sizes", "32", "--seconds", "0.05", "--runs", "3", "--im2col",
+		"--peer", script, "--python", "/bin/sh", "--report", rep)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("capa bench --vgg --peer: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	var order []string
+	for _, m := range regexp.MustCompile(`(?m)^(capa|capa im2col|pytorch) +run (\d)/3: 32x32 batch 64`).FindAllStringSubmatch(stderr.String(), -1) {
+		order = append(order, strings.ReplaceAll(m[1], " ", "-")+m[2])
+	}
+	if got, want := strings.Join(order, " "), "pytorch1 capa1 capa-im2col1 pytorch2 capa2 capa-im2col2 pytorch3 capa3 capa-im2col3"; got != want {
+		t.Errorf("run order %q, want %q\n%s", got, want, stderr.String())
+	}
+	b, _ := os.ReadFile(logf)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	wantArgs := fmt.Sprintf("--threads %d --sizes 32 --seconds 0.05", runtime.GOMAXPROCS(0))
+	if len(lines) != 3 || lines[0] != wantArgs {
+		t.Errorf("peer calls:\n%s\nwant 3 times %q", b, wantArgs)
+	}
+
+	r := readJSON(t, rep)
+	if r["peer_framework"] != "fake 0.2" || r["runs"] != 3.0 || r["winograd"] != true || r["gomaxprocs"] != float64(runtime.GOMAXPROCS(0)) {
+		t.Errorf("report: peer_framework %v, runs %v, winograd %v, gomaxprocs %v", r["peer_framework"], r["runs"], r["winograd"], r["gomaxprocs"])
+	}
+	sizes, _ := r["sizes"].([]any)
+	if len(sizes) != 1 {
+		t.Fatalf("report sizes = %v", r["sizes"])
+	}
+	s := sizes[0].(map[string]any)
+	if s["size"] != 32.0 || s["batch_size"] != 64.0 || s["peer_images_per_second"] != 200.0 || fmt.Sprint(s["peer_images_per_second_runs"]) != "[100 300 200]" {
+		t.Errorf("report size entry %v", s)
+	}
+	capaRate, im2col := positive(t, s, "images_per_second"), positive(t, s, "im2col_images_per_second")
+	if got := positive(t, s, "ratio"); math.Abs(got-capaRate/200) > 1e-9*got {
+		t.Errorf("ratio %v, want %v/200", got, capaRate)
+	}
+	if got := positive(t, s, "winograd_speedup"); math.Abs(got-capaRate/im2col) > 1e-9*got {
+		t.Errorf("winograd_speedup %v, want %v/%v", got, capaRate, im2col)
+	}
+	for _, want := range []string{"32x32 batch 64: capa images/s", "32x32 batch 64: pytorch images/s", "ratio capa/pytorch", "winograd speedup"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout.String())
+		}
+	}
+
+	// A failing peer is an error that shows the peer's own message.
+	bad := filepath.Join(dir, "bad.sh")
+	os.WriteFile(bad, []byte("echo 'ModuleNotFoundError: torchvision' >&2; exit 1\n"), 0o644)
+	out, err := exec.Command(capaBin, "bench", "--vgg", "--sizes", "32", "--seconds", "0.05", "--runs", "1", "--peer", bad, "--python", "/bin/sh").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "ModuleNotFoundError: torchvision") {
+		t.Errorf("failing peer: err %v\n%s", err, out)
+	}
+}

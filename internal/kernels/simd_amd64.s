@@ -556,3 +556,237 @@ b64done:
 	ACC8STORE(R10)
 	VZEROUPPER
 	RET
+
+// ---- Winograd F(2x2, 3x3) transforms (winograd.go, winograd_amd64.go) ----
+//
+// Each computes exactly the operations of its Go loop, in the same order,
+// eight channels (or filters) at a time. Addresses use a row base register
+// and a column index register (0, R8, R9 or R10: 1, 2 or 3 columns).
+
+// WFILTCOL(j, Ra, Rb, Rc, Rd) transforms column j of the 3x3 window into
+// rows 0-3 of A = G g: Ra = g0j, Rd = g2j, Rb = (g0j+g1j+g2j)*½,
+// Rc = (g0j-g1j+g2j)*½ (Y12 scratch, Y15 = ½). The window's rows start at
+// SI, R11 and R12; COL is the column's index register expression.
+#define WFILTCOL(COL0, COL1, COL2, Ra, Rb, Rc, Rd) \
+	VMOVUPS COL0, Ra \
+	VMOVUPS COL2, Rd \
+	VMOVUPS COL1, Y12 \
+	VADDPS Y12, Ra, Rb \
+	VADDPS Rd, Rb, Rb \
+	VMULPS Y15, Rb, Rb \
+	VSUBPS Y12, Ra, Rc \
+	VADDPS Rd, Rc, Rc \
+	VMULPS Y15, Rc, Rc
+
+// WFILTROW(a0, a1, a2, D) stores row (a0, a1, a2) of A times Gᵀ at the four
+// columns of base D: a0, (a0+a1+a2)*½, (a0-a1+a2)*½, a2.
+#define WFILTROW(a0, a1, a2, D) \
+	VMOVUPS a0, (D) \
+	VADDPS a1, a0, Y12 \
+	VADDPS a2, Y12, Y12 \
+	VMULPS Y15, Y12, Y12 \
+	VMOVUPS Y12, (D)(R8*1) \
+	VSUBPS a1, a0, Y13 \
+	VADDPS a2, Y13, Y13 \
+	VMULPS Y15, Y13, Y13 \
+	VMOVUPS Y13, (D)(R9*1) \
+	VMOVUPS a2, (D)(R10*1)
+
+// func winoFilterAVX2(u, w *float32, n, ck int)
+TEXT ·winoFilterAVX2(SB), NOSPLIT, $0-32
+	MOVQ u+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ ck+24(FP), R8
+	SHLQ $2, R8              // one plane, bytes
+	LEAQ (R8)(R8*1), R9      // two planes
+	LEAQ (R9)(R8*1), R10     // three planes
+	LEAQ (SI)(R10*1), R11    // g row 1 (planes 3-5)
+	LEAQ (R11)(R10*1), R12   // g row 2 (planes 6-8)
+	LEAQ (DI)(R8*4), AX      // u row 1 (planes 4-7)
+	LEAQ (DI)(R8*8), BX      // u row 2 (planes 8-11)
+	LEAQ (DI)(R10*4), DX     // u row 3 (planes 12-15)
+	MOVL $0x3f000000, R13
+	MOVQ R13, X15
+	VBROADCASTSS X15, Y15    // ½
+
+wfloop:
+	// A = G g: column j of A in Y(j), Y(3+j), Y(6+j), Y(9+j).
+	WFILTCOL((SI), (R11), (R12), Y0, Y3, Y6, Y9)
+	WFILTCOL((SI)(R8*1), (R11)(R8*1), (R12)(R8*1), Y1, Y4, Y7, Y10)
+	WFILTCOL((SI)(R9*1), (R11)(R9*1), (R12)(R9*1), Y2, Y5, Y8, Y11)
+	WFILTROW(Y0, Y1, Y2, DI)
+	WFILTROW(Y3, Y4, Y5, AX)
+	WFILTROW(Y6, Y7, Y8, BX)
+	WFILTROW(Y9, Y10, Y11, DX)
+	ADDQ $32, SI
+	ADDQ $32, R11
+	ADDQ $32, R12
+	ADDQ $32, DI
+	ADDQ $32, AX
+	ADDQ $32, BX
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JNZ wfloop
+	VZEROUPPER
+	RET
+
+// WINROW(t0, t1, t2, t3, D) stores row (t0, t1, t2, t3) of Bᵀ d times B
+// at the four columns of base D: t0-t2, t1+t2, t2-t1, t1-t3 (via Y8-Y11).
+#define WINROW(t0, t1, t2, t3, D) \
+	VSUBPS t2, t0, Y8 \
+	VADDPS t2, t1, Y9 \
+	VSUBPS t1, t2, Y10 \
+	VSUBPS t3, t1, Y11 \
+	VMOVUPS Y8, (D) \
+	VMOVUPS Y9, (D)(R8*1) \
+	VMOVUPS Y10, (D)(R9*1) \
+	VMOVUPS Y11, (D)(R10*1)
+
+// WINDIFF(COLa, COLb, R): R = a - b (rows 0 and 3 of Bᵀ d).
+#define WINDIFF(COLa, COLb, R) \
+	VMOVUPS COLa, R \
+	VSUBPS COLb, R, R
+
+// WINMID(COL1, COL2, Ra, Rb): Ra = d1 + d2, Rb = d2 - d1 (rows 1 and 2),
+// via Y12 and Y13.
+#define WINMID(COL1, COL2, Ra, Rb) \
+	VMOVUPS COL1, Y12 \
+	VMOVUPS COL2, Y13 \
+	VADDPS Y13, Y12, Ra \
+	VSUBPS Y12, Y13, Rb
+
+// func winoInputAVX2(dst, src *float32, tiles, c8, c, rs, srcAdj, dstAdj int)
+TEXT ·winoInputAVX2(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ tiles+16(FP), R14
+	MOVQ c+32(FP), R8
+	SHLQ $2, R8              // one pixel (or one ξ), bytes
+	LEAQ (R8)(R8*1), R9
+	LEAQ (R9)(R8*1), R10
+	MOVQ rs+40(FP), CX
+	SHLQ $2, CX              // one row, bytes
+	LEAQ (SI)(CX*1), R11     // src rows 1-3
+	LEAQ (R11)(CX*1), R12
+	LEAQ (R12)(CX*1), R13
+	LEAQ (DI)(R8*4), AX      // dst ξ 4-7
+	LEAQ (DI)(R8*8), BX      // dst ξ 8-11
+	LEAQ (DI)(R10*4), DX     // dst ξ 12-15
+
+witile:
+	MOVQ c8+24(FP), CX
+
+wich:
+	// Row 0 of Bᵀ d: d0 - d2.
+	WINDIFF((SI), (R12), Y0)
+	WINDIFF((SI)(R8*1), (R12)(R8*1), Y1)
+	WINDIFF((SI)(R9*1), (R12)(R9*1), Y2)
+	WINDIFF((SI)(R10*1), (R12)(R10*1), Y3)
+	WINROW(Y0, Y1, Y2, Y3, DI)
+	// Rows 1 and 2: d1 + d2 and d2 - d1.
+	WINMID((R11), (R12), Y0, Y4)
+	WINMID((R11)(R8*1), (R12)(R8*1), Y1, Y5)
+	WINMID((R11)(R9*1), (R12)(R9*1), Y2, Y6)
+	WINMID((R11)(R10*1), (R12)(R10*1), Y3, Y7)
+	WINROW(Y0, Y1, Y2, Y3, AX)
+	WINROW(Y4, Y5, Y6, Y7, BX)
+	// Row 3: d1 - d3.
+	WINDIFF((R11), (R13), Y0)
+	WINDIFF((R11)(R8*1), (R13)(R8*1), Y1)
+	WINDIFF((R11)(R9*1), (R13)(R9*1), Y2)
+	WINDIFF((R11)(R10*1), (R13)(R10*1), Y3)
+	WINROW(Y0, Y1, Y2, Y3, DX)
+	ADDQ $32, SI
+	ADDQ $32, R11
+	ADDQ $32, R12
+	ADDQ $32, R13
+	ADDQ $32, DI
+	ADDQ $32, AX
+	ADDQ $32, BX
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JNZ wich
+
+	MOVQ srcAdj+48(FP), CX
+	ADDQ CX, SI
+	ADDQ CX, R11
+	ADDQ CX, R12
+	ADDQ CX, R13
+	MOVQ dstAdj+56(FP), CX
+	ADDQ CX, DI
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	DECQ R14
+	JNZ witile
+	VZEROUPPER
+	RET
+
+// WOUTCOL(COL, Ra, Rb): column j of Aᵀ m: Ra = m0 + m1 + m2,
+// Rb = m1 - m2 - m3, from the rows at SI, R11, R12, R13 (via Y8 and Y9).
+#define WOUTCOL(COL0, COL1, COL2, COL3, Ra, Rb) \
+	VMOVUPS COL1, Y8 \
+	VMOVUPS COL2, Y9 \
+	VADDPS COL0, Y8, Ra \
+	VADDPS Y9, Ra, Ra \
+	VSUBPS Y9, Y8, Rb \
+	VSUBPS COL3, Rb, Rb
+
+// WOUTROW(s0, s1, s2, s3, D): stores (s0+s1+s2, s1-s2-s3) at D and
+// (D)(R8*1), via Y10 and Y11.
+#define WOUTROW(s0, s1, s2, s3, D) \
+	VADDPS s1, s0, Y10 \
+	VADDPS s2, Y10, Y10 \
+	VSUBPS s2, s1, Y11 \
+	VSUBPS s3, Y11, Y11 \
+	VMOVUPS Y10, (D) \
+	VMOVUPS Y11, (D)(R8*1)
+
+// func winoOutputAVX2(dst, src *float32, tiles, f8, f, rs, srcAdj, dstAdj int)
+TEXT ·winoOutputAVX2(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ tiles+16(FP), R14
+	MOVQ f+32(FP), R8
+	SHLQ $2, R8              // one ξ (or one output pixel), bytes
+	LEAQ (R8)(R8*1), R9
+	LEAQ (R9)(R8*1), R10
+	LEAQ (SI)(R8*4), R11     // src ξ 4-7
+	LEAQ (SI)(R8*8), R12     // src ξ 8-11
+	LEAQ (SI)(R10*4), R13    // src ξ 12-15
+	MOVQ rs+40(FP), CX
+	SHLQ $2, CX
+	LEAQ (DI)(CX*1), AX      // dst row 1
+
+wotile:
+	MOVQ f8+24(FP), CX
+
+woch:
+	WOUTCOL((SI), (R11), (R12), (R13), Y0, Y4)
+	WOUTCOL((SI)(R8*1), (R11)(R8*1), (R12)(R8*1), (R13)(R8*1), Y1, Y5)
+	WOUTCOL((SI)(R9*1), (R11)(R9*1), (R12)(R9*1), (R13)(R9*1), Y2, Y6)
+	WOUTCOL((SI)(R10*1), (R11)(R10*1), (R12)(R10*1), (R13)(R10*1), Y3, Y7)
+	WOUTROW(Y0, Y1, Y2, Y3, DI)
+	WOUTROW(Y4, Y5, Y6, Y7, AX)
+	ADDQ $32, SI
+	ADDQ $32, R11
+	ADDQ $32, R12
+	ADDQ $32, R13
+	ADDQ $32, DI
+	ADDQ $32, AX
+	SUBQ $8, CX
+	JNZ woch
+
+	MOVQ srcAdj+48(FP), CX
+	ADDQ CX, SI
+	ADDQ CX, R11
+	ADDQ CX, R12
+	ADDQ CX, R13
+	MOVQ dstAdj+56(FP), CX
+	ADDQ CX, DI
+	ADDQ CX, AX
+	DECQ R14
+	JNZ wotile
+	VZEROUPPER
+	RET

@@ -1,0 +1,13 @@
+//go:build !amd64 || capa_noasm
+
+package kernels
+
+// Without the assembly, the Winograd transforms are the pure-Go loops.
+
+func winoFilter(u, g []float32, lo, hi, ck int) { winoFilterGeneric(u, g, lo, hi, ck) }
+func winoInput(dst, src []float32, tiles, c, rs int) {
+	winoInputGeneric(dst, src, tiles, c, rs, 0)
+}
+func winoOutput(dst, src []float32, tiles, f, rs int) {
+	winoOutputGeneric(dst, src, tiles, f, rs, 0)
+}
