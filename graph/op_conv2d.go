@@ -1,8 +1,10 @@
 package graph
 
 import (
+	"bytes"
 	"fmt"
 	"hash"
+	"unsafe"
 
 	"github.com/capa-ml/capa/internal/kernels"
 	"github.com/chewxy/hm"
@@ -59,6 +61,41 @@ type convScratch struct {
 	col, dcol, stream []float32
 	needCol           bool
 	path              convPath // the forward kernel of the last run, for tests
+
+	// winoKernel is a copy of the kernel whose Winograd transform stream
+	// holds (from offset 0) while winoBase is stream's first element: a
+	// run on a kernel with the same bits reuses the transform.
+	winoKernel []float32
+	winoBase   *float32
+	reused     bool // the last Winograd run reused the transform, for tests
+}
+
+// winograd runs Winograd's convolution with s.stream as scratch, reusing
+// the transformed filters when the kernel's bits have not changed since
+// the last run (checked, not assumed: weights change in place during
+// training and can be set by users).
+func (s *convScratch) winograd(dst, x, kernel []float32, p kernels.Window, f int) {
+	buf := s.getStream(p.WinogradScratchLen(f))
+	reuse := s.winoBase == &buf[0] && sameBits(s.winoKernel, kernel)
+	kernels.Conv2DWinogradReuseTo(dst, x, kernel, p, f, buf, reuse)
+	s.reused = reuse
+	if !reuse {
+		s.winoKernel = append(s.winoKernel[:0], kernel...)
+		s.winoBase = &buf[0]
+	}
+}
+
+// sameBits reports whether a and b hold the same float32 bit patterns (so
+// that NaNs compare equal to themselves and -0 differs from +0).
+func sameBits(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 {
+		return true
+	}
+	return bytes.Equal(unsafe.Slice((*byte)(unsafe.Pointer(&a[0])), 4*len(a)),
+		unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), 4*len(b)))
 }
 
 // convPath names a forward convolution kernel.
@@ -173,7 +210,7 @@ func (op *conv2dOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, err
 		kernels.Conv2DTo(opF32(out), opF32(d[0]), opF32(d[1]), p, f, op.scratch.get(p.ColLen()))
 	case kernels.UseWinograd(p, f):
 		op.scratch.path = pathWinograd
-		kernels.Conv2DWinogradTo(opF32(out), opF32(d[0]), opF32(d[1]), p, f, op.scratch.getStream(p.WinogradScratchLen(f)))
+		op.scratch.winograd(opF32(out), opF32(d[0]), opF32(d[1]), p, f)
 	default:
 		op.scratch.path = pathStream
 		kernels.Conv2DStreamTo(opF32(out), opF32(d[0]), opF32(d[1]), p, f, op.scratch.getStream(p.StreamScratchLen()))

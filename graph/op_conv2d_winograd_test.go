@@ -157,3 +157,66 @@ func equalPaths(a, b []convPath) bool {
 	}
 	return true
 }
+
+// TestWinogradReusesFiltersUntilWeightsChange checks that a second run on
+// the same weights reuses the transformed filters and gives the same
+// output, and that a weight changed in place between runs (as an optimizer
+// or a user does) is seen: the filters are transformed again and the
+// output matches the im2col convolution of the new weights.
+func TestWinogradReusesFiltersUntilWeightsChange(t *testing.T) {
+	defer kernels.SetWinograd(kernels.WinogradEnabled())
+	kernels.SetWinograd(true)
+	m := winoTestModel(t)
+	const batch = 2
+	x := randInput(m, batch, 5)
+	gr, err := m.Graph(batch, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRunner(gr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reused := func() (n int) {
+		for _, nd := range gr.G.AllNodes() {
+			if op, ok := nd.Op().(*conv2dOp); ok && op.scratch.path == pathWinograd && op.scratch.reused {
+				n++
+			}
+		}
+		return n
+	}
+	run := func() []float32 {
+		if err := r.Run(x); err != nil {
+			t.Fatal(err)
+		}
+		return append([]float32(nil), r.Output()...)
+	}
+	first := run()
+	if n := reused(); n != 0 {
+		t.Fatalf("first run reused %d transforms", n)
+	}
+	second := run()
+	if n := reused(); n != 2 {
+		t.Errorf("second run reused %d transforms, want 2", n)
+	}
+	if relDiff(second, first) != 0 {
+		t.Error("reusing the transformed filters changed the output")
+	}
+	k, err := m.Param("conv2d_1/kernel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Data()[7] += 0.5
+	third := run()
+	if n := reused(); n != 1 {
+		t.Errorf("after a weight change %d transforms were reused, want 1 (the unchanged layer)", n)
+	}
+	kernels.SetWinograd(false)
+	want, err := m.Predict(x, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := relDiff(third, want); d > 1e-5 || relDiff(third, first) == 0 {
+		t.Errorf("after a weight change: relative difference %g from im2col (want < 1e-5), %g from before", d, relDiff(third, first))
+	}
+}

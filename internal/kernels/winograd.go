@@ -99,17 +99,19 @@ const (
 
 // winoGeom is the tiling of one Winograd convolution.
 type winoGeom struct {
-	p                 Window
-	f                 int
-	oh, ow            int // output size
-	th, tw            int // tiles per image, vertically and horizontally
-	tiles             int // N·th·tw
-	tb                int // tiles per block
-	xa, xb            int // tile columns [xa, xb) whose 4 input columns are inside the image
-	parts             int // workers the transforms are shared among
-	patchLen, tmpLen  int // per-part scratch of the border tiles
-	vLen, mLen, uLen  int
-	scratch, partsOff int
+	p                Window
+	f                int
+	oh, ow           int  // output size
+	th, tw           int  // tiles per image, vertically and horizontally
+	tiles            int  // N·th·tw
+	tb               int  // tiles per block
+	xa, xb           int  // tile columns [xa, xb) whose 4 input columns are inside the image
+	nb               int  // blocks
+	byBlock          bool // each worker runs whole blocks (else each block is shared)
+	parts            int  // workers
+	patchLen, tmpLen int  // per-part scratch of the border tiles
+	vLen, mLen, uLen int
+	partLen, scratch int
 }
 
 func newWinoGeom(p Window, f int) winoGeom {
@@ -118,18 +120,32 @@ func newWinoGeom(p Window, f int) winoGeom {
 	g.tiles = p.N * g.th * g.tw
 	tb := winoBlockBytes / (64 * max(p.C+f, 1))
 	tb = max(min(max(tb, winoMinBlock), winoMaxBlock, g.tiles), 1)
-	nb := (g.tiles + tb - 1) / tb
-	g.tb = (g.tiles + max(nb, 1) - 1) / max(nb, 1) // blocks of equal size
+	nb := max((g.tiles+tb-1)/tb, 1)
+	g.parts = workers
+	if g.parts > 1 && g.tiles >= g.parts*winoMinBlock/2 {
+		// Enough tiles for every worker to run whole blocks of its own:
+		// as many blocks as a multiple of the workers, no barriers.
+		g.byBlock = true
+		nb = (nb + g.parts - 1) / g.parts * g.parts
+	}
+	g.nb = nb
+	g.tb = (g.tiles + nb - 1) / nb // blocks of equal size
 	g.xa = (p.PadLeft + 1) / 2
 	if r := p.W - 4 + p.PadLeft; r >= 0 {
 		g.xb = min(r/2+1, g.tw)
 	}
-	g.parts = workers
 	g.patchLen, g.tmpLen = 16*p.C, 4*f
 	g.uLen, g.vLen, g.mLen = 16*p.C*f, g.tb*16*p.C, g.tb*16*f
-	g.partsOff = g.uLen + g.vLen + g.mLen
-	g.scratch = g.partsOff + g.parts*(g.patchLen+g.tmpLen)
+	g.partLen = g.vLen + g.mLen + g.patchLen + g.tmpLen
+	g.scratch = g.uLen + g.parts*g.partLen
 	return g
+}
+
+// part returns worker part's scratch: a block of transformed tiles v and
+// of products m, a border patch and an output tile.
+func (g *winoGeom) part(scratch []float32, part int) (v, m, patch, tmp []float32) {
+	s := scratch[g.uLen+part*g.partLen : g.uLen+(part+1)*g.partLen]
+	return s[:g.vLen], s[g.vLen : g.vLen+g.mLen], s[g.vLen+g.mLen : g.vLen+g.mLen+g.patchLen], s[g.vLen+g.mLen+g.patchLen:]
 }
 
 // WinogradScratchLen is the scratch length Conv2DWinogradTo needs for a
@@ -147,6 +163,15 @@ func (p Window) WinogradScratchLen(f int) int { return newWinoGeom(p, f).scratch
 // It panics with ErrShape if the window does not apply, on the conditions
 // of Conv2DTo, or if len(scratch) != p.WinogradScratchLen(f).
 func Conv2DWinogradTo(dst, x, kernel []float32, p Window, f int, scratch []float32) {
+	Conv2DWinogradReuseTo(dst, x, kernel, p, f, scratch, false)
+}
+
+// Conv2DWinogradReuseTo is Conv2DWinogradTo that, with reuse true, skips
+// transforming the filters: the caller guarantees that scratch still holds,
+// from an earlier call with the same p.C and f, the transformed filters of
+// a kernel with the same values (inference on fixed weights transforms them
+// once instead of at every call).
+func Conv2DWinogradReuseTo(dst, x, kernel []float32, p Window, f int, scratch []float32, reuse bool) {
 	if !p.WinogradApplies() {
 		panic(ErrShape)
 	}
@@ -157,24 +182,45 @@ func Conv2DWinogradTo(dst, x, kernel []float32, p Window, f int, scratch []float
 	}
 	c, ck := p.C, p.C*f
 	u := scratch[:g.uLen]
-	v := scratch[g.uLen : g.uLen+g.vLen]
-	m := scratch[g.uLen+g.vLen : g.partsOff]
-	aux := scratch[g.partsOff:]
-	forRange(ck, 1024, func(lo, hi int) { winoFilter(u, kernel, lo, hi, ck) })
+	if !reuse {
+		forRange(ck, 1024, func(lo, hi int) { winoFilter(u, kernel, lo, hi, ck) })
+	}
+	if g.byBlock {
+		// Worker i runs blocks i, i+parts, ...: transforms and sixteen
+		// products on its own scratch, while its tiles are in its cache.
+		forParts(g.parts, 1, func(part, _, _ int) {
+			v, m, patch, tmp := g.part(scratch, part)
+			for b := part; b < g.nb; b += g.parts {
+				b0, b1 := b*g.tb, min((b+1)*g.tb, g.tiles)
+				if b0 >= b1 {
+					break
+				}
+				nt := b1 - b0
+				g.input(v, x, b0, b1, patch)
+				for xi := 0; xi < 16; xi++ {
+					Gemm(false, false, nt, f, c, 1, v[xi*c:], 16*c, u[xi*ck:(xi+1)*ck], f, 0, m[xi*f:], 16*f)
+				}
+				g.output(dst, m, b0, b1, tmp)
+			}
+		})
+		return
+	}
+	v, m, _, _ := g.part(scratch, 0)
 	for b0 := 0; b0 < g.tiles; b0 += g.tb {
 		b1 := min(b0+g.tb, g.tiles)
 		nt := b1 - b0
 		forParts(nt, 16, func(part, lo, hi int) {
-			g.input(v[lo*16*c:hi*16*c], x, b0+lo, b0+hi, aux[part*g.patchLen:(part+1)*g.patchLen])
+			_, _, patch, _ := g.part(scratch, part)
+			g.input(v[lo*16*c:hi*16*c], x, b0+lo, b0+hi, patch)
 		})
 		forRange(16, 1, func(lo, hi int) {
 			for xi := lo; xi < hi; xi++ {
 				Gemm(false, false, nt, f, c, 1, v[xi*c:], 16*c, u[xi*ck:(xi+1)*ck], f, 0, m[xi*f:], 16*f)
 			}
 		})
-		tmp := aux[g.parts*g.patchLen:]
 		forParts(nt, 16, func(part, lo, hi int) {
-			g.output(dst, m[lo*16*f:hi*16*f], b0+lo, b0+hi, tmp[part*g.tmpLen:(part+1)*g.tmpLen])
+			_, _, _, tmp := g.part(scratch, part)
+			g.output(dst, m[lo*16*f:hi*16*f], b0+lo, b0+hi, tmp)
 		})
 	}
 }
