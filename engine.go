@@ -13,7 +13,7 @@ import (
 // convolutions at inference use Winograd's algorithm (CAPA_WINOGRAD=0 turns
 // it off).
 func Engine() string {
-	wino := "Winograd F(2x2,3x3) for 3x3 convolutions at inference"
+	wino := "Winograd F(4x4,3x3) and F(2x2,3x3) for 3x3 convolutions at inference"
 	if !kernels.WinogradEnabled() {
 		wino = "Winograd off"
 	}

@@ -30,10 +30,12 @@ import (
 // runs and shares it with its two gradient ops, so one graph node's ops must
 // not run concurrently (a TapeMachine runs them one after the other). When
 // no gradient of the kernel is built (inference, or frozen layers before the
-// first trainable one), 3x3 convolutions with stride 1 and at least 16
-// input channels run Winograd's F(2x2, 3x3) algorithm instead of im2col
-// (see kernels.Conv2DWinogradTo and kernels.UseWinograd): the same values
-// to float32 rounding, 2.25 times fewer multiplications.
+// first trainable one), 3x3 convolutions with stride 1 and enough input
+// channels run Winograd's algorithm instead of im2col, F(4x4, 3x3) for wide
+// layers and F(2x2, 3x3) for the others (see kernels.Conv2DWinogradTo and
+// kernels.UseWinograd): the same values to float32 rounding, 2.25 to 4
+// times fewer multiplications; the transformed filters are reused while
+// the kernel's values are unchanged.
 func Convolution2D(x, kernel *G.Node, strides [2]int, padding [4]int) (*G.Node, error) {
 	if err := opFloat32("Convolution2D", x, kernel); err != nil {
 		return nil, err
@@ -55,8 +57,8 @@ func Convolution2D(x, kernel *G.Node, strides [2]int, padding [4]int) (*G.Node, 
 // when the kernel's gradient is built (SymDiff): without it (inference, and
 // layers frozen before the first trainable one) the forward op needs no
 // im2col matrix and uses stream instead, as the scratch of Winograd's
-// F(2x2, 3x3) algorithm for 3x3 windows with stride 1 and enough input
-// channels (kernels.UseWinograd), otherwise for im2col chunks.
+// algorithm for 3x3 windows with stride 1 and enough input channels
+// (kernels.UseWinograd), otherwise for im2col chunks.
 type convScratch struct {
 	col, dcol, stream []float32
 	needCol           bool

@@ -876,7 +876,7 @@ func (r *vggBenchResult) report() map[string]any {
 func printVGGTable(w io.Writer, r *vggBenchResult) {
 	conv := "im2col"
 	if r.winograd {
-		conv = "Winograd F(2x2,3x3) for 3x3 layers"
+		conv = "Winograd F(4x4,3x3) for wide 3x3 layers, F(2x2,3x3) for the others"
 	}
 	fmt.Fprintf(w, "capa bench --vgg: VGG16 convolutional base, forward, random weights; %d run(s) of %g s; GOMAXPROCS %d, %s, BLAS %s, convolution %s\n",
 		r.cfg.runs, r.cfg.seconds, r.gomaxprocs, runtime.Version(), r.blas, conv)

@@ -790,3 +790,307 @@ woch:
 	JNZ wotile
 	VZEROUPPER
 	RET
+
+// F(4x4, 3x3) transforms (winograd_amd64.go): the 1-D transforms of
+// wino4In and wino4Out on eight channels (or filters) at a time, applied
+// to the columns of a tile into tmp, then to the rows of tmp. Y12, Y13 and
+// Y14 hold 4, 2 and 8 in every lane.
+
+// W4IN(d0, d1, d2, d3, d4, d5 loaded in Y0-Y5; S0..S5 stores): wino4In.
+#define W4IN(S0, S1, S2, S3, S4, S5) \
+	VSUBPS Y2, Y0, Y6 \
+	VSUBPS Y2, Y4, Y7 \
+	VMULPS Y12, Y6, Y6 \
+	VADDPS Y7, Y6, Y6 \
+	VMOVUPS Y6, S0 \
+	VMULPS Y12, Y2, Y8 \
+	VSUBPS Y8, Y4, Y8 \
+	VMULPS Y12, Y1, Y9 \
+	VSUBPS Y9, Y3, Y9 \
+	VADDPS Y9, Y8, Y10 \
+	VSUBPS Y9, Y8, Y11 \
+	VMOVUPS Y10, S1 \
+	VMOVUPS Y11, S2 \
+	VSUBPS Y1, Y3, Y8 \
+	VMULPS Y13, Y8, Y8 \
+	VADDPS Y8, Y7, Y9 \
+	VSUBPS Y8, Y7, Y10 \
+	VMOVUPS Y9, S3 \
+	VMOVUPS Y10, S4 \
+	VSUBPS Y3, Y1, Y8 \
+	VMULPS Y12, Y8, Y8 \
+	VSUBPS Y3, Y5, Y9 \
+	VADDPS Y9, Y8, Y8 \
+	VMOVUPS Y8, S5
+
+// W4OUT(m0..m5 loaded in Y0-Y5; S0..S3 stores): wino4Out.
+#define W4OUT(S0, S1, S2, S3) \
+	VADDPS Y2, Y1, Y6 \
+	VSUBPS Y2, Y1, Y7 \
+	VADDPS Y4, Y3, Y8 \
+	VSUBPS Y4, Y3, Y9 \
+	VADDPS Y6, Y0, Y10 \
+	VADDPS Y8, Y10, Y10 \
+	VMOVUPS Y10, S0 \
+	VMULPS Y13, Y9, Y11 \
+	VADDPS Y11, Y7, Y11 \
+	VMOVUPS Y11, S1 \
+	VMULPS Y12, Y8, Y8 \
+	VADDPS Y8, Y6, Y8 \
+	VMOVUPS Y8, S2 \
+	VMULPS Y14, Y9, Y9 \
+	VADDPS Y9, Y7, Y9 \
+	VADDPS Y5, Y9, Y9 \
+	VMOVUPS Y9, S3
+
+#define W4LOAD(L0, L1, L2, L3, L4, L5) \
+	VMOVUPS L0, Y0 \
+	VMOVUPS L1, Y1 \
+	VMOVUPS L2, Y2 \
+	VMOVUPS L3, Y3 \
+	VMOVUPS L4, Y4 \
+	VMOVUPS L5, Y5
+
+#define W4CONSTS \
+	MOVL $0x40800000, AX \
+	VMOVD AX, X12 \
+	VBROADCASTSS X12, Y12 \
+	MOVL $0x40000000, AX \
+	VMOVD AX, X13 \
+	VBROADCASTSS X13, Y13 \
+	MOVL $0x41000000, AX \
+	VMOVD AX, X14 \
+	VBROADCASTSS X14, Y14
+
+// func winoInput4AVX2(dst, src, tmp *float32, tiles, c8, c, rs, srcAdj, dstAdj int)
+TEXT ·winoInput4AVX2(SB), NOSPLIT, $0-72
+	W4CONSTS
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ tmp+16(FP), BX
+	MOVQ tiles+24(FP), R14
+	MOVQ c+40(FP), R8
+	SHLQ $2, R8              // one pixel (or one ξ), bytes
+	LEAQ (R8)(R8*2), R9      // 3 pixels
+	LEAQ (R8)(R8*4), R13     // 5 pixels
+	LEAQ (R9)(R9*1), R12     // 6 pixels (one row of ξ)
+	MOVQ rs+48(FP), CX
+	SHLQ $2, CX              // one row, bytes
+	LEAQ (CX)(CX*2), R10     // 3 rows
+	LEAQ (CX)(CX*4), R11     // 5 rows
+
+w4itile:
+	MOVQ c8+32(FP), DX
+
+w4ich:
+	LEAQ (SI), AX
+	W4LOAD((AX), (AX)(CX*1), (AX)(CX*2), (AX)(R10*1), (AX)(CX*4), (AX)(R11*1))
+	W4IN(0(BX), 192(BX), 384(BX), 576(BX), 768(BX), 960(BX))
+	LEAQ (SI)(R8*1), AX
+	W4LOAD((AX), (AX)(CX*1), (AX)(CX*2), (AX)(R10*1), (AX)(CX*4), (AX)(R11*1))
+	W4IN(32(BX), 224(BX), 416(BX), 608(BX), 800(BX), 992(BX))
+	LEAQ (SI)(R8*2), AX
+	W4LOAD((AX), (AX)(CX*1), (AX)(CX*2), (AX)(R10*1), (AX)(CX*4), (AX)(R11*1))
+	W4IN(64(BX), 256(BX), 448(BX), 640(BX), 832(BX), 1024(BX))
+	LEAQ (SI)(R9*1), AX
+	W4LOAD((AX), (AX)(CX*1), (AX)(CX*2), (AX)(R10*1), (AX)(CX*4), (AX)(R11*1))
+	W4IN(96(BX), 288(BX), 480(BX), 672(BX), 864(BX), 1056(BX))
+	LEAQ (SI)(R8*4), AX
+	W4LOAD((AX), (AX)(CX*1), (AX)(CX*2), (AX)(R10*1), (AX)(CX*4), (AX)(R11*1))
+	W4IN(128(BX), 320(BX), 512(BX), 704(BX), 896(BX), 1088(BX))
+	LEAQ (SI)(R13*1), AX
+	W4LOAD((AX), (AX)(CX*1), (AX)(CX*2), (AX)(R10*1), (AX)(CX*4), (AX)(R11*1))
+	W4IN(160(BX), 352(BX), 544(BX), 736(BX), 928(BX), 1120(BX))
+	MOVQ DI, AX
+	W4LOAD(0(BX), 32(BX), 64(BX), 96(BX), 128(BX), 160(BX))
+	W4IN((AX), (AX)(R8*1), (AX)(R8*2), (AX)(R9*1), (AX)(R8*4), (AX)(R13*1))
+	ADDQ R12, AX
+	W4LOAD(192(BX), 224(BX), 256(BX), 288(BX), 320(BX), 352(BX))
+	W4IN((AX), (AX)(R8*1), (AX)(R8*2), (AX)(R9*1), (AX)(R8*4), (AX)(R13*1))
+	ADDQ R12, AX
+	W4LOAD(384(BX), 416(BX), 448(BX), 480(BX), 512(BX), 544(BX))
+	W4IN((AX), (AX)(R8*1), (AX)(R8*2), (AX)(R9*1), (AX)(R8*4), (AX)(R13*1))
+	ADDQ R12, AX
+	W4LOAD(576(BX), 608(BX), 640(BX), 672(BX), 704(BX), 736(BX))
+	W4IN((AX), (AX)(R8*1), (AX)(R8*2), (AX)(R9*1), (AX)(R8*4), (AX)(R13*1))
+	ADDQ R12, AX
+	W4LOAD(768(BX), 800(BX), 832(BX), 864(BX), 896(BX), 928(BX))
+	W4IN((AX), (AX)(R8*1), (AX)(R8*2), (AX)(R9*1), (AX)(R8*4), (AX)(R13*1))
+	ADDQ R12, AX
+	W4LOAD(960(BX), 992(BX), 1024(BX), 1056(BX), 1088(BX), 1120(BX))
+	W4IN((AX), (AX)(R8*1), (AX)(R8*2), (AX)(R9*1), (AX)(R8*4), (AX)(R13*1))
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, DX
+	JNZ w4ich
+
+	ADDQ srcAdj+56(FP), SI
+	ADDQ dstAdj+64(FP), DI
+	DECQ R14
+	JNZ w4itile
+	VZEROUPPER
+	RET
+
+// func winoOutput4AVX2(dst, src, tmp *float32, tiles, f8, f, rs, srcAdj, dstAdj int)
+TEXT ·winoOutput4AVX2(SB), NOSPLIT, $0-72
+	W4CONSTS
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ tmp+16(FP), BX
+	MOVQ tiles+24(FP), R14
+	MOVQ f+40(FP), R8
+	SHLQ $2, R8              // one filter plane ξ (or one pixel), bytes
+	LEAQ (R8)(R8*2), R9      // 3
+	LEAQ (R8)(R8*4), R10     // 5
+	LEAQ (R9)(R9*1), R12     // 6: one row of ξ
+	LEAQ (R12)(R12*2), R13   // 18: 3 rows of ξ
+	LEAQ (R12)(R12*4), R11   // 30: 5 rows of ξ
+	MOVQ rs+48(FP), CX
+	SHLQ $2, CX              // one output row, bytes
+
+w4otile:
+	MOVQ f8+32(FP), DX
+
+w4och:
+	LEAQ (SI), AX
+	W4LOAD((AX), (AX)(R12*1), (AX)(R12*2), (AX)(R13*1), (AX)(R12*4), (AX)(R11*1))
+	W4OUT(0(BX), 192(BX), 384(BX), 576(BX))
+	LEAQ (SI)(R8*1), AX
+	W4LOAD((AX), (AX)(R12*1), (AX)(R12*2), (AX)(R13*1), (AX)(R12*4), (AX)(R11*1))
+	W4OUT(32(BX), 224(BX), 416(BX), 608(BX))
+	LEAQ (SI)(R8*2), AX
+	W4LOAD((AX), (AX)(R12*1), (AX)(R12*2), (AX)(R13*1), (AX)(R12*4), (AX)(R11*1))
+	W4OUT(64(BX), 256(BX), 448(BX), 640(BX))
+	LEAQ (SI)(R9*1), AX
+	W4LOAD((AX), (AX)(R12*1), (AX)(R12*2), (AX)(R13*1), (AX)(R12*4), (AX)(R11*1))
+	W4OUT(96(BX), 288(BX), 480(BX), 672(BX))
+	LEAQ (SI)(R8*4), AX
+	W4LOAD((AX), (AX)(R12*1), (AX)(R12*2), (AX)(R13*1), (AX)(R12*4), (AX)(R11*1))
+	W4OUT(128(BX), 320(BX), 512(BX), 704(BX))
+	LEAQ (SI)(R10*1), AX
+	W4LOAD((AX), (AX)(R12*1), (AX)(R12*2), (AX)(R13*1), (AX)(R12*4), (AX)(R11*1))
+	W4OUT(160(BX), 352(BX), 544(BX), 736(BX))
+	MOVQ DI, AX
+	W4LOAD(0(BX), 32(BX), 64(BX), 96(BX), 128(BX), 160(BX))
+	W4OUT((AX), (AX)(R8*1), (AX)(R8*2), (AX)(R9*1))
+	ADDQ CX, AX
+	W4LOAD(192(BX), 224(BX), 256(BX), 288(BX), 320(BX), 352(BX))
+	W4OUT((AX), (AX)(R8*1), (AX)(R8*2), (AX)(R9*1))
+	ADDQ CX, AX
+	W4LOAD(384(BX), 416(BX), 448(BX), 480(BX), 512(BX), 544(BX))
+	W4OUT((AX), (AX)(R8*1), (AX)(R8*2), (AX)(R9*1))
+	ADDQ CX, AX
+	W4LOAD(576(BX), 608(BX), 640(BX), 672(BX), 704(BX), 736(BX))
+	W4OUT((AX), (AX)(R8*1), (AX)(R8*2), (AX)(R9*1))
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, DX
+	JNZ w4och
+
+	ADDQ srcAdj+56(FP), SI
+	ADDQ dstAdj+64(FP), DI
+	DECQ R14
+	JNZ w4otile
+	VZEROUPPER
+	RET
+
+// W4FILT(g0, g1, g2 loaded in Y0-Y2; S0..S5 stores): wino4Filt, with Y12,
+// Y13, Y14 and Y15 holding ¼, ½, ⅙ and -⅙.
+#define W4FILT(S0, S1, S2, S3, S4, S5) \
+	VMULPS Y12, Y0, Y3 \
+	VMOVUPS Y3, S0 \
+	VMULPS Y13, Y1, Y4 \
+	VADDPS Y1, Y0, Y5 \
+	VADDPS Y2, Y5, Y5 \
+	VMULPS Y15, Y5, Y5 \
+	VMOVUPS Y5, S1 \
+	VSUBPS Y1, Y0, Y6 \
+	VADDPS Y2, Y6, Y6 \
+	VMULPS Y15, Y6, Y6 \
+	VMOVUPS Y6, S2 \
+	VADDPS Y4, Y3, Y7 \
+	VADDPS Y2, Y7, Y7 \
+	VMULPS Y14, Y7, Y7 \
+	VMOVUPS Y7, S3 \
+	VSUBPS Y4, Y3, Y8 \
+	VADDPS Y2, Y8, Y8 \
+	VMULPS Y14, Y8, Y8 \
+	VMOVUPS Y8, S4 \
+	VMOVUPS Y2, S5
+
+// func winoFilter4AVX2(u, w, tmp *float32, n, ck int)
+TEXT ·winoFilter4AVX2(SB), NOSPLIT, $0-40
+	MOVL $0x3E800000, AX
+	VMOVD AX, X12
+	VBROADCASTSS X12, Y12
+	MOVL $0x3F000000, AX
+	VMOVD AX, X13
+	VBROADCASTSS X13, Y13
+	MOVL $0x3E2AAAAB, AX
+	VMOVD AX, X14
+	VBROADCASTSS X14, Y14
+	MOVL $0xBE2AAAAB, AX
+	VMOVD AX, X15
+	VBROADCASTSS X15, Y15
+	MOVQ u+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ tmp+16(FP), BX
+	MOVQ n+24(FP), DX
+	MOVQ ck+32(FP), R8
+	SHLQ $2, R8              // one plane, bytes
+	LEAQ (R8)(R8*2), R9      // 3 planes
+	LEAQ (R8)(R8*4), R13     // 5 planes
+	LEAQ (R9)(R9*1), R12     // 6 planes
+
+w4fl:
+	LEAQ (SI), AX
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(R9*1), Y1
+	VMOVUPS (AX)(R12*1), Y2
+	W4FILT(0(BX), 96(BX), 192(BX), 288(BX), 384(BX), 480(BX))
+	LEAQ (SI)(R8*1), AX
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(R9*1), Y1
+	VMOVUPS (AX)(R12*1), Y2
+	W4FILT(32(BX), 128(BX), 224(BX), 320(BX), 416(BX), 512(BX))
+	LEAQ (SI)(R8*2), AX
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(R9*1), Y1
+	VMOVUPS (AX)(R12*1), Y2
+	W4FILT(64(BX), 160(BX), 256(BX), 352(BX), 448(BX), 544(BX))
+	MOVQ DI, AX
+	VMOVUPS 0(BX), Y0
+	VMOVUPS 32(BX), Y1
+	VMOVUPS 64(BX), Y2
+	W4FILT((AX), (AX)(R8*1), (AX)(R8*2), (AX)(R9*1), (AX)(R8*4), (AX)(R13*1))
+	ADDQ R12, AX
+	VMOVUPS 96(BX), Y0
+	VMOVUPS 128(BX), Y1
+	VMOVUPS 160(BX), Y2
+	W4FILT((AX), (AX)(R8*1), (AX)(R8*2), (AX)(R9*1), (AX)(R8*4), (AX)(R13*1))
+	ADDQ R12, AX
+	VMOVUPS 192(BX), Y0
+	VMOVUPS 224(BX), Y1
+	VMOVUPS 256(BX), Y2
+	W4FILT((AX), (AX)(R8*1), (AX)(R8*2), (AX)(R9*1), (AX)(R8*4), (AX)(R13*1))
+	ADDQ R12, AX
+	VMOVUPS 288(BX), Y0
+	VMOVUPS 320(BX), Y1
+	VMOVUPS 352(BX), Y2
+	W4FILT((AX), (AX)(R8*1), (AX)(R8*2), (AX)(R9*1), (AX)(R8*4), (AX)(R13*1))
+	ADDQ R12, AX
+	VMOVUPS 384(BX), Y0
+	VMOVUPS 416(BX), Y1
+	VMOVUPS 448(BX), Y2
+	W4FILT((AX), (AX)(R8*1), (AX)(R8*2), (AX)(R9*1), (AX)(R8*4), (AX)(R13*1))
+	ADDQ R12, AX
+	VMOVUPS 480(BX), Y0
+	VMOVUPS 512(BX), Y1
+	VMOVUPS 544(BX), Y2
+	W4FILT((AX), (AX)(R8*1), (AX)(R8*2), (AX)(R9*1), (AX)(R8*4), (AX)(R13*1))
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, DX
+	JNZ w4fl
+	VZEROUPPER
+	RET

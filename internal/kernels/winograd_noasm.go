@@ -11,3 +11,10 @@ func winoInput(dst, src []float32, tiles, c, rs int) {
 func winoOutput(dst, src []float32, tiles, f, rs int) {
 	winoOutputGeneric(dst, src, tiles, f, rs, 0)
 }
+func winoInput4(dst, src []float32, tiles, c, rs int) {
+	winoInput4Generic(dst, src, tiles, c, rs, 0)
+}
+func winoOutput4(dst, src []float32, tiles, f, rs int) {
+	winoOutput4Generic(dst, src, tiles, f, rs, 0)
+}
+func winoFilter4(u, g []float32, lo, hi, ck int) { winoFilter4Generic(u, g, lo, hi, ck) }
