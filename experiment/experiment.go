@@ -118,23 +118,17 @@ func (s *Schedule) build() (train.Schedule, train.Callback, error) {
 		dec.DisallowUnknownFields()
 		return dec.Decode(v)
 	}
-	var (
-		sch interface {
-			train.Schedule
-			Validate() error
-		}
-		err error
-	)
+	var sch interface {
+		train.Schedule
+		Validate() error
+	}
 	switch s.Class {
 	case "StepDecay":
-		var v train.StepDecay
-		err, sch = decode(&v), v
+		sch = &train.StepDecay{}
 	case "ExponentialDecay":
-		var v train.ExponentialDecay
-		err, sch = decode(&v), v
+		sch = &train.ExponentialDecay{}
 	case "CosineDecay":
-		var v train.CosineDecay
-		err, sch = decode(&v), v
+		sch = &train.CosineDecay{}
 	case "ReduceLROnPlateau":
 		var v plateau
 		if err := decode(&v); err != nil {
@@ -154,7 +148,7 @@ func (s *Schedule) build() (train.Schedule, train.Callback, error) {
 	default:
 		return nil, nil, fmt.Errorf("unknown class_name %q (StepDecay, ExponentialDecay, CosineDecay, ReduceLROnPlateau)", s.Class)
 	}
-	if err != nil {
+	if err := decode(sch); err != nil {
 		return nil, nil, err
 	}
 	if err := sch.Validate(); err != nil {

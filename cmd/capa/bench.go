@@ -138,6 +138,11 @@ func cmdBench(args []string) error {
 		return err
 	}
 	printBenchTable(os.Stdout, res)
+	return writeBenchReport(c, res)
+}
+
+// writeBenchReport writes a bench run's report to --report, if given.
+func writeBenchReport(c benchConfig, res interface{ report() map[string]any }) error {
 	if c.report == "" {
 		return nil
 	}
@@ -651,10 +656,7 @@ func cmdBenchVGG(c benchConfig) error {
 		return err
 	}
 	printVGGTable(os.Stdout, res)
-	if c.report == "" {
-		return nil
-	}
-	return writeReport(c.report, res.report())
+	return writeBenchReport(c, res)
 }
 
 // vggModel is VGG16's base for one size with its input batch.
