@@ -552,14 +552,8 @@ func (r *benchResult) report() map[string]any {
 		"step_seconds":                         r.stepSeconds,
 		"first_step_seconds":                   r.firstStepSeconds,
 		"peak_rss_bytes":                       r.peakRSS,
-		"blas":                                 r.blas,
-		"gomaxprocs":                           r.gomaxprocs,
-		"num_cpu":                              r.numCPU,
-		"go_version":                           runtime.Version(),
-		"goos":                                 runtime.GOOS,
-		"goarch":                               runtime.GOARCH,
-		"time":                                 time.Now().UTC().Format(time.RFC3339),
 	}
+	addBenchEnv(v, r.blas, r.gomaxprocs, r.numCPU)
 	if r.cfg.peer != "" {
 		v["peer_script"] = r.cfg.peer
 		v["peer_framework"] = r.peerFramework
@@ -853,20 +847,14 @@ func (r *vggBenchResult) report() map[string]any {
 		sizes = append(sizes, v)
 	}
 	v := map[string]any{
-		"model":      "VGG16 convolutional base (vgg.VGG16, no top), random weights (seed), forward only",
-		"seed":       r.cfg.seed,
-		"runs":       r.cfg.runs,
-		"seconds":    r.cfg.seconds,
-		"sizes":      sizes,
-		"winograd":   r.winograd,
-		"blas":       r.blas,
-		"gomaxprocs": r.gomaxprocs,
-		"num_cpu":    r.numCPU,
-		"go_version": runtime.Version(),
-		"goos":       runtime.GOOS,
-		"goarch":     runtime.GOARCH,
-		"time":       time.Now().UTC().Format(time.RFC3339),
+		"model":    "VGG16 convolutional base (vgg.VGG16, no top), random weights (seed), forward only",
+		"seed":     r.cfg.seed,
+		"runs":     r.cfg.runs,
+		"seconds":  r.cfg.seconds,
+		"sizes":    sizes,
+		"winograd": r.winograd,
 	}
+	addBenchEnv(v, r.blas, r.gomaxprocs, r.numCPU)
 	if r.cfg.peer != "" {
 		v["peer_script"] = r.cfg.peer
 		v["peer_framework"] = r.peerFramework
@@ -904,4 +892,16 @@ func printVGGTable(w io.Writer, r *vggBenchResult) {
 		}
 	}
 	tw.Flush()
+}
+
+// addBenchEnv records in a bench report what the numbers were measured on:
+// the BLAS, the cores, the Go toolchain and platform, and the time.
+func addBenchEnv(v map[string]any, blas string, gomaxprocs, numCPU int) {
+	v["blas"] = blas
+	v["gomaxprocs"] = gomaxprocs
+	v["num_cpu"] = numCPU
+	v["go_version"] = runtime.Version()
+	v["goos"] = runtime.GOOS
+	v["goarch"] = runtime.GOARCH
+	v["time"] = time.Now().UTC().Format(time.RFC3339)
 }
