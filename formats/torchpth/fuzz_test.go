@@ -5,16 +5,19 @@ import (
 )
 
 // FuzzReadStateDict feeds arbitrary bytes to ReadStateDict and reads every
-// floating-point tensor of what it accepts, seeded with the files in
-// testdata/. No input may panic; every error wraps ErrFormat, ErrUnsupported
-// or ErrUnsafe; an accepted tensor has as many elements as its shape says
-// and addresses only its storage.
+// floating-point tensor of what it accepts. No input may panic; every
+// error wraps ErrFormat, ErrUnsupported or ErrUnsafe; an accepted tensor
+// has as many elements as its shape says and addresses only its storage.
 //
-// The seeds are up to 80 KB, so run it with a short -fuzzminimizetime
-// (e.g. 2s): minimizing a large interesting input otherwise stalls the
-// workers for the default 60 seconds.
+// It is seeded with the small files of seed_test.go (every serialization,
+// a few hundred bytes each) and the regression inputs in
+// testdata/fuzz/FuzzReadStateDict; the 75 KB VGG-like files of testdata
+// are left out, as they slow the mutator to a few executions a second.
+// Run it with scripts/fuzz.sh or
+//
+//	go test -run='^$' -fuzz='^FuzzReadStateDict$' -fuzztime=5m -parallel=1 ./formats/torchpth
 func FuzzReadStateDict(f *testing.F) {
-	for _, b := range seeds(f) {
+	for _, b := range fuzzSeeds(f) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
