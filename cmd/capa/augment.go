@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"image/png"
 	"os"
@@ -9,29 +8,30 @@ import (
 
 	"github.com/capa-ml/capa/augment"
 	"github.com/capa-ml/capa/dataset"
+	"github.com/capa-ml/capa/internal/cli"
 )
 
 // cmdAugment writes a preview of the default Fashion-MNIST augmentation: a
 // grid of training images, each followed by augmented copies.
 func cmdAugment(args []string) error {
-	fs := flag.NewFlagSet("capa augment", flag.ContinueOnError)
+	fs := cli.NewFlagSet("capa augment", augmentUsage)
 	out := fs.String("preview", "", "write the preview grid to this PNG file (required)")
 	data := fs.String("data", "", "directory with the Fashion-MNIST files")
 	n := fs.Int("n", 8, "number of original images (rows)")
 	copies := fs.Int("copies", 8, "augmented copies of each image")
 	seed := fs.Uint64("seed", 1, "seed of the augmentation")
 	scale := fs.Int("scale", 3, "upscaling factor of every pixel")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %v", fs.Args())
+	if err := cli.NoArgs(fs); err != nil {
+		return err
 	}
 	if *out == "" {
-		return fmt.Errorf("--preview FILE.png is required")
+		return cli.Usagef("--preview FILE.png is required")
 	}
 	if *n < 1 || *copies < 1 || *scale < 1 {
-		return fmt.Errorf("--n, --copies and --scale must be positive, got %d, %d, %d", *n, *copies, *scale)
+		return cli.Usagef("--n, --copies and --scale must be positive, got %d, %d, %d", *n, *copies, *scale)
 	}
 	trainSet, _, err := dataset.LoadFashionMNIST(*data)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/capa-ml/capa"
 	"github.com/capa-ml/capa/dataset"
+	"github.com/capa-ml/capa/internal/cli"
 	"github.com/capa-ml/capa/internal/kernels"
 	"github.com/capa-ml/capa/train"
 	"github.com/capa-ml/capa/vgg"
@@ -102,14 +102,11 @@ func cmdBench(args []string) error {
 		fmt.Fprint(fs.Output(), benchHelp)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil // the help was the answer
-		}
-		return err
+	if err := cli.Parse(fs, args); err != nil {
+		return err // help on stdout (exit 0) or a usage error (exit 2)
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %v", fs.Args())
+	if err := cli.NoArgs(fs); err != nil {
+		return err
 	}
 	if c.vgg {
 		return cmdBenchVGG(c)

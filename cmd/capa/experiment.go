@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -15,22 +14,23 @@ import (
 	"github.com/capa-ml/capa"
 	"github.com/capa-ml/capa/dataset"
 	"github.com/capa-ml/capa/experiment"
+	"github.com/capa-ml/capa/internal/cli"
 )
 
 // cmdExperiment runs configuration files on Fashion-MNIST, choosing on a
 // validation split held out of the training set and testing once.
 func cmdExperiment(args []string) error {
-	fs := flag.NewFlagSet("capa experiment", flag.ContinueOnError)
+	fs := cli.NewFlagSet("capa experiment", experimentUsage)
 	data := fs.String("data", "", "directory with the Fashion-MNIST files")
 	out := fs.String("out", "experiments/results", "directory for the models, curves and tables")
 	nVal := fs.Int("validation", 10000, "validation images held out of the end of the training set")
 	limit := fs.Int("limit", 0, "train on the first N of the remaining training images (0: all)")
 	fresh := fs.Bool("fresh", false, "replace the results table in --out instead of adding to it")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return fmt.Errorf("usage: capa experiment [flags] CONFIG.json...")
+		return cli.Usagef("give one or more CONFIG.json files after the flags")
 	}
 	// Every configuration is checked before any training starts.
 	var cfgs []experiment.Config

@@ -13,6 +13,8 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"github.com/capa-ml/capa/internal/cli"
 )
 
 const usage = `capa: convolutional networks in Go, the Keras way.
@@ -31,37 +33,55 @@ Usage:
   capa visualize --model FILE      pictures: predictions, confusion matrix, filters,
                                    feature maps, learning curves (PNG, into ./visualize)
 
-Run "capa COMMAND -h" for the flags of a command.
+Run "capa COMMAND -h" or "capa help COMMAND" for the flags of a command.
 `
 
 func main() {
-	if len(os.Args) < 2 {
+	os.Exit(dispatch(os.Args[1:]))
+}
+
+// commands maps each subcommand to its function. A function returns a
+// *cli.UsageError for a mistake in its command line, flag.ErrHelp after
+// printing its help (cli.Parse does both), or the error of the run.
+var commands = map[string]func([]string) error{
+	"train":      cmdTrain,
+	"evaluate":   cmdEvaluate,
+	"predict":    cmdPredict,
+	"summary":    cmdSummary,
+	"vgg16":      cmdVGG16,
+	"experiment": cmdExperiment,
+	"bench":      cmdBench,
+	"augment":    cmdAugment,
+	"visualize":  cmdVisualize,
+}
+
+// dispatch runs the command line args (without the program name) and returns
+// the exit status: 0 on success or help, 2 for a usage error, 1 when the
+// command fails (see package internal/cli).
+func dispatch(args []string) int {
+	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
+		return cli.StatusUsage
 	}
-	cmds := map[string]func([]string) error{
-		"train":      cmdTrain,
-		"evaluate":   cmdEvaluate,
-		"predict":    cmdPredict,
-		"summary":    cmdSummary,
-		"vgg16":      cmdVGG16,
-		"experiment": cmdExperiment,
-		"bench":      cmdBench,
-		"augment":    cmdAugment,
-		"visualize":  cmdVisualize,
-	}
-	name := os.Args[1]
-	if name == "-h" || name == "--help" || name == "help" {
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help":
 		fmt.Print(usage)
-		return
+		return cli.StatusOK
+	case "help":
+		switch len(args) {
+		case 1:
+			fmt.Print(usage)
+			return cli.StatusOK
+		case 2:
+			name, args = args[1], []string{args[1], "-h"}
+		default:
+			return cli.Status(os.Stderr, "capa help", cli.Usagef("give one command, got %q", args[1:]))
+		}
 	}
-	f, ok := cmds[name]
+	f, ok := commands[name]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "capa: unknown command %q\n\n%s", name, usage)
-		os.Exit(2)
+		return cli.Status(os.Stderr, "capa", cli.Usagef("unknown command %q", name))
 	}
-	if err := f(os.Args[2:]); err != nil {
-		fmt.Fprintf(os.Stderr, "capa %s: %v\n", name, err)
-		os.Exit(1)
-	}
+	return cli.Status(os.Stderr, "capa "+name, f(args[1:]))
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/capa-ml/capa"
 	"github.com/capa-ml/capa/dataset"
+	"github.com/capa-ml/capa/internal/cli"
 	"github.com/capa-ml/capa/train"
 )
 
@@ -32,7 +33,7 @@ type trainConfig struct {
 }
 
 func cmdTrain(args []string) error {
-	fs := flag.NewFlagSet("capa train", flag.ContinueOnError)
+	fs := cli.NewFlagSet("capa train", trainUsage)
 	var c trainConfig
 	fs.IntVar(&c.Epochs, "epochs", 10, "number of epochs")
 	fs.IntVar(&c.BatchSize, "batch-size", 32, "batch size")
@@ -45,11 +46,11 @@ func cmdTrain(args []string) error {
 	fs.IntVar(&c.Hidden, "hidden", 0, "add a Dense(N, relu) layer after Flatten (0: none)")
 	data := fs.String("data", "", "directory with the Fashion-MNIST files (default: $FASHION_MNIST_DIR, the Debian package, the user cache, or download)")
 	resume := fs.String("resume", "", "continue the interrupted run saved in this checkpoint")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %v", fs.Args())
+	if err := cli.NoArgs(fs); err != nil {
+		return err
 	}
 
 	var m *capa.Model
@@ -61,7 +62,7 @@ func cmdTrain(args []string) error {
 			}
 		})
 		if len(others) > 0 {
-			return fmt.Errorf("--resume continues the saved run with its own settings; %v cannot be changed (only --data may be given)", others)
+			return cli.Usagef("--resume continues the saved run with its own settings; %v cannot be changed (only --data may be given)", others)
 		}
 		var err error
 		if m, err = capa.Load(*resume); err != nil {
@@ -82,11 +83,11 @@ func cmdTrain(args []string) error {
 		fmt.Println()
 	} else {
 		if c.Epochs < 1 || c.BatchSize < 1 || c.Limit < 0 || c.Hidden < 0 {
-			return fmt.Errorf("--epochs and --batch-size must be positive, --limit and --hidden not negative")
+			return cli.Usagef("--epochs and --batch-size must be positive, --limit and --hidden not negative; got %d, %d, %d, %d", c.Epochs, c.BatchSize, c.Limit, c.Hidden)
 		}
 		opt, err := train.NewOptimizer(c.Optimizer, c.LR)
 		if err != nil {
-			return err
+			return cli.Usagef("%v", err)
 		}
 		if m, err = capa.PracticalCNN(c.Hidden, c.Seed); err != nil {
 			return err

@@ -2,18 +2,18 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"sort"
 
 	"github.com/capa-ml/capa"
 	"github.com/capa-ml/capa/dataset"
+	"github.com/capa-ml/capa/internal/cli"
 	"github.com/capa-ml/capa/train"
 )
 
 func loadModel(path string) (*capa.Model, []string, error) {
 	if path == "" {
-		return nil, nil, fmt.Errorf("--model FILE is required")
+		return nil, nil, cli.Usagef("--model FILE is required")
 	}
 	m, err := capa.Load(path)
 	if err != nil {
@@ -27,11 +27,14 @@ func loadModel(path string) (*capa.Model, []string, error) {
 }
 
 func cmdEvaluate(args []string) error {
-	fs := flag.NewFlagSet("capa evaluate", flag.ContinueOnError)
+	fs := cli.NewFlagSet("capa evaluate", evaluateUsage)
 	model := fs.String("model", "", "model file written by capa train or Save")
 	data := fs.String("data", "", "directory with the Fashion-MNIST files")
 	report := fs.String("report", "", "write a JSON report to this file")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if err := cli.NoArgs(fs); err != nil {
 		return err
 	}
 	m, names, err := loadModel(*model)
@@ -74,14 +77,14 @@ func cmdEvaluate(args []string) error {
 }
 
 func cmdPredict(args []string) error {
-	fs := flag.NewFlagSet("capa predict", flag.ContinueOnError)
+	fs := cli.NewFlagSet("capa predict", predictUsage)
 	model := fs.String("model", "", "model file written by capa train or Save")
 	top := fs.Int("top", 3, "how many classes to show per image")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return fmt.Errorf("give one or more PNG or JPEG images")
+		return cli.Usagef("give one or more PNG or JPEG images after the flags")
 	}
 	m, names, err := loadModel(*model)
 	if err != nil {
@@ -125,9 +128,12 @@ func cmdPredict(args []string) error {
 }
 
 func cmdSummary(args []string) error {
-	fs := flag.NewFlagSet("capa summary", flag.ContinueOnError)
+	fs := cli.NewFlagSet("capa summary", summaryUsage)
 	model := fs.String("model", "", "model file")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if err := cli.NoArgs(fs); err != nil {
 		return err
 	}
 	m, _, err := loadModel(*model)

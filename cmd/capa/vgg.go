@@ -1,10 +1,10 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 
 	"github.com/capa-ml/capa/formats/npy"
+	"github.com/capa-ml/capa/internal/cli"
 	"github.com/capa-ml/capa/vgg"
 )
 
@@ -18,21 +18,26 @@ import (
 // base's output (N, h, w, 512), channels-last; P the (N, 1000)
 // probabilities of the full model at 224x224.
 func cmdVGG16(args []string) error {
-	if len(args) == 0 || (args[0] != "features" && args[0] != "predict") {
-		return fmt.Errorf("usage: capa vgg16 features|predict --weights FILE --input X.npy --output Y.npy")
+	mode := "features|predict" // without a mode, only -h is understood
+	if len(args) > 0 && (args[0] == "features" || args[0] == "predict") {
+		mode, args = args[0], args[1:]
+	} else if len(args) == 0 || (args[0] != "-h" && args[0] != "-help" && args[0] != "--help") {
+		return cli.Usagef("give the mode first: capa vgg16 features|predict [flags]")
 	}
-	mode := args[0]
-	fs := flag.NewFlagSet("capa vgg16 "+mode, flag.ContinueOnError)
+	fs := cli.NewFlagSet("capa vgg16 "+mode, vgg16Usage)
 	weights := fs.String("weights", "", "VGG16 weights: Keras .h5 or torchvision .pth (required)")
 	input := fs.String("input", "", "float32 .npy input, (N, H, W, 3), preprocessed for the weights (required)")
 	output := fs.String("output", "", "where to write the float32 .npy result (required)")
 	batch := fs.Int("batch-size", 16, "images per batch")
 	depth := fs.Int("depth", 16, "16 or 19")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if err := cli.NoArgs(fs); err != nil {
 		return err
 	}
 	if *weights == "" || *input == "" || *output == "" {
-		return fmt.Errorf("--weights, --input and --output are required")
+		return cli.Usagef("--weights, --input and --output are required")
 	}
 	shape, x, err := npy.ReadFile(*input)
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"image"
 	"image/color"
@@ -12,6 +11,7 @@ import (
 	"github.com/capa-ml/capa"
 	"github.com/capa-ml/capa/dataset"
 	"github.com/capa-ml/capa/graph"
+	"github.com/capa-ml/capa/internal/cli"
 	"github.com/capa-ml/capa/viz"
 )
 
@@ -28,21 +28,21 @@ const (
 // convolution's filters, the feature maps of one image and the learning
 // curves.
 func cmdVisualize(args []string) error {
-	fs := flag.NewFlagSet("capa visualize", flag.ContinueOnError)
+	fs := cli.NewFlagSet("capa visualize", visualizeUsage)
 	model := fs.String("model", "", "model file written by capa train or Save (required)")
 	imagePath := fs.String("image", "", "PNG or JPEG image whose feature maps to draw (default: the first test image)")
 	data := fs.String("data", "", "directory with the Fashion-MNIST files")
 	outDir := fs.String("out", "visualize", "directory to write the pictures into")
 	samples := fs.Int("samples", 32, "number of test images in samples.png")
 	limit := fs.Int("limit", 0, "confusion matrix on the first N test images only (0: all)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %v", fs.Args())
+	if err := cli.NoArgs(fs); err != nil {
+		return err
 	}
 	if *samples < 1 || *limit < 0 {
-		return fmt.Errorf("--samples must be positive and --limit not negative, got %d and %d", *samples, *limit)
+		return cli.Usagef("--samples must be positive and --limit not negative, got %d and %d", *samples, *limit)
 	}
 	m, names, err := loadModel(*model)
 	if err != nil {

@@ -18,7 +18,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,6 +26,7 @@ import (
 	"github.com/capa-ml/capa"
 	"github.com/capa-ml/capa/dataset"
 	"github.com/capa-ml/capa/graph"
+	"github.com/capa-ml/capa/internal/cli"
 	"github.com/capa-ml/capa/train"
 	"github.com/capa-ml/capa/transfer"
 	"github.com/capa-ml/capa/vgg"
@@ -40,30 +40,48 @@ type options struct {
 	randomOK                    bool
 }
 
+const usage = `Usage: transfer-demo [flags]
+
+Transfer learning with VGG16. With --data DIR (one sub-folder of PNG or JPEG
+images per class) it trains a classifier head on VGG16's frozen
+convolutional base, optionally fine-tunes block5, and saves the model to
+--out. Without --data it compares, on N Fashion-MNIST training images, VGG16
+features plus a head against the course's CNN trained from scratch.
+`
+
 func main() {
+	cli.Exit("transfer-demo", run(os.Args[1:]))
+}
+
+// run parses args and runs the demo; see package internal/cli for the
+// meaning of its errors.
+func run(args []string) error {
 	var o options
-	flag.StringVar(&o.data, "data", "", "image folder, one sub-folder per class (default: the Fashion-MNIST small-data story)")
-	flag.StringVar(&o.weights, "weights", "", "VGG16 weights: Keras .h5 or torchvision .pth (default: Keras's, from the cache or downloaded)")
-	flag.BoolVar(&o.randomOK, "random-weights", false, "run with random VGG16 weights when no weight file is available (the accuracy then means nothing)")
-	flag.StringVar(&o.dataDir, "fashion-dir", "", "directory with the Fashion-MNIST files (as capa train --data)")
-	flag.IntVar(&o.n, "n", 1000, "Fashion-MNIST: number of training images")
-	flag.IntVar(&o.size, "size", 150, "--data: images are resized to SIZExSIZE")
-	flag.IntVar(&o.epochs, "epochs", 20, "epochs for the head and for the CNN from scratch")
-	flag.IntVar(&o.batch, "batch-size", 32, "batch size")
-	flag.IntVar(&o.fineTune, "fine-tune", 0, "--data: epochs of fine-tuning block5 after the head (0: none)")
-	flag.StringVar(&o.out, "out", "transfer.safetensors", "--data: where to save the combined model")
-	flag.Uint64Var(&o.seed, "seed", 1, "seed")
-	flag.Parse()
-	var err error
+	fs := cli.NewFlagSet("transfer-demo", usage)
+	fs.StringVar(&o.data, "data", "", "image folder, one sub-folder per class (default: the Fashion-MNIST small-data story)")
+	fs.StringVar(&o.weights, "weights", "", "VGG16 weights: Keras .h5 or torchvision .pth (default: Keras's, from the cache or downloaded)")
+	fs.BoolVar(&o.randomOK, "random-weights", false, "run with random VGG16 weights when no weight file is available (the accuracy then means nothing)")
+	fs.StringVar(&o.dataDir, "fashion-dir", "", "directory with the Fashion-MNIST files (as capa train --data)")
+	fs.IntVar(&o.n, "n", 1000, "Fashion-MNIST: number of training images")
+	fs.IntVar(&o.size, "size", 150, "--data: images are resized to SIZExSIZE")
+	fs.IntVar(&o.epochs, "epochs", 20, "epochs for the head and for the CNN from scratch")
+	fs.IntVar(&o.batch, "batch-size", 32, "batch size")
+	fs.IntVar(&o.fineTune, "fine-tune", 0, "--data: epochs of fine-tuning block5 after the head (0: none)")
+	fs.StringVar(&o.out, "out", "transfer.safetensors", "--data: where to save the combined model")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if err := cli.NoArgs(fs); err != nil {
+		return err
+	}
+	if o.epochs < 1 || o.batch < 1 || o.size < 1 || o.fineTune < 0 {
+		return cli.Usagef("--epochs, --batch-size and --size must be positive and --fine-tune not negative; got %d, %d, %d, %d", o.epochs, o.batch, o.size, o.fineTune)
+	}
 	if o.data != "" {
-		err = folderDemo(o)
-	} else {
-		err = fashionDemo(o)
+		return folderDemo(o)
 	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "transfer-demo: %v\n", err)
-		os.Exit(1)
-	}
+	return fashionDemo(o)
 }
 
 // base builds VGG16's base for size x size images and loads the weights.

@@ -1,0 +1,59 @@
+package main
+
+// The usage of each command, printed by "capa CMD -h" above the flags.
+
+const trainUsage = `Usage: capa train [flags]
+       capa train --resume CHECKPOINT [--data DIR]
+
+Trains the practical's CNN on Fashion-MNIST, evaluates it on the test set
+and saves it to --out. A checkpoint is written beside --out after every
+epoch and on Ctrl-C; --resume continues from it. A run whose loss diverges
+(NaN, Inf, or far above where it started) stops with an error and leaves
+--out untouched (--stop-on-divergence=false turns that check off).
+`
+
+const evaluateUsage = `Usage: capa evaluate --model FILE [flags]
+
+Prints the test accuracy, loss and confusion matrix of a saved model on
+Fashion-MNIST's test set.
+`
+
+const predictUsage = `Usage: capa predict --model FILE [flags] IMAGE...
+
+Classifies PNG or JPEG images with a saved model: each image is converted
+the way Fashion-MNIST's were (grayscale, light object on a dark background,
+cropped, fitted into the model's input size). Images larger than
+--max-pixels are refused before they are decoded.
+`
+
+const summaryUsage = `Usage: capa summary --model FILE
+
+Prints a saved model's layers, shapes and parameter counts.
+`
+
+const experimentUsage = `Usage: capa experiment [flags] CONFIG.json...
+
+Trains each configuration, chooses on a validation split held out of the
+training set and tests once; the results table goes into --out.
+`
+
+const vgg16Usage = `Usage: capa vgg16 features|predict --weights FILE --input X.npy --output Y.npy [flags]
+
+Runs VGG16 with published weights on a float32 .npy array (N, H, W, 3),
+already preprocessed for the weights: "features" writes the convolutional
+base's output, "predict" the 1000 class probabilities of the full model at
+224x224.
+`
+
+const augmentUsage = `Usage: capa augment --preview FILE.png [flags]
+
+Writes a grid of Fashion-MNIST training images, each followed by augmented
+copies (the default augmentation pipeline).
+`
+
+const visualizeUsage = `Usage: capa visualize --model FILE [flags]
+
+Writes pictures of a saved model into --out: test images with their
+predictions, the confusion matrix, the first convolution's filters, the
+feature maps of one image and the learning curves.
+`
