@@ -57,10 +57,10 @@ func TestFacade(t *testing.T) {
 		t.Fatalf("FromSet: N %d, %d labels, Y[4] %v, shared %v", d.N, len(d.Y), d.Y[4], &d.X[0] == &set.Images[0])
 	}
 	m := ctModel(t)
-	if m.Trainer() != nil {
+	if m.Optimizer() != nil {
 		t.Fatal("trainer before Compile")
 	}
-	_, err := m.Fit(d, train.FitOptions{Progress: io.Discard})
+	_, err := m.Fit(d, graph.FitOptions{Progress: io.Discard})
 	if err == nil || !strings.Contains(err.Error(), "Compile") {
 		t.Errorf("Fit before Compile: %v", err)
 	}
@@ -74,10 +74,10 @@ func TestFacade(t *testing.T) {
 	if err := m.Compile(&train.SGD{LearningRate: -1}, train.SparseCategoricalCrossentropy{}); err == nil {
 		t.Error("Compile with a negative learning rate succeeded")
 	}
-	if m.Trainer() == nil {
+	if m.Optimizer() == nil {
 		t.Fatal("a failed Compile dropped the trainer")
 	}
-	h, err := m.Fit(d, train.FitOptions{Epochs: 8, BatchSize: 8, Progress: io.Discard})
+	h, err := m.Fit(d, graph.FitOptions{Epochs: 8, BatchSize: 8, Progress: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestFacade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m2.Trainer() == nil {
+	if m2.Optimizer() == nil {
 		t.Fatal("loaded compiled model has no trainer")
 	}
 	if m2.Summary() != m.Summary() {
@@ -118,10 +118,10 @@ func TestFacade(t *testing.T) {
 		t.Errorf("evaluate after Load %+v, before %+v", r2, r)
 	}
 	// Both continue identically.
-	if _, err := m.Fit(d, train.FitOptions{BatchSize: 8, Progress: io.Discard}); err != nil {
+	if _, err := m.Fit(d, graph.FitOptions{BatchSize: 8, Progress: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m2.Fit(d, train.FitOptions{BatchSize: 8, Progress: io.Discard}); err != nil {
+	if _, err := m2.Fit(d, graph.FitOptions{BatchSize: 8, Progress: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
 	for i, p := range m.Params() {
@@ -143,10 +143,10 @@ func TestFacade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u2.Trainer() != nil {
+	if u2.Optimizer() != nil {
 		t.Error("uncompiled model loaded with a trainer")
 	}
-	if _, err := u2.Fit(d, train.FitOptions{Progress: io.Discard}); err == nil {
+	if _, err := u2.Fit(d, graph.FitOptions{Progress: io.Discard}); err == nil {
 		t.Error("Fit of a loaded uncompiled model succeeded")
 	}
 	_, err = capa.Load(filepath.Join(t.TempDir(), "none.capa"))
@@ -185,10 +185,5 @@ func TestFacadeConstructors(t *testing.T) {
 	}
 	if _, err := capa.SequentialSeed(1, graph.Input(3), &graph.Dense{}); err == nil {
 		t.Error("Dense without units succeeded")
-	}
-	gm, _ := graph.Sequential(graph.Input(2), &graph.Dense{Units: 2})
-	w := capa.Wrap(gm)
-	if w.Model != gm || w.Trainer() != nil {
-		t.Error("Wrap")
 	}
 }

@@ -65,14 +65,14 @@ func ExampleModel_Fit() {
 		fmt.Println(err)
 		return
 	}
-	if _, err := m.Fit(capa.FromSet(set), train.FitOptions{}); err != nil {
+	if _, err := m.Fit(capa.FromSet(set), graph.FitOptions{}); err != nil {
 		fmt.Println(err)
 	}
 	if err := m.Compile(&train.Adam{LearningRate: 0.05}, train.SparseCategoricalCrossentropy{}); err != nil {
 		fmt.Println(err)
 		return
 	}
-	if _, err := m.Fit(capa.FromSet(set), train.FitOptions{Epochs: 10, BatchSize: 4, Progress: io.Discard}); err != nil {
+	if _, err := m.Fit(capa.FromSet(set), graph.FitOptions{Epochs: 10, BatchSize: 4, Progress: io.Discard}); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -81,7 +81,7 @@ func ExampleModel_Fit() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Printf("accuracy %.2f, epochs %d\n", r.Accuracy, m.Trainer().State.Epoch)
+	fmt.Printf("accuracy %.2f, epochs %d\n", r.Accuracy, m.State.Epoch)
 
 	dir, err := os.MkdirTemp("", "capa-example")
 	if err != nil {
@@ -104,9 +104,9 @@ func ExampleModel_Fit() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Printf("loaded: accuracy %.2f, epochs %d, same loss %v\n", r2.Accuracy, m2.Trainer().State.Epoch, r2.Loss == r.Loss)
+	fmt.Printf("loaded: accuracy %.2f, epochs %d, same loss %v\n", r2.Accuracy, m2.State.Epoch, r2.Loss == r.Loss)
 	// Output:
-	// capa: Fit needs a compiled model: call Compile first
+	// graph: Fit needs a model compiled with an optimizer and a loss: call Compile first
 	// accuracy 1.00, epochs 10
 	// loaded: accuracy 1.00, epochs 10, same loss true
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/capa-ml/capa"
 	"github.com/capa-ml/capa/augment"
+	"github.com/capa-ml/capa/graph"
 	"github.com/capa-ml/capa/train"
 )
 
@@ -22,9 +23,9 @@ import (
 // that a change in the machine's load affects both alike), and reports
 // both times and the overhead in percent.
 
-func benchImages(n int) train.Data {
+func benchImages(n int) graph.Data {
 	r := rand.New(rand.NewPCG(1, 2))
-	d := train.Data{X: make([]float32, n*28*28), Y: make([]float32, n), N: n}
+	d := graph.Data{X: make([]float32, n*28*28), Y: make([]float32, n), N: n}
 	for i := range d.X {
 		d.X[i] = r.Float32()
 	}
@@ -47,12 +48,12 @@ func BenchmarkEpoch(b *testing.B) {
 		return m
 	}
 	plain, aug := model(), model()
-	plainOpts := train.FitOptions{BatchSize: 32, Progress: io.Discard}
-	augOpts := train.FitOptions{BatchSize: 32, Progress: io.Discard, Augment: augment.FashionMNIST(1)}
-	warm := train.Data{X: d.X[:64*784], Y: d.Y[:64], N: 64}
+	plainOpts := graph.FitOptions{BatchSize: 32, Progress: io.Discard}
+	augOpts := graph.FitOptions{BatchSize: 32, Progress: io.Discard, Augment: augment.FashionMNIST(1)}
+	warm := graph.Data{X: d.X[:64*784], Y: d.Y[:64], N: 64}
 	for _, w := range []struct {
 		m *capa.Model
-		o train.FitOptions
+		o graph.FitOptions
 	}{{plain, plainOpts}, {aug, augOpts}} {
 		if _, err := w.m.Fit(warm, w.o); err != nil { // builds the step graph
 			b.Fatal(err)

@@ -11,11 +11,11 @@
 // ValueRange.
 //
 // There are two ways to use it. A Pipeline transforms batches in place; hand
-// it to train.FitOptions.Augment and Fit applies it to every training batch
+// it to graph.FitOptions.Augment and Fit applies it to every training batch
 // (never to validation data):
 //
 //	aug := augment.FashionMNIST(1) // the default pipeline for Fashion-MNIST
-//	m.Fit(data, train.FitOptions{Epochs: 10, Augment: aug})
+//	m.Fit(data, graph.FitOptions{Epochs: 10, Augment: aug})
 //
 // Or Keras's preprocessing layers (RandomFlip, RandomRotation,
 // RandomTranslation, RandomZoom, RandomContrast, RandomBrightness) go into

@@ -1,7 +1,6 @@
 package augment_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"math/rand/v2"
@@ -18,12 +17,12 @@ import (
 	"gorgonia.org/tensor"
 )
 
-var _ train.BatchTransform = (*augment.Pipeline)(nil)
+var _ graph.BatchTransform = (*augment.Pipeline)(nil)
 
 // tinyData is n random 8x8x1 images with labels 0..2.
-func tinyData(n int) train.Data {
+func tinyData(n int) graph.Data {
 	r := rand.New(rand.NewPCG(4, 5))
-	d := train.Data{X: make([]float32, n*64), Y: make([]float32, n), N: n}
+	d := graph.Data{X: make([]float32, n*64), Y: make([]float32, n), N: n}
 	for i := range d.X {
 		d.X[i] = r.Float32()
 	}
@@ -45,7 +44,7 @@ func augLayers() []graph.Layer {
 	}
 }
 
-func tinyModel(t *testing.T, first ...graph.Layer) *train.Trainer {
+func tinyModel(t *testing.T, first ...graph.Layer) *graph.Model {
 	t.Helper()
 	layers := append([]graph.Layer{graph.Input(8, 8, 1)}, first...)
 	layers = append(layers,
@@ -57,7 +56,8 @@ func tinyModel(t *testing.T, first ...graph.Layer) *train.Trainer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := train.Compile(m, &train.Adam{LearningRate: 1e-2}, train.SparseCategoricalCrossentropy{})
+	tr := m
+	err = tr.Compile(&train.Adam{LearningRate: 1e-2}, train.SparseCategoricalCrossentropy{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,23 +70,24 @@ func tinyModel(t *testing.T, first ...graph.Layer) *train.Trainer {
 func TestLayersTrainSaveLoad(t *testing.T) {
 	tr := tinyModel(t, augLayers()...)
 	d := tinyData(48)
-	opts := train.FitOptions{Epochs: 1, BatchSize: 16, Progress: io.Discard}
-	if _, err := tr.Fit(context.Background(), d, opts); err != nil {
+	opts := graph.FitOptions{Epochs: 1, BatchSize: 16, Progress: io.Discard}
+	if _, err := tr.Fit(d, opts); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "aug.safetensors")
-	if err := train.Save(path, tr); err != nil {
+	if err := tr.Save(path); err != nil {
 		t.Fatal(err)
 	}
-	h1, err := tr.Fit(context.Background(), d, opts)
+	h1, err := tr.Fit(d, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m2, tr2, err := train.Load(path)
+	m2, err := graph.Load(path)
+	tr2 := m2
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, l := range tr.Model.Layers() {
+	for i, l := range tr.Layers() {
 		l2 := m2.Layers()[i]
 		if reflect.TypeOf(l) != reflect.TypeOf(l2) {
 			t.Fatalf("layer %d: %T loaded as %T", i, l, l2)
@@ -97,7 +98,7 @@ func TestLayersTrainSaveLoad(t *testing.T) {
 			t.Errorf("layer %d: config %s loaded as %s", i, s1.Config, s2.Config)
 		}
 	}
-	h2, err := tr2.Fit(context.Background(), d, opts)
+	h2, err := tr2.Fit(d, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,8 +165,9 @@ func TestLayerAfterWeightsFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, _ := train.Compile(m, &train.SGD{LearningRate: 0.1}, train.SparseCategoricalCrossentropy{})
-	_, err = tr.Fit(context.Background(), tinyData(8), train.FitOptions{BatchSize: 8, Progress: io.Discard})
+	tr := m
+	tr.Compile(&train.SGD{LearningRate: 0.1}, train.SparseCategoricalCrossentropy{})
+	_, err = tr.Fit(tinyData(8), graph.FitOptions{BatchSize: 8, Progress: io.Discard})
 	if err == nil || !strings.Contains(err.Error(), `"random_flip" (RandomFlip) has no gradient`) {
 		t.Errorf("error %v, want one naming random_flip", err)
 	}

@@ -19,7 +19,7 @@ import (
 // transform by transform, then the images are transformed in parallel: the
 // result does not depend on Workers.
 //
-// A Pipeline satisfies train.BatchTransform (hand it to FitOptions.Augment).
+// A Pipeline satisfies graph.BatchTransform (hand it to FitOptions.Augment).
 // It is not safe for concurrent use.
 type Pipeline struct {
 	// Fill and FillValue say what geometric transforms show outside the

@@ -72,7 +72,7 @@ type Model struct {
 
 // Training says how a model is trained.
 type Training struct {
-	Optimizer train.OptimizerSpec `json:"optimizer"`
+	Optimizer graph.OptimizerSpec `json:"optimizer"`
 	// Loss defaults to sparse_categorical_crossentropy.
 	Loss      string `json:"loss,omitempty"`
 	Epochs    int    `json:"epochs"`
@@ -106,7 +106,7 @@ type plateau struct {
 }
 
 // build returns the schedule, or the callback for ReduceLROnPlateau.
-func (s *Schedule) build() (train.Schedule, train.Callback, error) {
+func (s *Schedule) build() (graph.Schedule, graph.Callback, error) {
 	if s == nil {
 		return nil, nil, nil
 	}
@@ -119,7 +119,7 @@ func (s *Schedule) build() (train.Schedule, train.Callback, error) {
 		return dec.Decode(v)
 	}
 	var sch interface {
-		train.Schedule
+		graph.Schedule
 		Validate() error
 	}
 	switch s.Class {
@@ -158,7 +158,7 @@ func (s *Schedule) build() (train.Schedule, train.Callback, error) {
 }
 
 // augmentation returns the configured training-batch transform, or nil.
-func (t Training) augmentation(seed uint64) (train.BatchTransform, error) {
+func (t Training) augmentation(seed uint64) (graph.BatchTransform, error) {
 	switch t.Augment {
 	case "":
 		return nil, nil
@@ -276,7 +276,7 @@ type Result struct {
 	Params        int           `json:"params"`
 	Epochs        int           `json:"epochs"`
 	TrainSeconds  float64       `json:"train_seconds"`
-	History       train.History `json:"history"`
+	History       graph.History `json:"history"`
 	Model         string        `json:"model"`
 	Curves        string        `json:"curves"`
 	Best          bool          `json:"best"`
@@ -300,7 +300,7 @@ type Options struct {
 // (each epoch's val_ metrics, and the final validation accuracy), then
 // evaluates each on testData once, saves the models and curves in
 // o.OutDir and marks the best by validation accuracy.
-func Run(ctx context.Context, cfgs []Config, trainData, valData, testData train.Data, o Options) ([]Result, error) {
+func Run(ctx context.Context, cfgs []Config, trainData, valData, testData graph.Data, o Options) ([]Result, error) {
 	if o.Progress == nil {
 		o.Progress = os.Stderr
 	}
@@ -374,7 +374,7 @@ func Merge(earlier, newer []Result) []Result {
 	return out
 }
 
-func runOne(ctx context.Context, c Config, trainData, valData, testData train.Data, o Options) (Result, error) {
+func runOne(ctx context.Context, c Config, trainData, valData, testData graph.Data, o Options) (Result, error) {
 	m, err := c.Build()
 	if err != nil {
 		return Result{}, err
@@ -387,11 +387,10 @@ func runOne(ctx context.Context, c Config, trainData, valData, testData train.Da
 	if err != nil {
 		return Result{}, err
 	}
-	t, err := train.Compile(m, opt, loss)
-	if err != nil {
+	if err := m.Compile(opt, loss); err != nil {
 		return Result{}, err
 	}
-	var cbs []train.Callback
+	var cbs []graph.Callback
 	if es := c.Training.EarlyStopping; es != nil {
 		cbs = append(cbs, &train.EarlyStopping{Monitor: es.Monitor, Patience: es.Patience, MinDelta: es.MinDelta, RestoreBestWeights: true})
 	}
@@ -401,14 +400,14 @@ func runOne(ctx context.Context, c Config, trainData, valData, testData train.Da
 	}
 	if plateauCB != nil {
 		// Before EarlyStopping, as in Keras's usual order.
-		cbs = append([]train.Callback{plateauCB}, cbs...)
+		cbs = append([]graph.Callback{plateauCB}, cbs...)
 	}
 	aug, err := c.Training.augmentation(c.seed())
 	if err != nil {
 		return Result{}, err
 	}
 	start := time.Now()
-	h, err := t.Fit(ctx, trainData, train.FitOptions{
+	h, err := m.FitContext(ctx, trainData, graph.FitOptions{
 		Epochs: c.Training.Epochs, BatchSize: c.Training.BatchSize,
 		ValidationData: &valData, Callbacks: cbs, Progress: o.Progress,
 		Schedule: sch, Augment: aug,
@@ -417,15 +416,15 @@ func runOne(ctx context.Context, c Config, trainData, valData, testData train.Da
 		return Result{}, err
 	}
 	secs := time.Since(start).Seconds()
-	trainRep, err := t.Evaluate(trainData, 1000)
+	trainRep, err := m.Evaluate(trainData, 1000)
 	if err != nil {
 		return Result{}, err
 	}
-	val, err := t.Evaluate(valData, 1000)
+	val, err := m.Evaluate(valData, 1000)
 	if err != nil {
 		return Result{}, err
 	}
-	test, err := t.Evaluate(testData, 1000)
+	test, err := m.Evaluate(testData, 1000)
 	if err != nil {
 		return Result{}, err
 	}
@@ -433,12 +432,12 @@ func runOne(ctx context.Context, c Config, trainData, valData, testData train.Da
 	r := Result{
 		Name: c.Name, Description: c.Description, TrainAccuracy: trainRep.Accuracy, TrainLoss: trainRep.Loss,
 		ValAccuracy: val.Accuracy, ValLoss: val.Loss,
-		TestAccuracy: test.Accuracy, TestLoss: test.Loss, Params: tr + non, Epochs: t.State.Epoch,
+		TestAccuracy: test.Accuracy, TestLoss: test.Loss, Params: tr + non, Epochs: m.State.Epoch,
 		TrainSeconds: secs, History: h,
 		Model:  filepath.Join(o.OutDir, c.Name+".safetensors"),
 		Curves: filepath.Join(o.OutDir, c.Name+"-curves.png"),
 	}
-	if err := train.Save(r.Model, t); err != nil {
+	if err := m.Save(r.Model); err != nil {
 		return Result{}, err
 	}
 	if err := curves(r); err != nil {

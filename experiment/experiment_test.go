@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/capa-ml/capa/train"
+	"github.com/capa-ml/capa/graph"
 )
 
 const good = `{"name": "tiny", "description": "a tiny model",
@@ -67,9 +67,9 @@ func TestLoadRejectsBadConfigsNamingTheField(t *testing.T) {
 	}
 }
 
-func synth(n int, seed uint64) train.Data {
+func synth(n int, seed uint64) graph.Data {
 	rng := rand.New(rand.NewPCG(seed, 1))
-	d := train.Data{X: make([]float32, n*36), Y: make([]float32, n), N: n}
+	d := graph.Data{X: make([]float32, n*36), Y: make([]float32, n), N: n}
 	for i := 0; i < n; i++ {
 		c := rng.IntN(3)
 		d.Y[i] = float32(c)

@@ -45,10 +45,26 @@ type logits struct {
 	activation string
 }
 
-// Logits returns the pre-activation node of a softmax or sigmoid output and
-// the activation's name, so that losses can be computed stably from logits
-// (as Keras does).
-func (c *Ctx) Logits(out *G.Node) (z *G.Node, activation string, ok bool) {
-	l, ok := c.logits[out]
-	return l.z, l.activation, ok
+// Output is a model's output as a loss sees it, declared by its last
+// layer: the output node and, when that layer ends in a softmax or a
+// sigmoid, the pre-activation node (the logits) and the activation's name,
+// so that a loss can be computed stably from the logits, as Keras does.
+type Output struct {
+	// Node is the output, (batch, outputs...).
+	Node *G.Node
+	// Logits is the pre-activation of Node, nil if Node has no softmax or
+	// sigmoid activation.
+	Logits *G.Node
+	// Activation is "softmax" or "sigmoid" when Logits is set.
+	Activation string
+}
+
+// Output declares out as a model output, with its logits if its
+// activation recorded them.
+func (c *Ctx) Output(out *G.Node) Output {
+	o := Output{Node: out}
+	if l, ok := c.logits[out]; ok {
+		o.Logits, o.Activation = l.z, l.activation
+	}
+	return o
 }

@@ -13,9 +13,11 @@ import (
 // that the same program builds the same model.
 const DefaultSeed = 1
 
-// Model is a sequential stack of layers with its weights. It is built as
-// layers are added: every layer knows its input and output shapes, and its
-// weights exist. Model.Graph turns it into a Gorgonia expression graph.
+// Model is Capa's one model type: a sequential stack of layers with its
+// weights and, once compiled, its optimizer, loss and training state. It is
+// built as layers are added: every layer knows its input and output shapes,
+// and its weights exist. Model.Graph turns it into a Gorgonia expression
+// graph; Fit, Evaluate and Predict run such graphs from one cache.
 type Model struct {
 	// Name is the model's name, "sequential" by default.
 	Name string
@@ -25,7 +27,19 @@ type Model struct {
 	shapes []Shape // output shape of each layer
 	input  Shape
 	count  map[string]int // names generated so far, by prefix
-	pred   predictor
+
+	// Set by Compile (compile.go).
+	optimizer Optimizer
+	loss      Loss
+	slots     map[string][][]float32 // optimizer slots by weight name
+	shuffle   *rand.PCG              // orders each epoch's samples
+	// State is where training stands (zero before Compile).
+	State State
+	// Extra is free-form configuration saved with a compiled model, such as
+	// the settings of the command that started the run.
+	Extra map[string]string
+
+	cache compiledCache // graphs for Fit, Evaluate and Predict
 }
 
 // Sequential builds a model from an Input followed by layers, with weights
@@ -92,13 +106,8 @@ func (m *Model) Add(l Layer) error {
 	}
 	m.layers = append(m.layers, l)
 	m.shapes = append(m.shapes, out)
-	// Graphs built for Predict before this layer existed are stale.
-	m.pred.mu.Lock()
-	for _, r := range m.pred.runners {
-		r.Close()
-	}
-	m.pred.runners = nil
-	m.pred.mu.Unlock()
+	// Graphs built before this layer existed are stale.
+	m.cache.reset()
 	return nil
 }
 
@@ -270,6 +279,10 @@ func (m *Model) Graph(batch int, training bool) (*Graph, error) {
 	}
 	return &Graph{Ctx: c, X: x, Out: out, Outputs: outputs, Batch: batch, x: xt}, nil
 }
+
+// Output returns the graph's output as its last layer declares it (for
+// losses).
+func (gr *Graph) Output() Output { return gr.Ctx.Output(gr.Out) }
 
 // Feed copies a batch of inputs, Batch*H*W*C values in NHWC order, into the
 // graph's input tensor.

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"fmt"
-	"sync"
 
 	G "gorgonia.org/gorgonia"
 )
@@ -57,25 +56,17 @@ func (r *Runner) Output() []float32 {
 // Close releases the runner's buffers.
 func (r *Runner) Close() { r.ex = nil }
 
-// predictor caches inference runners by batch size.
-type predictor struct {
-	mu      sync.Mutex
-	runners map[int]*Runner
-}
-
-// reset forgets the cached runners (the model changed).
-func (p *predictor) reset() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.runners = nil
-}
-
 // Predict runs the model in inference mode on n samples stored one after the
-// other in x (NHWC) and returns their outputs, n*OutputShape().Size() values.
-// Samples are processed batch at a time; a last partial batch runs through a
-// graph of its own size, so every sample is covered. Predict is safe for
-// concurrent use: calls are serialized.
+// other in x (NHWC) and returns their outputs, n*OutputShape().Size() values
+// (Keras's predict). Samples are processed batch at a time; a last partial
+// batch runs through a graph of its own size, so every sample is covered.
+// Predict needs no Compile. It is safe for concurrent use, and parallel:
+// each call runs on a compiled graph of its own, taken from the model's
+// pool and given back (the weights are shared, read only).
 func (m *Model) Predict(x []float32, batch int) ([]float32, error) {
+	if m.input == nil {
+		return nil, fmt.Errorf("graph: model %q has no Input", m.Name)
+	}
 	in, out := m.input.Size(), m.OutputShape().Size()
 	if batch < 1 {
 		return nil, fmt.Errorf("graph: batch size must be positive, got %d", batch)
@@ -85,28 +76,19 @@ func (m *Model) Predict(x []float32, batch int) ([]float32, error) {
 	}
 	n := len(x) / in
 	res := make([]float32, 0, n*out)
-	m.pred.mu.Lock()
-	defer m.pred.mu.Unlock()
-	if m.pred.runners == nil {
-		m.pred.runners = map[int]*Runner{}
-	}
 	for i := 0; i < n; i += batch {
 		b := min(batch, n-i)
-		r, ok := m.pred.runners[b]
-		if !ok {
-			gr, err := m.Graph(b, false)
-			if err != nil {
-				return nil, err
-			}
-			if r, err = NewRunner(gr); err != nil {
-				return nil, err
-			}
-			m.pred.runners[b] = r
-		}
-		if err := r.Run(x[i*in : (i+b)*in]); err != nil {
+		k := compiledKey{batch: b}
+		s, gen, err := m.take(k)
+		if err != nil {
 			return nil, err
 		}
-		res = append(res, r.Output()...)
+		if err := s.r.Run(x[i*in : (i+b)*in]); err != nil {
+			m.give(k, s, gen)
+			return nil, err
+		}
+		res = append(res, s.r.Output()...)
+		m.give(k, s, gen)
 	}
 	return res, nil
 }

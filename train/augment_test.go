@@ -1,7 +1,6 @@
 package train_test
 
 import (
-	"context"
 	"io"
 	"slices"
 	"testing"
@@ -23,23 +22,22 @@ func (r *augRecorder) Apply(x []float32, n int, shape []int) error {
 	return nil
 }
 
-func augTrainer(t *testing.T) *train.Trainer {
+func augTrainer(t *testing.T) *graph.Model {
 	t.Helper()
 	m, err := graph.SequentialSeed(3, graph.Input(4, 4, 1), &graph.Flatten{}, &graph.Dense{Units: 3, Activation: "softmax"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := train.Compile(m, &train.SGD{LearningRate: 0.1}, train.SparseCategoricalCrossentropy{})
-	if err != nil {
+	if err := m.Compile(&train.SGD{LearningRate: 0.1}, train.SparseCategoricalCrossentropy{}); err != nil {
 		t.Fatal(err)
 	}
-	return tr
+	return m
 }
 
 // FitOptions.Augment transforms every training batch, and only those: the
 // caller's data is untouched and validation sees the original inputs.
 func TestFitAugment(t *testing.T) {
-	d := train.Data{X: make([]float32, 10*16), Y: make([]float32, 10), N: 10}
+	d := graph.Data{X: make([]float32, 10*16), Y: make([]float32, 10), N: 10}
 	for i := range d.X {
 		d.X[i] = float32(i%7) / 7
 	}
@@ -49,7 +47,7 @@ func TestFitAugment(t *testing.T) {
 	x0, y0 := slices.Clone(d.X), slices.Clone(d.Y)
 	rec := &augRecorder{}
 	tr := augTrainer(t)
-	h, err := tr.Fit(context.Background(), d, train.FitOptions{
+	h, err := tr.Fit(d, graph.FitOptions{
 		Epochs: 2, BatchSize: 4, ValidationData: &d, Augment: rec, Progress: io.Discard,
 	})
 	if err != nil {
@@ -68,9 +66,9 @@ func TestFitAugment(t *testing.T) {
 	}
 	// The model trained on the transformed (zeroed) inputs: the same as
 	// training without Augment on zeros.
-	z := train.Data{X: make([]float32, len(d.X)), Y: d.Y, N: d.N}
+	z := graph.Data{X: make([]float32, len(d.X)), Y: d.Y, N: d.N}
 	tz := augTrainer(t)
-	hz, err := tz.Fit(context.Background(), z, train.FitOptions{Epochs: 2, BatchSize: 4, ValidationData: &d, Progress: io.Discard})
+	hz, err := tz.Fit(z, graph.FitOptions{Epochs: 2, BatchSize: 4, ValidationData: &d, Progress: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}

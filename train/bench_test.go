@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/capa-ml/capa"
+	"github.com/capa-ml/capa/graph"
 	"github.com/capa-ml/capa/train"
 )
 
@@ -19,9 +20,9 @@ import (
 const benchPool = 16 // batches of synthetic data, reused
 
 // benchData is n random 28x28x1 images in [0, 1) with random labels 0..9.
-func benchData(n int) train.Data {
+func benchData(n int) graph.Data {
 	rng := rand.New(rand.NewPCG(1, 2))
-	d := train.Data{X: make([]float32, n*28*28), Y: make([]float32, n), N: n}
+	d := graph.Data{X: make([]float32, n*28*28), Y: make([]float32, n), N: n}
 	for i := range d.X {
 		d.X[i] = rng.Float32()
 	}
@@ -50,10 +51,10 @@ func benchModel(b *testing.B) *capa.Model {
 func benchTrainStep(b *testing.B, batch int) {
 	m := benchModel(b)
 	d := benchData(benchPool * batch)
-	slice := func(k int) train.Data {
-		return train.Data{X: d.X[:k*batch*28*28], Y: d.Y[:k*batch], N: k * batch}
+	slice := func(k int) graph.Data {
+		return graph.Data{X: d.X[:k*batch*28*28], Y: d.Y[:k*batch], N: k * batch}
 	}
-	opts := train.FitOptions{BatchSize: batch, Progress: io.Discard}
+	opts := graph.FitOptions{BatchSize: batch, Progress: io.Discard}
 	if _, err := m.Fit(slice(1), opts); err != nil {
 		b.Fatal(err)
 	}

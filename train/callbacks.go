@@ -45,26 +45,26 @@ func better(metric string, a, b, delta float64) bool {
 	return a < b-delta
 }
 
-// OnEpochEnd tracks the monitored metric and sets t.State.Stop.
-func (e *EarlyStopping) OnEpochEnd(t *Trainer, logs Logs) error {
+// OnEpochEnd tracks the monitored metric and sets m.State.Stop.
+func (e *EarlyStopping) OnEpochEnd(m *graph.Model, logs graph.Logs) error {
 	mon := monitorOf(e.Monitor)
 	v, ok := logs[mon]
 	if !ok {
 		return fmt.Errorf("train: EarlyStopping monitors %q, which this run does not log (give validation data for val_ metrics)", mon)
 	}
 	if !e.started || better(mon, v, e.best, e.MinDelta) {
-		e.started, e.best, e.wait, e.BestEpoch = true, v, 0, t.State.Epoch
+		e.started, e.best, e.wait, e.BestEpoch = true, v, 0, m.State.Epoch
 		if e.RestoreBestWeights {
-			e.weights = snapshot(t.Model)
+			e.weights = snapshot(m)
 		}
 		return nil
 	}
 	e.wait++
 	if e.wait > e.Patience {
-		t.State.Stop = true
-		e.StoppedEpoch = t.State.Epoch
+		m.State.Stop = true
+		e.StoppedEpoch = m.State.Epoch
 		if e.RestoreBestWeights && e.weights != nil {
-			restore(t.Model, e.weights)
+			restore(m, e.weights)
 		}
 	}
 	return nil
@@ -100,7 +100,7 @@ type ModelCheckpoint struct {
 }
 
 // OnEpochEnd saves the trainer.
-func (c *ModelCheckpoint) OnEpochEnd(t *Trainer, logs Logs) error {
+func (c *ModelCheckpoint) OnEpochEnd(m *graph.Model, logs graph.Logs) error {
 	if c.SaveBestOnly {
 		mon := monitorOf(c.Monitor)
 		v, ok := logs[mon]
@@ -112,13 +112,13 @@ func (c *ModelCheckpoint) OnEpochEnd(t *Trainer, logs Logs) error {
 		}
 		c.started, c.best = true, v
 	}
-	return Save(c.Path, t)
+	return m.Save(c.Path)
 }
 
 // OnInterrupt saves the trainer so that the run can resume.
-func (c *ModelCheckpoint) OnInterrupt(t *Trainer) error {
+func (c *ModelCheckpoint) OnInterrupt(m *graph.Model) error {
 	if c.SaveBestOnly {
 		return nil
 	}
-	return Save(c.Path, t)
+	return m.Save(c.Path)
 }

@@ -1,7 +1,6 @@
 package train_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 
@@ -32,18 +31,17 @@ func ExampleNewOptimizer() {
 
 // Compile a model, fit it on a small problem (the class is the sign of the
 // first input), and evaluate it.
-func ExampleTrainer_Fit() {
+func Example() {
 	m, err := graph.SequentialSeed(1, graph.Input(2), &graph.Dense{Units: 2, Activation: "softmax"})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	t, err := train.Compile(m, &train.Adam{LearningRate: 0.1}, train.SparseCategoricalCrossentropy{})
-	if err != nil {
+	if err := m.Compile(&train.Adam{LearningRate: 0.1}, train.SparseCategoricalCrossentropy{}); err != nil {
 		fmt.Println(err)
 		return
 	}
-	d := train.Data{N: 10}
+	d := graph.Data{N: 10}
 	for i := 0; i < d.N; i++ {
 		x := float32(i) - 4.5
 		d.X = append(d.X, x, 1)
@@ -53,13 +51,13 @@ func ExampleTrainer_Fit() {
 			d.Y = append(d.Y, 0)
 		}
 	}
-	h, err := t.Fit(context.Background(), d, train.FitOptions{Epochs: 20, BatchSize: 4, Progress: io.Discard})
+	h, err := m.Fit(d, graph.FitOptions{Epochs: 20, BatchSize: 4, Progress: io.Discard})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Printf("%d epochs, %d steps, loss fell: %v\n", t.State.Epoch, t.State.Step, h["loss"][19] < h["loss"][0])
-	r, err := t.Evaluate(d, 32)
+	fmt.Printf("%d epochs, %d steps, loss fell: %v\n", m.State.Epoch, m.State.Step, h["loss"][19] < h["loss"][0])
+	r, err := m.Evaluate(d, 32)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -2,7 +2,6 @@ package train_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -300,7 +299,7 @@ func trainingPass(m *graph.Model, c *goldenCase, x []float32) ([]float32, float6
 	}
 	outShape := m.OutputShape()
 	target := tensor.New(tensor.WithShape(outShape.WithBatch(c.Batch)...), tensor.Of(tensor.Float32))
-	l, err := loss.Build(gr.Ctx, gr.Out, G.NodeFromAny(gr.G, target, G.WithName("target")))
+	l, err := loss.Build(gr.Output(), G.NodeFromAny(gr.G, target, G.WithName("target")))
 	if err != nil {
 		return nil, 0, nil, err
 	}
@@ -353,7 +352,7 @@ func checkCase(r reporter, c *goldenCase) error {
 	if err != nil {
 		return fmt.Errorf("input: %w", err)
 	}
-	data := train.Data{X: x, Y: c.Y, N: c.Batch}
+	data := graph.Data{X: x, Y: c.Y, N: c.Batch}
 
 	// Training mode at the initial weights: output, loss, gradients.
 	m, err := goldenModel(c)
@@ -388,11 +387,10 @@ func checkCase(r reporter, c *goldenCase) error {
 		return err
 	}
 	checkTensor(r, "inference output (Predict)", pred, c.Inference.Output, nil, tolForward)
-	tr, err := train.Compile(m, &train.SGD{}, mustLoss(c.Loss))
-	if err != nil {
+	if err := m.Compile(nil, mustLoss(c.Loss)); err != nil {
 		return err
 	}
-	rep, err := tr.Evaluate(data, c.Batch)
+	rep, err := m.Evaluate(data, c.Batch)
 	if err != nil {
 		return err
 	}
@@ -418,11 +416,10 @@ func checkCase(r reporter, c *goldenCase) error {
 		if err := dec.Decode(opt); err != nil {
 			return fmt.Errorf("%s: config: %w", what, err)
 		}
-		tr, err := train.Compile(m, opt, mustLoss(c.Loss))
-		if err != nil {
+		if err := m.Compile(opt, mustLoss(c.Loss)); err != nil {
 			return err
 		}
-		h, err := tr.Fit(context.Background(), data, train.FitOptions{
+		h, err := m.Fit(data, graph.FitOptions{
 			Epochs: run.Steps, BatchSize: c.Batch, NoShuffle: true, Progress: io.Discard,
 		})
 		if err != nil {
@@ -448,7 +445,7 @@ func checkCase(r reporter, c *goldenCase) error {
 	return nil
 }
 
-func mustLoss(name string) train.Loss {
+func mustLoss(name string) graph.Loss {
 	l, err := train.LossByName(name)
 	if err != nil {
 		panic(err)

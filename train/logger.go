@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/capa-ml/capa/graph"
 	"io"
 	"math"
 	"os"
@@ -38,7 +39,7 @@ type CSVLogger struct {
 }
 
 // OnEpochEnd appends the epoch's row.
-func (c *CSVLogger) OnEpochEnd(t *Trainer, logs Logs) error {
+func (c *CSVLogger) OnEpochEnd(m *graph.Model, logs graph.Logs) error {
 	sep := c.Separator
 	if sep == 0 {
 		sep = ','
@@ -65,7 +66,7 @@ func (c *CSVLogger) OnEpochEnd(t *Trainer, logs Logs) error {
 			return fmt.Errorf("train: CSVLogger %s: metric %q is not among the file's columns %v", c.Path, k, c.keys)
 		}
 	}
-	row := []string{strconv.Itoa(t.State.Epoch - 1)}
+	row := []string{strconv.Itoa(m.State.Epoch - 1)}
 	for _, k := range c.keys {
 		v, ok := logs[k]
 		if !ok {
@@ -127,9 +128,9 @@ type JSONLogger struct {
 }
 
 // OnEpochEnd appends the epoch's line.
-func (j *JSONLogger) OnEpochEnd(t *Trainer, logs Logs) error {
+func (j *JSONLogger) OnEpochEnd(m *graph.Model, logs graph.Logs) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, `{"epoch":%d`, t.State.Epoch-1)
+	fmt.Fprintf(&b, `{"epoch":%d`, m.State.Epoch-1)
 	for _, k := range sortedKeys(logs) {
 		name, err := json.Marshal(k)
 		if err != nil {
@@ -150,7 +151,7 @@ func (j *JSONLogger) OnEpochEnd(t *Trainer, logs Logs) error {
 	return nil
 }
 
-func sortedKeys(logs Logs) []string {
+func sortedKeys(logs graph.Logs) []string {
 	keys := make([]string, 0, len(logs))
 	for k := range logs {
 		keys = append(keys, k)

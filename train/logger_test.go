@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/capa-ml/capa/graph"
 )
 
 func utReadFile(t *testing.T, path string) string {
@@ -22,9 +24,9 @@ func utReadFile(t *testing.T, path string) string {
 }
 
 // utEpochs ends epochs (numbered from first, 1-based) with the given logs.
-func utEpochs(t *testing.T, c Callback, first int, logs ...Logs) {
+func utEpochs(t *testing.T, c graph.Callback, first int, logs ...graph.Logs) {
 	t.Helper()
-	tr := &Trainer{}
+	tr := &graph.Model{}
 	for i, l := range logs {
 		tr.State.Epoch = first + i
 		if err := c.OnEpochEnd(tr, l); err != nil {
@@ -39,9 +41,9 @@ func TestCSVLogger(t *testing.T) {
 	os.WriteFile(path, []byte("old contents\n"), 0o644)
 	c := &CSVLogger{Path: path}
 	utEpochs(t, c, 1,
-		Logs{"loss": 1.25, "accuracy": 0.5, "lr": 0.001},
-		Logs{"loss": 1, "accuracy": 0.75, "lr": 1e-5},
-		Logs{"loss": math.NaN(), "lr": 1e16}) // a missing metric is NA
+		graph.Logs{"loss": 1.25, "accuracy": 0.5, "lr": 0.001},
+		graph.Logs{"loss": 1, "accuracy": 0.75, "lr": 1e-5},
+		graph.Logs{"loss": math.NaN(), "lr": 1e16}) // a missing metric is NA
 	want := "epoch,accuracy,loss,lr\n" +
 		"0,0.5,1.25,0.001\n" +
 		"1,0.75,1.0,1e-05\n" +
@@ -50,29 +52,29 @@ func TestCSVLogger(t *testing.T) {
 		t.Errorf("file:\n%s\nwant:\n%s", got, want)
 	}
 	// A metric that is not a column is an error.
-	tr := &Trainer{State: State{Epoch: 4}}
-	utWantErr(t, "new metric", c.OnEpochEnd(tr, Logs{"loss": 1, "val_loss": 2}), `"val_loss" is not among the file's columns`)
+	tr := &graph.Model{State: graph.State{Epoch: 4}}
+	utWantErr(t, "new metric", c.OnEpochEnd(tr, graph.Logs{"loss": 1, "val_loss": 2}), `"val_loss" is not among the file's columns`)
 
 	// Appending, as a resumed run does, keeps the file's columns and adds
 	// no header; another separator.
 	path = filepath.Join(dir, "semi.csv")
 	os.WriteFile(path, []byte("epoch;loss;accuracy\n0;2.0;0.25\n"), 0o644)
 	c = &CSVLogger{Path: path, Separator: ';', Append: true}
-	utEpochs(t, c, 2, Logs{"accuracy": 0.5, "loss": 1.5}, Logs{"accuracy": 1, "loss": 0.125})
+	utEpochs(t, c, 2, graph.Logs{"accuracy": 0.5, "loss": 1.5}, graph.Logs{"accuracy": 1, "loss": 0.125})
 	want = "epoch;loss;accuracy\n0;2.0;0.25\n1;1.5;0.5\n2;0.125;1.0\n"
 	if got := utReadFile(t, path); got != want {
 		t.Errorf("appended file:\n%s\nwant:\n%s", got, want)
 	}
 	// Appending to an absent file writes the header.
 	path = filepath.Join(dir, "new.csv")
-	utEpochs(t, &CSVLogger{Path: path, Append: true}, 1, Logs{"loss": 3})
+	utEpochs(t, &CSVLogger{Path: path, Append: true}, 1, graph.Logs{"loss": 3})
 	if got, want := utReadFile(t, path), "epoch,loss\n0,3.0\n"; got != want {
 		t.Errorf("appended new file:\n%s\nwant:\n%s", got, want)
 	}
 	// Appending to a file that is not a logger's is an error.
 	path = filepath.Join(dir, "other.csv")
 	os.WriteFile(path, []byte("a,b\n"), 0o644)
-	utWantErr(t, "foreign file", (&CSVLogger{Path: path, Append: true}).OnEpochEnd(tr, Logs{"loss": 1}), `does not start with "epoch"`)
+	utWantErr(t, "foreign file", (&CSVLogger{Path: path, Append: true}).OnEpochEnd(tr, graph.Logs{"loss": 1}), `does not start with "epoch"`)
 }
 
 func TestJSONLogger(t *testing.T) {
@@ -80,15 +82,15 @@ func TestJSONLogger(t *testing.T) {
 	os.WriteFile(path, []byte("old contents\n"), 0o644)
 	j := &JSONLogger{Path: path}
 	utEpochs(t, j, 1,
-		Logs{"loss": 1.25, "accuracy": 0.5, "lr": 0.001},
-		Logs{"loss": math.Inf(1), "val_loss": math.NaN(), "lr": 1e-5, `we"ird`: 2})
+		graph.Logs{"loss": 1.25, "accuracy": 0.5, "lr": 0.001},
+		graph.Logs{"loss": math.Inf(1), "val_loss": math.NaN(), "lr": 1e-5, `we"ird`: 2})
 	want := `{"epoch":0,"accuracy":0.5,"loss":1.25,"lr":0.001}` + "\n" +
 		`{"epoch":1,"loss":null,"lr":1e-05,"val_loss":null,"we\"ird":2.0}` + "\n"
 	if got := utReadFile(t, path); got != want {
 		t.Errorf("file:\n%s\nwant:\n%s", got, want)
 	}
 	// Append adds lines after the file's.
-	utEpochs(t, &JSONLogger{Path: path, Append: true}, 3, Logs{"loss": 0.5})
+	utEpochs(t, &JSONLogger{Path: path, Append: true}, 3, graph.Logs{"loss": 0.5})
 	if got := utReadFile(t, path); got != want+`{"epoch":2,"loss":0.5}`+"\n" {
 		t.Errorf("appended file:\n%s", got)
 	}
@@ -113,8 +115,8 @@ func TestLoggersFit(t *testing.T) {
 	csvPath, jsonPath := filepath.Join(dir, "log.csv"), filepath.Join(dir, "log.jsonl")
 	d := utData(24, 4, 2)
 	tr := utCompile(t, utMLP(t, 1, false), &SGD{LearningRate: 0.1})
-	h := utFit(t, tr, d, FitOptions{Epochs: 3, BatchSize: 8, ValidationSplit: 0.25, Schedule: StepDecay{Factor: 0.5, Every: 1},
-		Callbacks: []Callback{&CSVLogger{Path: csvPath}, &JSONLogger{Path: jsonPath}}})
+	h := utFit(t, tr, d, graph.FitOptions{Epochs: 3, BatchSize: 8, ValidationSplit: 0.25, Schedule: StepDecay{Factor: 0.5, Every: 1},
+		Callbacks: []graph.Callback{&CSVLogger{Path: csvPath}, &JSONLogger{Path: jsonPath}}})
 	names := []string{"accuracy", "loss", "lr", "seconds", "val_accuracy", "val_loss"}
 	if len(h) != len(names) {
 		t.Errorf("history has %d metrics, want %v", len(h), names)

@@ -8,35 +8,39 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Loss is a training objective averaged over the batch.
-type Loss interface {
-	// Name is the Keras name, such as "sparse_categorical_crossentropy".
-	Name() string
-	// LabelSize is the number of label values per sample for a model with
-	// outSize outputs per sample.
-	LabelSize(outSize int) int
-	// Targets writes the graph's target tensor, (batch, outSize), from the
-	// labels of a batch.
-	Targets(dst, labels []float32, outSize int) error
-	// Build adds the mean loss over the batch to c's graph, from the model's
-	// output node and the target node (same shape). It uses the logits of a
-	// softmax or sigmoid output when the context has them.
-	Build(c *graph.Ctx, out, target *G.Node) (*G.Node, error)
-}
-
 // probEpsilon clips probabilities away from 0 and 1 when a loss must work
 // from probabilities rather than logits (Keras's backend epsilon).
 const probEpsilon = 1e-7
 
 // SparseCategoricalCrossentropy takes integer class labels (one value per
-// sample) against a probability distribution over classes.
-type SparseCategoricalCrossentropy struct{}
+// sample) against a probability distribution over classes, or against
+// logits with FromLogits.
+type SparseCategoricalCrossentropy struct {
+	// FromLogits says the model's output is logits, not probabilities
+	// (Keras's from_logits). A softmax output is recognized either way.
+	FromLogits bool `json:"from_logits"`
+}
 
 // CategoricalCrossentropy takes one-hot (or soft) labels.
-type CategoricalCrossentropy struct{}
+type CategoricalCrossentropy struct {
+	// FromLogits says the model's output is logits (Keras's from_logits).
+	FromLogits bool `json:"from_logits"`
+}
 
 // BinaryCrossentropy takes labels in [0, 1] for sigmoid outputs.
-type BinaryCrossentropy struct{}
+type BinaryCrossentropy struct {
+	// FromLogits says the model's output is logits (Keras's from_logits).
+	FromLogits bool `json:"from_logits"`
+}
+
+// Accuracy is binary accuracy, thresholded at 0.5 for probabilities and
+// at 0 for logits.
+func (l BinaryCrossentropy) Accuracy() graph.Accuracy {
+	if l.FromLogits {
+		return graph.Accuracy{Kind: "binary_accuracy", Threshold: 0}
+	}
+	return graph.Accuracy{Kind: "binary_accuracy", Threshold: 0.5}
+}
 
 // Name returns "sparse_categorical_crossentropy".
 func (SparseCategoricalCrossentropy) Name() string { return "sparse_categorical_crossentropy" }
@@ -61,8 +65,8 @@ func (SparseCategoricalCrossentropy) Targets(dst, labels []float32, k int) error
 }
 
 // Build returns the mean cross-entropy.
-func (SparseCategoricalCrossentropy) Build(c *graph.Ctx, out, t *G.Node) (*G.Node, error) {
-	return categorical(c, out, t)
+func (l SparseCategoricalCrossentropy) Build(out graph.Output, t *G.Node) (*G.Node, error) {
+	return categorical(out, t, l.FromLogits)
 }
 
 // Name returns "categorical_crossentropy".
@@ -81,18 +85,25 @@ func (CategoricalCrossentropy) Targets(dst, labels []float32, k int) error {
 }
 
 // Build returns the mean cross-entropy.
-func (CategoricalCrossentropy) Build(c *graph.Ctx, out, t *G.Node) (*G.Node, error) {
-	return categorical(c, out, t)
+func (l CategoricalCrossentropy) Build(out graph.Output, t *G.Node) (*G.Node, error) {
+	return categorical(out, t, l.FromLogits)
 }
 
 // categorical is -mean_b Σ_k t·log p, computed as log-softmax of the logits
 // when the output is a softmax, else from clipped probabilities.
-func categorical(c *graph.Ctx, out, t *G.Node) (*G.Node, error) {
+func categorical(o graph.Output, t *G.Node, fromLogits bool) (*G.Node, error) {
+	out := o.Node
 	if out.Shape().Dims() != 2 {
 		return nil, fmt.Errorf("train: categorical cross-entropy needs (batch, classes) outputs, got %v", out.Shape())
 	}
-	if z, act, ok := c.Logits(out); ok && act == "softmax" {
-		return graph.SoftmaxCrossEntropy(z, t)
+	if o.Activation == "softmax" {
+		return graph.SoftmaxCrossEntropy(o.Logits, t)
+	}
+	if fromLogits {
+		if o.Activation != "" {
+			return nil, fmt.Errorf("train: from_logits, but the model's output is a %s, not logits", o.Activation)
+		}
+		return graph.SoftmaxCrossEntropy(out, t)
 	}
 	p, err := clip(out, probEpsilon, 1-probEpsilon)
 	if err != nil {
@@ -126,10 +137,21 @@ func (BinaryCrossentropy) Targets(dst, labels []float32, k int) error {
 
 // Build returns the mean binary cross-entropy over every output. From the
 // logits z of a sigmoid it is the stable max(z,0) - z·t + log(1+exp(-|z|)).
-func (BinaryCrossentropy) Build(c *graph.Ctx, out, t *G.Node) (*G.Node, error) {
+func (l BinaryCrossentropy) Build(o graph.Output, t *G.Node) (*G.Node, error) {
+	out := o.Node
 	n := float64(out.Shape().TotalSize())
 	var terms *G.Node
-	if z, act, ok := c.Logits(out); ok && act == "sigmoid" {
+	z := o.Logits
+	if o.Activation != "sigmoid" {
+		z = nil
+	}
+	if l.FromLogits {
+		if o.Activation != "" {
+			return nil, fmt.Errorf("train: from_logits, but the model's output is a %s, not logits", o.Activation)
+		}
+		z = out
+	}
+	if z != nil {
 		relu, err := G.Rectify(z)
 		if err != nil {
 			return nil, err
@@ -193,17 +215,25 @@ func clip(x *G.Node, lo, hi float64) (*G.Node, error) {
 	return G.MinBetween(a, full(hi))
 }
 
-var losses = map[string]Loss{
-	"sparse_categorical_crossentropy": SparseCategoricalCrossentropy{},
-	"categorical_crossentropy":        CategoricalCrossentropy{},
-	"binary_crossentropy":             BinaryCrossentropy{},
+// jsonLoss returns a factory that decodes the config into a copy of zero.
+func jsonLoss[T graph.Loss](zero T) graph.LossFactory {
+	return func(config []byte) (graph.Loss, error) {
+		l := zero
+		if len(config) > 0 {
+			if err := graph.StrictJSON(config, &l); err != nil {
+				return nil, err
+			}
+		}
+		return l, nil
+	}
 }
 
-// LossByName returns a loss by its Keras name.
-func LossByName(name string) (Loss, error) {
-	l, ok := losses[name]
-	if !ok {
-		return nil, fmt.Errorf("train: unknown loss %q (sparse_categorical_crossentropy, categorical_crossentropy, binary_crossentropy)", name)
-	}
-	return l, nil
+func init() {
+	graph.RegisterLoss("sparse_categorical_crossentropy", jsonLoss(SparseCategoricalCrossentropy{}))
+	graph.RegisterLoss("categorical_crossentropy", jsonLoss(CategoricalCrossentropy{}))
+	graph.RegisterLoss("binary_crossentropy", jsonLoss(BinaryCrossentropy{}))
 }
+
+// LossByName returns a registered loss by its Keras name, with its default
+// config.
+func LossByName(name string) (graph.Loss, error) { return graph.LossFromConfig(name, nil) }

@@ -14,7 +14,7 @@ import (
 // utLossBuild returns a gradcheck expression: the loss of act(in[0])
 // against the fixed target, where act is applied by a graph.Activation layer
 // (so the context knows the logits, as in a model) or not at all ("").
-func utLossBuild(loss Loss, act string, target *tensor.Dense) gradcheck.Build {
+func utLossBuild(loss graph.Loss, act string, target *tensor.Dense) gradcheck.Build {
 	return func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
 		c := graph.NewCtx(g, true)
 		out := in[0]
@@ -26,13 +26,13 @@ func utLossBuild(loss Loss, act string, target *tensor.Dense) gradcheck.Build {
 			}
 		}
 		tn := G.NodeFromAny(g, target.Clone().(*tensor.Dense), G.WithName("target"))
-		return loss.Build(c, out, tn)
+		return loss.Build(c.Output(out), tn)
 	}
 }
 
 // utLossValue evaluates the loss once and returns it with its gradient
 // with respect to the input.
-func utLossValue(t *testing.T, loss Loss, act string, x, target *tensor.Dense) (float64, []float32) {
+func utLossValue(t *testing.T, loss graph.Loss, act string, x, target *tensor.Dense) (float64, []float32) {
 	t.Helper()
 	g := G.NewGraph()
 	xn := G.NodeFromAny(g, x.Clone().(*tensor.Dense), G.WithName("x"))
@@ -104,7 +104,7 @@ func TestCategoricalLosses(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name   string
-		loss   Loss
+		loss   graph.Loss
 		target *tensor.Dense
 	}{
 		{"sparse", SparseCategoricalCrossentropy{}, target},
@@ -137,7 +137,7 @@ func TestCategoricalLosses(t *testing.T) {
 	p := gradcheck.Random(3, 0.05, 0.95, n, k)
 	for _, c := range []struct {
 		name string
-		loss Loss
+		loss graph.Loss
 	}{{"sparse", SparseCategoricalCrossentropy{}}, {"categorical", CategoricalCrossentropy{}}} {
 		if _, err := gradcheck.Check(utLossBuild(c.loss, "", target), []*tensor.Dense{p}, gradcheck.Options{Eps: 1e-3}); err != nil {
 			t.Errorf("%s from probabilities: %v", c.name, err)
@@ -259,7 +259,7 @@ func TestLossTargets(t *testing.T) {
 	utWantErr(t, "categorical wrong count", err, "2 label values", "6")
 
 	for _, c := range []struct {
-		l    Loss
+		l    graph.Loss
 		k    int
 		want int
 	}{

@@ -1,35 +1,16 @@
 package train
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/capa-ml/capa/graph"
 	"math"
-	"sort"
 	"strings"
 )
 
-// Optimizer is an update rule: how one parameter moves given its gradient
-// and its slots (per-parameter state such as Adam's moments). The Trainer
-// owns the slots, keyed by parameter name, and calls Update once per
-// parameter per step. Optimizers are configuration structs: their exported
-// fields are Keras's arguments, zero meaning Keras's default, and they
-// round-trip through JSON.
-type Optimizer interface {
-	// Class is the Keras class name ("Adam").
-	Class() string
-	// Slots names the per-parameter state tensors, each the parameter's size.
-	Slots() []string
-	// InitSlot returns the initial value of a slot (Adagrad's accumulator
-	// starts at 0.1, others at 0).
-	InitSlot(name string) float32
-	// Update applies one step to w given its gradient g, its slots (in the
-	// order of Slots), the step number t (1 for the first step) and the
-	// learning rate lr.
-	Update(w, g []float32, slots [][]float32, t int, lr float64)
-	// LR returns the configured learning rate (with the default applied).
-	LR() float64
-}
+// The optimizers of this package are graph.Optimizer update rules and
+// configuration structs: their exported fields are Keras's arguments, zero
+// meaning Keras's default, and they round-trip through JSON.
 
 // SGD is stochastic gradient descent with optional momentum and Nesterov
 // momentum, Keras's SGD (learning rate 0.01 by default):
@@ -200,74 +181,25 @@ func (o *Adagrad) Update(w, g []float32, s [][]float32, _ int, lr float64) {
 	}
 }
 
-var optimizers = map[string]func() Optimizer{
-	"SGD":     func() Optimizer { return &SGD{} },
-	"Adam":    func() Optimizer { return &Adam{} },
-	"RMSprop": func() Optimizer { return &RMSprop{} },
-	"Adagrad": func() Optimizer { return &Adagrad{} },
-}
-
-// RegisterOptimizer makes an optimizer class known to NewOptimizer and Load.
-// It panics on a duplicate name.
-func RegisterOptimizer(class string, f func() Optimizer) {
-	if _, dup := optimizers[class]; dup {
-		panic("train: optimizer " + class + " registered twice")
-	}
-	optimizers[class] = f
+func init() {
+	graph.RegisterOptimizer("SGD", func() graph.Optimizer { return &SGD{} })
+	graph.RegisterOptimizer("Adam", func() graph.Optimizer { return &Adam{} })
+	graph.RegisterOptimizer("RMSprop", func() graph.Optimizer { return &RMSprop{} })
+	graph.RegisterOptimizer("Adagrad", func() graph.Optimizer { return &Adagrad{} })
 }
 
 // NewOptimizer returns an optimizer by class name, case-insensitively
 // ("adam", "SGD", "rmsprop", "adagrad"), with the given learning rate
 // (0 for Keras's default).
-func NewOptimizer(name string, lr float64) (Optimizer, error) {
-	for class, f := range optimizers {
+func NewOptimizer(name string, lr float64) (graph.Optimizer, error) {
+	for _, class := range graph.OptimizerClasses() {
 		if strings.EqualFold(class, name) {
-			o := f()
+			spec := graph.OptimizerSpec{Class: class}
 			if lr != 0 {
-				b, _ := json.Marshal(map[string]float64{"learning_rate": lr})
-				if err := json.Unmarshal(b, o); err != nil {
-					return nil, err
-				}
+				spec.Config, _ = json.Marshal(map[string]float64{"learning_rate": lr})
 			}
-			return o, nil
+			return spec.Build()
 		}
 	}
-	names := make([]string, 0, len(optimizers))
-	for c := range optimizers {
-		names = append(names, c)
-	}
-	sort.Strings(names)
-	return nil, fmt.Errorf("train: unknown optimizer %q (known: %s)", name, strings.Join(names, ", "))
-}
-
-// OptimizerSpec is an optimizer's serialized form.
-type OptimizerSpec struct {
-	Class  string          `json:"class_name"`
-	Config json.RawMessage `json:"config"`
-}
-
-func optimizerSpec(o Optimizer) (OptimizerSpec, error) {
-	b, err := json.Marshal(o)
-	return OptimizerSpec{Class: o.Class(), Config: b}, err
-}
-
-// Build creates the optimizer the spec describes (its class must be
-// registered); unknown configuration fields are an error.
-func (s OptimizerSpec) Build() (Optimizer, error) {
-	f, ok := optimizers[s.Class]
-	if !ok {
-		return nil, fmt.Errorf("train: unknown optimizer class %q", s.Class)
-	}
-	o := f()
-	if len(s.Config) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(s.Config))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(o); err != nil {
-			return nil, fmt.Errorf("train: optimizer %s config %s: %w", s.Class, s.Config, err)
-		}
-	}
-	if o.LR() <= 0 {
-		return nil, fmt.Errorf("train: optimizer %s: learning rate must be positive, got %v", s.Class, o.LR())
-	}
-	return o, nil
+	return nil, fmt.Errorf("train: unknown optimizer %q (known: %s)", name, strings.Join(graph.OptimizerClasses(), ", "))
 }

@@ -5,12 +5,14 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/capa-ml/capa/graph"
 )
 
 // utSteps runs two Update steps of o on a two-element weight vector with
 // the gradients g1 then g2, the slots initialized as the Trainer does, and
 // returns the weights after each step and the final slots.
-func utSteps(o Optimizer, w0 []float32, g1, g2 []float32, lr float64) (w1, w2 []float32, slots [][]float32) {
+func utSteps(o graph.Optimizer, w0 []float32, g1, g2 []float32, lr float64) (w1, w2 []float32, slots [][]float32) {
 	w := append([]float32(nil), w0...)
 	for _, name := range o.Slots() {
 		s := make([]float32, len(w))
@@ -143,7 +145,7 @@ func TestRMSprop(t *testing.T) {
 		return out
 	}
 	for _, c := range []struct {
-		o                Optimizer
+		o                graph.Optimizer
 		lr, rho, eps, wd float64
 	}{
 		{&RMSprop{}, 0.01, 0.9, 1e-7, 0},
@@ -193,16 +195,16 @@ func TestAdagrad(t *testing.T) {
 // optimizer's InitSlot value, keyed by parameter name.
 func TestTrainerSlotsInit(t *testing.T) {
 	m := utMLP(t, 1, false)
-	tr, err := Compile(m, &Adagrad{}, SparseCategoricalCrossentropy{})
+	tr, err := utCompile2(m, &Adagrad{}, SparseCategoricalCrossentropy{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := m.Params()[0]
-	s := tr.slotsOf(p)
+	s := tr.OptimizerSlots(p)
 	if len(s) != 1 || len(s[0]) != p.Size() || s[0][0] != float32(0.1) || s[0][p.Size()-1] != float32(0.1) {
 		t.Errorf("Adagrad slot of %s: %d slots, %v...", p.Name, len(s), s[0][:2])
 	}
-	if &tr.slotsOf(p)[0][0] != &s[0][0] {
+	if &tr.OptimizerSlots(p)[0][0] != &s[0][0] {
 		t.Error("slotsOf does not keep the slots")
 	}
 }
@@ -235,18 +237,18 @@ func TestNewOptimizer(t *testing.T) {
 }
 
 func TestOptimizerSpecRoundTrip(t *testing.T) {
-	for _, o := range []Optimizer{
+	for _, o := range []graph.Optimizer{
 		&SGD{LearningRate: 0.1, Momentum: 0.9, Nesterov: true, WeightDecay: 1e-4},
 		&Adam{LearningRate: 3e-4, Beta1: 0.8, Beta2: 0.99, Epsilon: 1e-6, WeightDecay: 0.01},
 		&RMSprop{LearningRate: 0.01, Rho: 0.8, Epsilon: 1e-5},
 		&Adagrad{InitialAccumulatorValue: 0.5},
 	} {
-		s, err := optimizerSpec(o)
+		s, err := graph.SpecOfOptimizer(o)
 		if err != nil {
 			t.Fatal(err)
 		}
 		js, _ := json.Marshal(s)
-		var back OptimizerSpec
+		var back graph.OptimizerSpec
 		if err := json.Unmarshal(js, &back); err != nil {
 			t.Fatal(err)
 		}
@@ -260,7 +262,7 @@ func TestOptimizerSpecRoundTrip(t *testing.T) {
 			t.Errorf("%s: %s became %s %s", o.Class(), a, o2.Class(), b)
 		}
 	}
-	_, err := OptimizerSpec{Class: "Lion", Config: json.RawMessage(`{}`)}.Build()
+	_, err := graph.OptimizerSpec{Class: "Lion", Config: json.RawMessage(`{}`)}.Build()
 	if err == nil || !strings.Contains(err.Error(), `"Lion"`) {
 		t.Errorf("unknown optimizer class: %v", err)
 	}

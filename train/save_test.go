@@ -17,7 +17,7 @@ import (
 // utTrained returns a trainer of a model with every kind of weight
 // (trainable, frozen, BatchNormalization statistics, dropout state) after
 // one epoch with Adam.
-func utTrained(t *testing.T) (*Trainer, Data) {
+func utTrained(t *testing.T) (*graph.Model, graph.Data) {
 	t.Helper()
 	m, err := graph.SequentialSeed(8, graph.Input(4, 4, 1),
 		&graph.Conv2D{Filters: 3, KernelSize: [2]int{3, 3}, Padding: "same", Activation: "relu", KernelRegularizer: graph.L2(1e-3)},
@@ -33,45 +33,46 @@ func utTrained(t *testing.T) (*Trainer, Data) {
 	tr := utCompile(t, m, &Adam{LearningRate: 0.01, WeightDecay: 1e-3})
 	tr.Extra = map[string]string{"cmd": "capa train --epochs 2"}
 	d := utData(20, 16, 31)
-	utFit(t, tr, d, FitOptions{BatchSize: 6})
+	utFit(t, tr, d, graph.FitOptions{BatchSize: 6})
 	return tr, d
 }
 
 func TestSaveLoadRoundTrip(t *testing.T) {
 	tr, d := utTrained(t)
 	path := filepath.Join(t.TempDir(), "m.capa")
-	if err := Save(path, tr); err != nil {
+	if err := tr.Save(path); err != nil {
 		t.Fatal(err)
 	}
-	m2, tr2, err := Load(path)
+	m2, err := graph.Load(path)
+	tr2 := m2
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr2 == nil || tr2.Model != m2 {
+	if tr2.Optimizer() == nil {
 		t.Fatal("Load of a compiled model returned no trainer")
 	}
-	if m2.Summary() != tr.Model.Summary() {
-		t.Errorf("summary:\n%s\nwant:\n%s", m2.Summary(), tr.Model.Summary())
+	if m2.Summary() != tr.Summary() {
+		t.Errorf("summary:\n%s\nwant:\n%s", m2.Summary(), tr.Summary())
 	}
-	utSameWeights(t, "loaded", m2, utWeights(tr.Model))
-	for i, p := range tr.Model.Params() {
+	utSameWeights(t, "loaded", m2, utWeights(tr))
+	for i, p := range tr.Params() {
 		q := m2.Params()[i]
 		if p.Trainable != q.Trainable || p.IsStatistic() != q.IsStatistic() || !reflect.DeepEqual(p.Regularizer, q.Regularizer) {
 			t.Errorf("%s: trainable %v/%v statistic %v/%v regularizer %v/%v", p.Name, p.Trainable, q.Trainable, p.IsStatistic(), q.IsStatistic(), p.Regularizer, q.Regularizer)
 		}
 	}
-	if len(tr.slots) == 0 || len(tr.slots) != len(tr2.slots) {
-		t.Fatalf("%d optimizer slot sets, loaded %d", len(tr.slots), len(tr2.slots))
+	if len(utSlots(tr)) == 0 || len(utSlots(tr)) != len(utSlots(tr2)) {
+		t.Fatalf("%d optimizer slot sets, loaded %d", len(utSlots(tr)), len(utSlots(tr2)))
 	}
-	for name, s := range tr.slots {
+	for name, s := range utSlots(tr) {
 		for i := range s {
-			if !utBitEqual(s[i], tr2.slots[name][i]) {
+			if !utBitEqual(s[i], utSlots(tr2)[name][i]) {
 				t.Errorf("optimizer slot %d of %s differs", i, name)
 			}
 		}
 	}
-	if !reflect.DeepEqual(tr.Optimizer, tr2.Optimizer) || tr2.Loss.Name() != tr.Loss.Name() {
-		t.Errorf("optimizer %#v loss %s, want %#v %s", tr2.Optimizer, tr2.Loss.Name(), tr.Optimizer, tr.Loss.Name())
+	if !reflect.DeepEqual(tr.Optimizer(), tr2.Optimizer()) || tr2.Loss().Name() != tr.Loss().Name() {
+		t.Errorf("optimizer %#v loss %s, want %#v %s", tr2.Optimizer(), tr2.Loss().Name(), tr.Optimizer(), tr.Loss().Name())
 	}
 	if !reflect.DeepEqual(tr.State, tr2.State) {
 		t.Errorf("state %+v, want %+v", tr2.State, tr.State)
@@ -79,7 +80,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(tr.Extra, tr2.Extra) {
 		t.Errorf("extra %v, want %v", tr2.Extra, tr.Extra)
 	}
-	rs1, _ := tr.Model.RandomState()
+	rs1, _ := tr.RandomState()
 	rs2, _ := m2.RandomState()
 	if !reflect.DeepEqual(rs1, rs2) {
 		t.Error("dropout random state differs")
@@ -99,19 +100,19 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 
 func TestSaveLoadContinue(t *testing.T) {
 	straight, d := utTrained(t)
-	utFit(t, straight, d, FitOptions{BatchSize: 6})
+	utFit(t, straight, d, graph.FitOptions{BatchSize: 6})
 
 	tr, _ := utTrained(t)
 	path := filepath.Join(t.TempDir(), "m.capa")
-	if err := Save(path, tr); err != nil {
+	if err := tr.Save(path); err != nil {
 		t.Fatal(err)
 	}
-	_, tr2, err := Load(path)
+	tr2, err := graph.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	utFit(t, tr2, d, FitOptions{BatchSize: 6})
-	utSameWeights(t, "save, load, one more epoch", tr2.Model, utWeights(straight.Model))
+	utFit(t, tr2, d, graph.FitOptions{BatchSize: 6})
+	utSameWeights(t, "save, load, one more epoch", tr2, utWeights(straight))
 	utSameHistory(t, straight.State.History, tr2.State.History)
 	if tr2.State.Epoch != 2 || tr2.State.Step != straight.State.Step {
 		t.Errorf("state %+v, straight %+v", tr2.State, straight.State)
@@ -121,15 +122,15 @@ func TestSaveLoadContinue(t *testing.T) {
 func TestSaveModelUncompiled(t *testing.T) {
 	m := utMLP(t, 4, true)
 	path := filepath.Join(t.TempDir(), "m.capa")
-	if err := SaveModel(path, m); err != nil {
+	if err := m.Save(path); err != nil {
 		t.Fatal(err)
 	}
-	m2, tr, err := Load(path)
+	m2, err := graph.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr != nil {
-		t.Errorf("uncompiled model loaded with a trainer %+v", tr)
+	if m2.Compiled() {
+		t.Errorf("uncompiled model loaded compiled, with %v", m2.Optimizer())
 	}
 	utSameWeights(t, "SaveModel", m2, utWeights(m))
 	if m2.Summary() != m.Summary() {
@@ -163,15 +164,15 @@ func TestLoadErrors(t *testing.T) {
 	tr, _ := utTrained(t)
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.capa")
-	if err := Save(good, tr); err != nil {
+	if err := tr.Save(good); err != nil {
 		t.Fatal(err)
 	}
 
 	// A newer format version.
-	p := utRewrite(t, good, func(_ map[string]safetensors.Tensor, meta map[string]string) { meta[MetaVersion] = "2" })
-	_, _, err := Load(p)
-	if !errors.Is(err, ErrVersion) {
-		t.Errorf("format_version 2: %v, want ErrVersion", err)
+	p := utRewrite(t, good, func(_ map[string]safetensors.Tensor, meta map[string]string) { meta[graph.MetaVersion] = "2" })
+	_, err := graph.Load(p)
+	if !errors.Is(err, graph.ErrVersion) {
+		t.Errorf("format_version 2: %v, want graph.ErrVersion", err)
 	}
 	utWantErr(t, "format_version 2", err, "version 2", "1")
 
@@ -180,17 +181,17 @@ func TestLoadErrors(t *testing.T) {
 	if err := safetensors.WriteFile(p, map[string]safetensors.Tensor{"w": safetensors.F32([]int{2}, []float32{1, 2})}, nil); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = Load(p)
-	if !errors.Is(err, ErrNotModel) {
-		t.Errorf("plain safetensors: %v, want ErrNotModel", err)
+	_, err = graph.Load(p)
+	if !errors.Is(err, graph.ErrNotModel) {
+		t.Errorf("plain safetensors: %v, want graph.ErrNotModel", err)
 	}
-	p = utRewrite(t, good, func(_ map[string]safetensors.Tensor, meta map[string]string) { meta[MetaFormat] = "keras" })
-	if _, _, err = Load(p); !errors.Is(err, ErrNotModel) {
-		t.Errorf("format keras: %v, want ErrNotModel", err)
+	p = utRewrite(t, good, func(_ map[string]safetensors.Tensor, meta map[string]string) { meta[graph.MetaFormat] = "keras" })
+	if _, err = graph.Load(p); !errors.Is(err, graph.ErrNotModel) {
+		t.Errorf("format keras: %v, want graph.ErrNotModel", err)
 	}
-	p = utRewrite(t, good, func(_ map[string]safetensors.Tensor, meta map[string]string) { meta[MetaVersion] = "one" })
-	if _, _, err = Load(p); !errors.Is(err, ErrNotModel) {
-		t.Errorf("format_version one: %v, want ErrNotModel", err)
+	p = utRewrite(t, good, func(_ map[string]safetensors.Tensor, meta map[string]string) { meta[graph.MetaVersion] = "one" })
+	if _, err = graph.Load(p); !errors.Is(err, graph.ErrNotModel) {
+		t.Errorf("format_version one: %v, want graph.ErrNotModel", err)
 	}
 
 	// Truncated.
@@ -203,7 +204,7 @@ func TestLoadErrors(t *testing.T) {
 		if err := os.WriteFile(p, b[:n], 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err = Load(p)
+		_, err = graph.Load(p)
 		utWantErr(t, "truncated", err, p)
 		if !errors.Is(err, safetensors.ErrFormat) {
 			t.Errorf("truncated to %d bytes: %v, want safetensors.ErrFormat", n, err)
@@ -213,7 +214,7 @@ func TestLoadErrors(t *testing.T) {
 			utWantErr(t, "truncated data", err, `tensor "`)
 		}
 	}
-	_, _, err = Load(filepath.Join(dir, "missing.capa"))
+	_, err = graph.Load(filepath.Join(dir, "missing.capa"))
 	utWantErr(t, "no such file", err, "missing.capa")
 
 	for _, c := range []struct {
@@ -243,20 +244,20 @@ func TestLoadErrors(t *testing.T) {
 			ts["optimizer/v/conv2d/bias"] = safetensors.F32([]int{4}, []float32{1, 2, 3, 4})
 		}, []string{`"optimizer/v/conv2d/bias"`, "[4]", "[3]"}},
 		{"bad architecture", func(_ map[string]safetensors.Tensor, meta map[string]string) {
-			meta[MetaModel] = `{"name": "x", "layers": [`
+			meta[graph.MetaModel] = `{"name": "x", "layers": [`
 		}, []string{"architecture"}},
 		{"unknown layer", func(_ map[string]safetensors.Tensor, meta map[string]string) {
-			meta[MetaModel] = strings.Replace(meta[MetaModel], `"Flatten"`, `"Flatten3D"`, 1)
+			meta[graph.MetaModel] = strings.Replace(meta[graph.MetaModel], `"Flatten"`, `"Flatten3D"`, 1)
 		}, []string{`"Flatten3D"`}},
 		{"bad training state", func(_ map[string]safetensors.Tensor, meta map[string]string) {
-			meta[MetaTraining] = `{"optimizer": 3}`
+			meta[graph.MetaTraining] = `{"optimizer": 3}`
 		}, []string{"training state"}},
 		{"unknown loss", func(_ map[string]safetensors.Tensor, meta map[string]string) {
-			meta[MetaTraining] = strings.Replace(meta[MetaTraining], `"sparse_categorical_crossentropy"`, `"hinge"`, 1)
+			meta[graph.MetaTraining] = strings.Replace(meta[graph.MetaTraining], `"sparse_categorical_crossentropy"`, `"hinge"`, 1)
 		}, []string{`"hinge"`}},
 	} {
 		p := utRewrite(t, good, c.edit)
-		_, _, err := Load(p)
+		_, err := graph.Load(p)
 		utWantErr(t, c.what, err, append(c.want, p)...)
 	}
 }
@@ -265,7 +266,7 @@ func TestSaveAtomic(t *testing.T) {
 	tr, _ := utTrained(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "m.capa")
-	if err := Save(path, tr); err != nil {
+	if err := tr.Save(path); err != nil {
 		t.Fatal(err)
 	}
 	before, err := os.ReadFile(path)
@@ -273,8 +274,8 @@ func TestSaveAtomic(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Saving over an existing file replaces it.
-	utFit(t, tr, utData(20, 16, 31), FitOptions{BatchSize: 6})
-	if err := Save(path, tr); err != nil {
+	utFit(t, tr, utData(20, 16, 31), graph.FitOptions{BatchSize: 6})
+	if err := tr.Save(path); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := os.ReadFile(path)
@@ -290,20 +291,20 @@ func TestSaveAtomic(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(sub, "keep"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := Save(sub, tr); err == nil {
+	if err := tr.Save(sub); err == nil {
 		t.Error("Save into a directory path succeeded")
 	}
 	if b, err := os.ReadFile(filepath.Join(sub, "keep")); err != nil || string(b) != "x" {
 		t.Errorf("directory contents changed: %q %v", b, err)
 	}
 	// A save that fails under an existing file leaves it intact.
-	if err := Save(filepath.Join(path, "x"), tr); err == nil {
+	if err := tr.Save(filepath.Join(path, "x")); err == nil {
 		t.Error("Save under a file succeeded")
 	}
 	if b, _ := os.ReadFile(path); string(b) != string(after) {
 		t.Error("a failed save changed the previous file")
 	}
-	if _, _, err := Load(path); err != nil {
+	if _, err := graph.Load(path); err != nil {
 		t.Errorf("the previous file no longer loads: %v", err)
 	}
 	entries, _ := os.ReadDir(dir)
@@ -319,7 +320,7 @@ func TestSaveAtomic(t *testing.T) {
 // TestCheckpointBestOnly checks ModelCheckpoint with SaveBestOnly.
 func TestCheckpointBestOnly(t *testing.T) {
 	d := utData(32, 4, 6)
-	val := Data{X: d.X, Y: make([]float32, 32), N: 32}
+	val := graph.Data{X: d.X, Y: make([]float32, 32), N: 32}
 	for i, y := range d.Y {
 		val.Y[i] = float32((int(y) + 1) % 3) // val_loss rises as training goes
 	}
@@ -327,14 +328,15 @@ func TestCheckpointBestOnly(t *testing.T) {
 	tr := utCompile(t, utMLP(t, 1, false), &Adam{LearningRate: 0.05})
 	rec := &utRecorder{}
 	ck := &ModelCheckpoint{Path: path, SaveBestOnly: true}
-	h := utFit(t, tr, d, FitOptions{Epochs: 6, BatchSize: 32, ValidationData: &val, Callbacks: []Callback{rec, ck}})
+	h := utFit(t, tr, d, graph.FitOptions{Epochs: 6, BatchSize: 32, ValidationData: &val, Callbacks: []graph.Callback{rec, ck}})
 	best := 0
 	for i, v := range h["val_loss"] {
 		if v < h["val_loss"][best] {
 			best = i
 		}
 	}
-	m, tr2, err := Load(path)
+	m, err := graph.Load(path)
+	tr2 := m
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,9 +348,9 @@ func TestCheckpointBestOnly(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	before, _ := os.ReadFile(path)
-	_, err = tr.Fit(ctx, d, FitOptions{Epochs: 2, BatchSize: 8, ValidationData: &val, Callbacks: []Callback{ck}, Progress: io.Discard})
-	if !errors.Is(err, ErrInterrupted) {
-		t.Fatalf("%v, want ErrInterrupted", err)
+	_, err = tr.FitContext(ctx, d, graph.FitOptions{Epochs: 2, BatchSize: 8, ValidationData: &val, Callbacks: []graph.Callback{ck}, Progress: io.Discard})
+	if !errors.Is(err, graph.ErrInterrupted) {
+		t.Fatalf("%v, want graph.ErrInterrupted", err)
 	}
 	if after, _ := os.ReadFile(path); string(after) != string(before) {
 		t.Error("an interrupted SaveBestOnly run overwrote the best checkpoint")

@@ -2,30 +2,14 @@ package train
 
 import (
 	"fmt"
+	"github.com/capa-ml/capa/graph"
 	"io"
 	"math"
 )
 
-// Schedule gives the learning rate of every optimizer step, Keras's
-// LearningRateSchedule. Fit calls LR before each step with
-//
-//   - step, the optimizer steps already taken (State.Step: 0 for the first
-//     step of a run, as Keras's optimizer.iterations);
-//   - epoch, the epochs already completed (State.Epoch: 0 during the first);
-//   - base, the trainer's learning rate (State.LearningRate: the optimizer's
-//     LearningRate at Compile, lowered by ReduceLROnPlateau if used).
-//
-// Keras's initial_learning_rate is base: give it as the optimizer's
-// LearningRate. LR must depend on its arguments only, which the model file
-// saves, so that a run resumed from a checkpoint replays the same rates bit
-// for bit. A schedule is a FitOptions field, not part of the trainer: Save
-// does not write it, and a resumed run must be given the same one again.
-//
-// A Schedule may also have a Validate() error method, which Fit calls once
-// before training; the schedules of this package have one.
-type Schedule interface {
-	LR(step, epoch int, base float64) float64
-}
+// The schedules of this package are graph.Schedule learning-rate
+// schedules, Keras's LearningRateSchedule; see graph.Schedule for when Fit
+// calls them. Each has a Validate method that Fit calls once.
 
 // ScheduleFunc adapts a function to a Schedule, like Keras's
 // LearningRateScheduler callback (which is given epoch and rate).
@@ -135,28 +119,6 @@ func (s CosineDecay) Validate() error {
 	return nil
 }
 
-// checkSchedule validates s once, before training.
-func checkSchedule(s Schedule) error {
-	if v, ok := s.(interface{ Validate() error }); ok {
-		return v.Validate()
-	}
-	return nil
-}
-
-// learningRate is the rate of the next optimizer step: State.LearningRate,
-// or what s gives for it.
-func (t *Trainer) learningRate(s Schedule) (float64, error) {
-	st := &t.State
-	if s == nil {
-		return st.LearningRate, nil
-	}
-	lr := s.LR(st.Step, st.Epoch, st.LearningRate)
-	if !(lr >= 0) || math.IsInf(lr, 0) {
-		return 0, fmt.Errorf("train: schedule %T gives learning rate %v at step %d (epoch %d, base %v)", s, lr, st.Step, st.Epoch, st.LearningRate)
-	}
-	return lr, nil
-}
-
 // ReduceLROnPlateau is Keras's ReduceLROnPlateau callback: when the
 // monitored metric has not improved for Patience epochs, it multiplies
 // State.LearningRate by Factor, down to MinLR, then waits Cooldown epochs
@@ -198,8 +160,8 @@ type ReduceLROnPlateau struct {
 }
 
 // OnEpochEnd counts the epochs without improvement and lowers
-// t.State.LearningRate.
-func (r *ReduceLROnPlateau) OnEpochEnd(t *Trainer, logs Logs) error {
+// m.State.LearningRate.
+func (r *ReduceLROnPlateau) OnEpochEnd(m *graph.Model, logs graph.Logs) error {
 	mon := monitorOf(r.Monitor)
 	factor := or(r.Factor, 0.1)
 	if !(factor > 0 && factor < 1) {
@@ -232,13 +194,13 @@ func (r *ReduceLROnPlateau) OnEpochEnd(t *Trainer, logs Logs) error {
 		r.best, r.wait = v, 0
 	case r.cooldown == 0:
 		r.wait++
-		old := t.State.LearningRate
+		old := m.State.LearningRate
 		if r.wait >= patience && old > r.MinLR {
-			t.State.LearningRate = max(old*factor, r.MinLR)
+			m.State.LearningRate = max(old*factor, r.MinLR)
 			r.cooldown, r.wait = r.Cooldown, 0
 			r.Reductions++
 			if r.Log != nil {
-				fmt.Fprintf(r.Log, "Epoch %d: ReduceLROnPlateau reducing learning rate to %v.\n", t.State.Epoch, t.State.LearningRate)
+				fmt.Fprintf(r.Log, "Epoch %d: ReduceLROnPlateau reducing learning rate to %v.\n", m.State.Epoch, m.State.LearningRate)
 			}
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/capa-ml/capa/graph"
 )
 
 func utClose(a, b float64) bool {
@@ -21,7 +23,7 @@ func utClose(a, b float64) bool {
 func TestScheduleValues(t *testing.T) {
 	cases := []struct {
 		name        string
-		s           Schedule
+		s           graph.Schedule
 		step, epoch int
 		base, want  float64
 	}{
@@ -73,7 +75,7 @@ func TestScheduleValues(t *testing.T) {
 
 func TestScheduleValidate(t *testing.T) {
 	for _, c := range []struct {
-		s    Schedule
+		s    graph.Schedule
 		want string
 	}{
 		{StepDecay{Factor: 0.5}, "every must be at least 1 epoch, got 0"},
@@ -94,7 +96,7 @@ func TestScheduleValidate(t *testing.T) {
 	// finite number, naming the step.
 	tr := utCompile(t, utMLP(t, 1, false), &SGD{})
 	d := utData(8, 4, 1)
-	_, err := tr.Fit(context.Background(), d, FitOptions{Schedule: CosineDecay{}, Progress: io.Discard})
+	_, err := tr.FitContext(context.Background(), d, graph.FitOptions{Schedule: CosineDecay{}, Progress: io.Discard})
 	utWantErr(t, "bad schedule", err, "CosineDecay", "decay steps")
 	if tr.State.Step != 0 {
 		t.Errorf("a bad schedule still trained %d steps", tr.State.Step)
@@ -105,7 +107,7 @@ func TestScheduleValidate(t *testing.T) {
 		}
 		return base
 	})
-	_, err = tr.Fit(context.Background(), d, FitOptions{BatchSize: 4, Schedule: nan, Progress: io.Discard})
+	_, err = tr.FitContext(context.Background(), d, graph.FitOptions{BatchSize: 4, Schedule: nan, Progress: io.Discard})
 	utWantErr(t, "NaN rate", err, "learning rate NaN at step 1")
 }
 
@@ -130,7 +132,7 @@ func TestFitSchedule(t *testing.T) {
 	const base = 0.1
 	for _, c := range []struct {
 		name string
-		s    Schedule
+		s    graph.Schedule
 		want func(step, epoch int) float64 // rate of step (from 0) in epoch (from 0)
 	}{
 		{"none", nil, func(int, int) float64 { return base }},
@@ -145,7 +147,7 @@ func TestFitSchedule(t *testing.T) {
 	} {
 		opt := &utLROptimizer{SGD: SGD{LearningRate: base}, rates: map[int]float64{}}
 		tr := utCompile(t, utMLP(t, 1, false), opt)
-		h := utFit(t, tr, d, FitOptions{Epochs: 5, BatchSize: 6, Schedule: c.s})
+		h := utFit(t, tr, d, graph.FitOptions{Epochs: 5, BatchSize: 6, Schedule: c.s})
 		if len(opt.rates) != 20 {
 			t.Fatalf("%s: %d steps recorded, want 20", c.name, len(opt.rates))
 		}
@@ -174,14 +176,14 @@ func TestFitSchedule(t *testing.T) {
 func TestFitScheduleResume(t *testing.T) {
 	d := utData(20, 16, 10)
 	sched := CosineDecay{DecaySteps: 9, WarmupSteps: 3, WarmupFrom: 0.001, Alpha: 0.05}
-	opts := func(cb ...Callback) FitOptions {
+	opts := func(cb ...graph.Callback) graph.FitOptions {
 		o := utResumeOptions(cb...)
 		o.Schedule = sched
 		return o
 	}
 	want := utCompile(t, utCNN(t, 21), &Adam{LearningRate: 0.02})
 	utFit(t, want, d, opts())
-	if plain := utStraight(t); utBitEqual(plain.Model.Params()[0].Data(), want.Model.Params()[0].Data()) {
+	if plain := utStraight(t); utBitEqual(plain.Params()[0].Data(), want.Params()[0].Data()) {
 		t.Fatal("the schedule did not change training: the test proves nothing")
 	}
 	if lrs := want.State.History["lr"]; len(lrs) != 3 || lrs[0] == lrs[1] || lrs[1] == lrs[2] {
@@ -201,24 +203,24 @@ func TestFitScheduleResume(t *testing.T) {
 	}()
 	o := opts(ck)
 	o.Progress = w
-	if _, err := tr.Fit(ctx, d, o); !errors.Is(err, ErrInterrupted) {
-		t.Fatalf("Fit cancelled from a goroutine: %v, want ErrInterrupted", err)
+	if _, err := tr.FitContext(ctx, d, o); !errors.Is(err, graph.ErrInterrupted) {
+		t.Fatalf("Fit cancelled from a goroutine: %v, want graph.ErrInterrupted", err)
 	}
 	if tr.State.Epoch != 1 || tr.State.Batch != 1 || tr.State.Step != 5 {
 		t.Fatalf("state after the interruption: epoch %d batch %d step %d, want 1, 1, 5", tr.State.Epoch, tr.State.Batch, tr.State.Step)
 	}
-	_, tr2, err := Load(path)
+	tr2, err := graph.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	o = opts(ck)
 	o.Epochs = 2
 	h := utFit(t, tr2, d, o)
-	utSameWeights(t, "resumed from a file", tr2.Model, utWeights(want.Model))
+	utSameWeights(t, "resumed from a file", tr2, utWeights(want))
 	utSameHistory(t, want.State.History, h)
-	for name, s := range want.slots {
+	for name, s := range utSlots(want) {
 		for i := range s {
-			if !utBitEqual(s[i], tr2.slots[name][i]) {
+			if !utBitEqual(s[i], utSlots(tr2)[name][i]) {
 				t.Errorf("optimizer slot %d of %s differs", i, name)
 			}
 		}
@@ -230,11 +232,11 @@ func TestFitScheduleResume(t *testing.T) {
 // rate after each.
 func utPlateau(t *testing.T, r *ReduceLROnPlateau, metric string, lr float64, values []float64) []float64 {
 	t.Helper()
-	tr := &Trainer{State: State{LearningRate: lr}}
+	tr := &graph.Model{State: graph.State{LearningRate: lr}}
 	var got []float64
 	for _, v := range values {
 		tr.State.Epoch++
-		if err := r.OnEpochEnd(tr, Logs{metric: v, "loss": 123}); err != nil {
+		if err := r.OnEpochEnd(tr, graph.Logs{metric: v, "loss": 123}); err != nil {
 			t.Fatal(err)
 		}
 		got = append(got, tr.State.LearningRate)
@@ -306,7 +308,7 @@ func TestReduceLROnPlateau(t *testing.T) {
 	}
 
 	// Errors name the argument.
-	tr := &Trainer{State: State{LearningRate: 1}}
+	tr := &graph.Model{State: graph.State{LearningRate: 1}}
 	for _, c := range []struct {
 		r    *ReduceLROnPlateau
 		want string
@@ -316,7 +318,7 @@ func TestReduceLROnPlateau(t *testing.T) {
 		{&ReduceLROnPlateau{Cooldown: -1}, "cooldown (-1)"},
 		{&ReduceLROnPlateau{Monitor: "val_accuracy"}, `monitors "val_accuracy"`},
 	} {
-		utWantErr(t, c.want, c.r.OnEpochEnd(tr, Logs{"val_loss": 1}), c.want)
+		utWantErr(t, c.want, c.r.OnEpochEnd(tr, graph.Logs{"val_loss": 1}), c.want)
 	}
 }
 
@@ -326,7 +328,7 @@ func TestReduceLROnPlateauFit(t *testing.T) {
 	d := utData(32, 4, 6)
 	// Validation labels that disagree with the training labels: val_loss
 	// gets worse as the model learns.
-	val := Data{X: d.X, Y: make([]float32, 32), N: 32}
+	val := graph.Data{X: d.X, Y: make([]float32, 32), N: 32}
 	for i, y := range d.Y {
 		val.Y[i] = float32((int(y) + 1) % 3)
 	}
@@ -334,11 +336,11 @@ func TestReduceLROnPlateauFit(t *testing.T) {
 	tr := utCompile(t, utMLP(t, 1, false), opt)
 	r := &ReduceLROnPlateau{Factor: 0.5, Patience: 1}
 	var after []float64
-	rec := callbackFunc(func(t *Trainer, _ Logs) error {
+	rec := callbackFunc(func(t *graph.Model, _ graph.Logs) error {
 		after = append(after, t.State.LearningRate)
 		return nil
 	})
-	h := utFit(t, tr, d, FitOptions{Epochs: 6, BatchSize: 16, ValidationData: &val, Callbacks: []Callback{r, rec}})
+	h := utFit(t, tr, d, graph.FitOptions{Epochs: 6, BatchSize: 16, ValidationData: &val, Callbacks: []graph.Callback{r, rec}})
 	if r.Reductions == 0 {
 		t.Fatalf("no reduction: val_loss %v", h["val_loss"])
 	}
@@ -354,9 +356,9 @@ func TestReduceLROnPlateauFit(t *testing.T) {
 	}
 }
 
-type callbackFunc func(t *Trainer, logs Logs) error
+type callbackFunc func(t *graph.Model, logs graph.Logs) error
 
-func (f callbackFunc) OnEpochEnd(t *Trainer, logs Logs) error { return f(t, logs) }
+func (f callbackFunc) OnEpochEnd(t *graph.Model, logs graph.Logs) error { return f(t, logs) }
 
 func ExampleExponentialDecay() {
 	// Keras's ExponentialDecay(initial_learning_rate=0.1, decay_steps=100,
@@ -371,4 +373,12 @@ func ExampleExponentialDecay() {
 	// step 99: 0.1000
 	// step 100: 0.0500
 	// step 250: 0.0250
+}
+
+// checkSchedule is what Fit calls once before training.
+func checkSchedule(s graph.Schedule) error {
+	if v, ok := s.(interface{ Validate() error }); ok {
+		return v.Validate()
+	}
+	return nil
 }

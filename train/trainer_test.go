@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -52,14 +53,14 @@ func utCNN(t *testing.T, seed uint64) *graph.Model {
 
 // utData returns n samples of size values uniform in [-1, 1) labelled with
 // the argmax of a fixed linear map to 3 classes: a learnable problem.
-func utData(n, size int, seed uint64) Data {
+func utData(n, size int, seed uint64) graph.Data {
 	rng := rand.New(rand.NewPCG(seed, 99))
 	w := make([]float64, size*3)
 	wr := rand.New(rand.NewPCG(12345, 1))
 	for i := range w {
 		w[i] = wr.Float64()*2 - 1
 	}
-	d := Data{X: make([]float32, n*size), Y: make([]float32, n), N: n}
+	d := graph.Data{X: make([]float32, n*size), Y: make([]float32, n), N: n}
 	for i := 0; i < n; i++ {
 		var z [3]float64
 		for j := 0; j < size; j++ {
@@ -80,21 +81,21 @@ func utData(n, size int, seed uint64) Data {
 	return d
 }
 
-func utCompile(t *testing.T, m *graph.Model, o Optimizer) *Trainer {
+func utCompile(t *testing.T, m *graph.Model, o graph.Optimizer) *graph.Model {
 	t.Helper()
-	tr, err := Compile(m, o, SparseCategoricalCrossentropy{})
+	tr, err := utCompile2(m, o, SparseCategoricalCrossentropy{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return tr
 }
 
-func utFit(t *testing.T, tr *Trainer, d Data, o FitOptions) History {
+func utFit(t *testing.T, tr *graph.Model, d graph.Data, o graph.FitOptions) graph.History {
 	t.Helper()
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
-	h, err := tr.Fit(context.Background(), d, o)
+	h, err := tr.FitContext(context.Background(), d, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func utSameWeights(t *testing.T, what string, m *graph.Model, w map[string][]flo
 func TestFitLearns(t *testing.T) {
 	d := utData(64, 4, 1)
 	tr := utCompile(t, utMLP(t, 1, true), &Adam{LearningRate: 0.03})
-	h := utFit(t, tr, d, FitOptions{Epochs: 15, BatchSize: 16})
+	h := utFit(t, tr, d, graph.FitOptions{Epochs: 15, BatchSize: 16})
 	loss, acc := h["loss"], h["accuracy"]
 	if len(loss) != 15 || len(acc) != 15 || len(h["seconds"]) != 15 {
 		t.Fatalf("history %v", h)
@@ -158,14 +159,14 @@ func TestFitLearns(t *testing.T) {
 func TestFitPartialLastBatch(t *testing.T) {
 	d := utData(10, 4, 2)
 	tr := utCompile(t, utMLP(t, 1, false), &SGD{LearningRate: 0.1})
-	utFit(t, tr, d, FitOptions{BatchSize: 4})
+	utFit(t, tr, d, graph.FitOptions{BatchSize: 4})
 	if tr.State.Step != 3 || tr.State.Epoch != 1 {
 		t.Errorf("after one epoch of 10 samples in batches of 4: step %d epoch %d, want 3 and 1", tr.State.Step, tr.State.Epoch)
 	}
 	if tr.State.Samples != 10 {
 		t.Errorf("the epoch's loss covers %d samples, want 10", tr.State.Samples)
 	}
-	utFit(t, tr, d, FitOptions{BatchSize: 4})
+	utFit(t, tr, d, graph.FitOptions{BatchSize: 4})
 	if tr.State.Step != 6 || tr.State.Epoch != 2 {
 		t.Errorf("after two epochs: step %d epoch %d, want 6 and 2", tr.State.Step, tr.State.Epoch)
 	}
@@ -173,7 +174,7 @@ func TestFitPartialLastBatch(t *testing.T) {
 	// SGD at lr 0 it would equal Evaluate's; here check it against an
 	// evaluation of the same untouched weights with a tiny learning rate.
 	tr2 := utCompile(t, utMLP(t, 1, false), &SGD{LearningRate: 1e-30})
-	h := utFit(t, tr2, d, FitOptions{BatchSize: 4, NoShuffle: true})
+	h := utFit(t, tr2, d, graph.FitOptions{BatchSize: 4, NoShuffle: true})
 	r, err := tr2.Evaluate(d, 4)
 	if err != nil {
 		t.Fatal(err)
@@ -189,11 +190,11 @@ func TestFitPartialLastBatch(t *testing.T) {
 func TestFitValidationSplit(t *testing.T) {
 	d := utData(10, 4, 3)
 	tr := utCompile(t, utMLP(t, 1, false), &Adam{LearningRate: 0.01})
-	h := utFit(t, tr, d, FitOptions{BatchSize: 4, ValidationSplit: 0.2})
+	h := utFit(t, tr, d, graph.FitOptions{BatchSize: 4, ValidationSplit: 0.2})
 	if tr.State.Step != 2 {
 		t.Errorf("8 training samples in batches of 4: %d steps, want 2", tr.State.Step)
 	}
-	last := Data{X: d.X[8*4:], Y: d.Y[8:], N: 2}
+	last := graph.Data{X: d.X[8*4:], Y: d.Y[8:], N: 2}
 	r, err := tr.Evaluate(last, 256)
 	if err != nil {
 		t.Fatal(err)
@@ -202,21 +203,21 @@ func TestFitValidationSplit(t *testing.T) {
 		t.Errorf("val_loss %v val_accuracy %v; the last two samples give %v %v", h["val_loss"], h["val_accuracy"], r.Loss, r.Accuracy)
 	}
 	// NaN inputs in the held-out samples never reach training.
-	bad := Data{X: append([]float32(nil), d.X...), Y: d.Y, N: 10}
+	bad := graph.Data{X: append([]float32(nil), d.X...), Y: d.Y, N: 10}
 	for i := 8 * 4; i < len(bad.X); i++ {
 		bad.X[i] = float32(math.NaN())
 	}
 	tr = utCompile(t, utMLP(t, 1, false), &Adam{LearningRate: 0.01})
-	h = utFit(t, tr, bad, FitOptions{BatchSize: 4, ValidationSplit: 0.2})
+	h = utFit(t, tr, bad, graph.FitOptions{BatchSize: 4, ValidationSplit: 0.2})
 	if !math.IsNaN(h["val_loss"][0]) || math.IsNaN(h["loss"][0]) {
 		t.Errorf("loss %v, val_loss %v: the split did not hold out the last samples", h["loss"], h["val_loss"])
 	}
 
-	_, err = tr.Fit(context.Background(), d, FitOptions{ValidationSplit: 1.5, Progress: io.Discard})
+	_, err = tr.FitContext(context.Background(), d, graph.FitOptions{ValidationSplit: 1.5, Progress: io.Discard})
 	utWantErr(t, "split 1.5", err, "1.5")
-	_, err = tr.Fit(context.Background(), d, FitOptions{ValidationSplit: 0.01, Progress: io.Discard})
+	_, err = tr.FitContext(context.Background(), d, graph.FitOptions{ValidationSplit: 0.01, Progress: io.Discard})
 	utWantErr(t, "empty split", err, "empty")
-	_, err = tr.Fit(context.Background(), d, FitOptions{ValidationSplit: 0.2, ValidationData: &d, Progress: io.Discard})
+	_, err = tr.FitContext(context.Background(), d, graph.FitOptions{ValidationSplit: 0.2, ValidationData: &d, Progress: io.Discard})
 	utWantErr(t, "split and data", err, "not both")
 }
 
@@ -238,22 +239,22 @@ func TestFitDataErrors(t *testing.T) {
 	d := utData(5, 4, 1)
 	for _, c := range []struct {
 		what string
-		d    Data
+		d    graph.Data
 		want []string
 	}{
-		{"no samples", Data{}, []string{"no samples"}},
-		{"short X", Data{X: d.X[:19], Y: d.Y, N: 5}, []string{"19 input values", "5 samples"}},
-		{"short Y", Data{X: d.X, Y: d.Y[:4], N: 5}, []string{"4 label values", "5 samples"}},
-		{"label out of range", Data{X: d.X, Y: []float32{0, 1, 3, 0, 1}, N: 5}, []string{"label 3", "[0, 3)"}},
+		{"no samples", graph.Data{}, []string{"no samples"}},
+		{"short X", graph.Data{X: d.X[:19], Y: d.Y, N: 5}, []string{"19 input values", "5 samples"}},
+		{"short Y", graph.Data{X: d.X, Y: d.Y[:4], N: 5}, []string{"4 label values", "5 samples"}},
+		{"label out of range", graph.Data{X: d.X, Y: []float32{0, 1, 3, 0, 1}, N: 5}, []string{"label 3", "[0, 3)"}},
 	} {
-		_, err := tr.Fit(context.Background(), c.d, FitOptions{Progress: io.Discard})
+		_, err := tr.FitContext(context.Background(), c.d, graph.FitOptions{Progress: io.Discard})
 		utWantErr(t, c.what, err, c.want...)
 	}
-	_, err := tr.Fit(context.Background(), d, FitOptions{BatchSize: -1, Progress: io.Discard})
+	_, err := tr.FitContext(context.Background(), d, graph.FitOptions{BatchSize: -1, Progress: io.Discard})
 	utWantErr(t, "negative batch", err, "-1")
-	_, err = Compile(utMLP(t, 1, false), &SGD{LearningRate: -1}, SparseCategoricalCrossentropy{})
+	err = utCompileErr(utMLP(t, 1, false), &SGD{LearningRate: -1}, SparseCategoricalCrossentropy{})
 	utWantErr(t, "negative learning rate", err, "learning rate", "-1")
-	_, err = Compile(nil, &SGD{}, SparseCategoricalCrossentropy{})
+	err = utCompileErr(nil, &SGD{}, SparseCategoricalCrossentropy{})
 	utWantErr(t, "nil model", err, "model")
 }
 
@@ -323,7 +324,7 @@ func TestConfusionMatrix(t *testing.T) {
 	}
 	labels := []float32{0, 0, 1, 1, 2, 2}
 	preds := []int{0, 1, 1, 1, 2, 0}
-	d := Data{X: make([]float32, 18), Y: labels, N: 6}
+	d := graph.Data{X: make([]float32, 18), Y: labels, N: 6}
 	for i, p := range preds {
 		d.X[i*3+p] = 1
 	}
@@ -348,11 +349,11 @@ func TestConfusionMatrix(t *testing.T) {
 	for i, l := range labels {
 		oh[i*3+int(l)] = 1
 	}
-	tc, err := Compile(m, &SGD{}, CategoricalCrossentropy{})
+	tc, err := utCompile2(m, &SGD{}, CategoricalCrossentropy{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2, err := tc.Evaluate(Data{X: d.X, Y: oh, N: 6}, 4)
+	r2, err := tc.Evaluate(graph.Data{X: d.X, Y: oh, N: 6}, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,11 +386,11 @@ func utNear64(t *testing.T, what string, got, want []float64) {
 // utRecorder snapshots the weights and logs at each epoch end.
 type utRecorder struct {
 	weights []map[string][]float32
-	logs    []Logs
+	logs    []graph.Logs
 }
 
-func (r *utRecorder) OnEpochEnd(t *Trainer, logs Logs) error {
-	r.weights = append(r.weights, utWeights(t.Model))
+func (r *utRecorder) OnEpochEnd(t *graph.Model, logs graph.Logs) error {
+	r.weights = append(r.weights, utWeights(t))
 	r.logs = append(r.logs, logs)
 	return nil
 }
@@ -398,14 +399,14 @@ func TestEarlyStopping(t *testing.T) {
 	d := utData(32, 4, 6)
 	// Validation labels that disagree with the training labels: the better
 	// the model learns, the worse val_loss gets.
-	val := Data{X: d.X, Y: make([]float32, 32), N: 32}
+	val := graph.Data{X: d.X, Y: make([]float32, 32), N: 32}
 	for i, y := range d.Y {
 		val.Y[i] = float32((int(y) + 1) % 3)
 	}
 	tr := utCompile(t, utMLP(t, 1, false), &Adam{LearningRate: 0.05})
 	rec := &utRecorder{}
 	es := &EarlyStopping{Patience: 2, RestoreBestWeights: true}
-	h := utFit(t, tr, d, FitOptions{Epochs: 30, BatchSize: 32, ValidationData: &val, Callbacks: []Callback{rec, es}})
+	h := utFit(t, tr, d, graph.FitOptions{Epochs: 30, BatchSize: 32, ValidationData: &val, Callbacks: []graph.Callback{rec, es}})
 	n := len(h["val_loss"])
 	if n == 30 || es.StoppedEpoch != n || tr.State.Epoch != n {
 		t.Fatalf("stopped at %d (epoch %d) after %d epochs: val_loss %v", es.StoppedEpoch, tr.State.Epoch, n, h["val_loss"])
@@ -422,7 +423,7 @@ func TestEarlyStopping(t *testing.T) {
 	if n != es.BestEpoch+es.Patience+1 {
 		t.Errorf("stopped at %d, best %d, patience %d", n, es.BestEpoch, es.Patience)
 	}
-	utSameWeights(t, "restored best weights", tr.Model, rec.weights[best])
+	utSameWeights(t, "restored best weights", tr, rec.weights[best])
 	if utBitEqual(rec.weights[n-1]["dense/kernel"], rec.weights[best]["dense/kernel"]) {
 		t.Error("the weights did not change after the best epoch: the test proves nothing")
 	}
@@ -431,12 +432,12 @@ func TestEarlyStopping(t *testing.T) {
 	tr = utCompile(t, utMLP(t, 1, false), &Adam{LearningRate: 0.05})
 	rec = &utRecorder{}
 	es = &EarlyStopping{Patience: 2}
-	utFit(t, tr, d, FitOptions{Epochs: 30, BatchSize: 32, ValidationData: &val, Callbacks: []Callback{rec, es}})
-	utSameWeights(t, "last weights", tr.Model, rec.weights[len(rec.weights)-1])
+	utFit(t, tr, d, graph.FitOptions{Epochs: 30, BatchSize: 32, ValidationData: &val, Callbacks: []graph.Callback{rec, es}})
+	utSameWeights(t, "last weights", tr, rec.weights[len(rec.weights)-1])
 
 	// Monitoring a metric the run does not log is an error.
 	tr = utCompile(t, utMLP(t, 1, false), &Adam{})
-	_, err := tr.Fit(context.Background(), d, FitOptions{Callbacks: []Callback{&EarlyStopping{}}, Progress: io.Discard})
+	_, err := tr.FitContext(context.Background(), d, graph.FitOptions{Callbacks: []graph.Callback{&EarlyStopping{}}, Progress: io.Discard})
 	utWantErr(t, "val_loss without validation", err, `"val_loss"`)
 	// Accuracy is maximized.
 	if !better("val_accuracy", 0.9, 0.8, 0) || better("val_loss", 0.9, 0.8, 0) {
@@ -450,7 +451,7 @@ func TestFrozenLayers(t *testing.T) {
 	first.SetTrainable(false)
 	before := utWeights(m)
 	tr := utCompile(t, m, &Adam{LearningRate: 0.01})
-	utFit(t, tr, utData(20, 4, 7), FitOptions{Epochs: 2, BatchSize: 8})
+	utFit(t, tr, utData(20, 4, 7), graph.FitOptions{Epochs: 2, BatchSize: 8})
 	for _, p := range m.Params() {
 		same := utBitEqual(p.Data(), before[p.Name])
 		if strings.HasPrefix(p.Name, "dense/") && !same {
@@ -460,7 +461,7 @@ func TestFrozenLayers(t *testing.T) {
 			t.Errorf("trainable %s did not change", p.Name)
 		}
 	}
-	if _, ok := tr.slots["dense/kernel"]; ok {
+	if _, ok := utSlots(tr)["dense/kernel"]; ok {
 		t.Error("the optimizer keeps slots for a frozen weight")
 	}
 
@@ -468,11 +469,11 @@ func TestFrozenLayers(t *testing.T) {
 	m = utMLP(t, 1, false)
 	tr = utCompile(t, m, &Adam{LearningRate: 0.01})
 	d := utData(20, 4, 7)
-	utFit(t, tr, d, FitOptions{BatchSize: 8})
+	utFit(t, tr, d, graph.FitOptions{BatchSize: 8})
 	m.Layers()[0].(*graph.Dense).SetTrainable(false)
 	tr = utCompile(t, m, &Adam{LearningRate: 0.01})
 	before = utWeights(m)
-	utFit(t, tr, d, FitOptions{BatchSize: 8})
+	utFit(t, tr, d, graph.FitOptions{BatchSize: 8})
 	if !utBitEqual(before["dense/kernel"], m.Params()[0].Data()) {
 		t.Error("dense/kernel changed after SetTrainable(false) and Compile")
 	}
@@ -485,7 +486,7 @@ func TestFrozenLayers(t *testing.T) {
 		}
 	}
 	tr = utCompile(t, m, &Adam{})
-	_, err := tr.Fit(context.Background(), d, FitOptions{Progress: io.Discard})
+	_, err := tr.FitContext(context.Background(), d, graph.FitOptions{Progress: io.Discard})
 	utWantErr(t, "all frozen", err, "no trainable weights")
 }
 
@@ -500,7 +501,7 @@ func TestRegularizerLoss(t *testing.T) {
 		}
 		w := utWeights(m)
 		tr := utCompile(t, m, &SGD{LearningRate: 0.1})
-		h := utFit(t, tr, d, FitOptions{BatchSize: 12, NoShuffle: true})
+		h := utFit(t, tr, d, graph.FitOptions{BatchSize: 12, NoShuffle: true})
 		restore(m, w)
 		return h["loss"][0], m
 	}
@@ -542,9 +543,9 @@ func TestFitNaN(t *testing.T) {
 	rec := &utRecorder{}
 	tr := utCompile(t, m, &SGD{LearningRate: 1e30})
 	before := utWeights(m)
-	_, err := tr.Fit(context.Background(), d, FitOptions{Epochs: 20, BatchSize: 16, Callbacks: []Callback{rec}, Progress: io.Discard})
-	if !errors.Is(err, ErrNaN) {
-		t.Fatalf("Fit with lr 1e30: %v, want ErrNaN", err)
+	_, err := tr.FitContext(context.Background(), d, graph.FitOptions{Epochs: 20, BatchSize: 16, Callbacks: []graph.Callback{rec}, Progress: io.Discard})
+	if !errors.Is(err, graph.ErrNaN) {
+		t.Fatalf("Fit with lr 1e30: %v, want graph.ErrNaN", err)
 	}
 	t.Logf("%v (after %d epochs)", err, len(rec.weights))
 	want := before
@@ -555,7 +556,7 @@ func TestFitNaN(t *testing.T) {
 	for _, p := range m.Params() {
 		for _, v := range p.Data() {
 			if math.IsNaN(float64(v)) {
-				t.Fatalf("%s holds NaN after ErrNaN", p.Name)
+				t.Fatalf("%s holds NaN after graph.ErrNaN", p.Name)
 			}
 		}
 	}
@@ -584,19 +585,19 @@ func (w *utCancelWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func utResumeOptions(cb ...Callback) FitOptions {
-	return FitOptions{Epochs: 3, BatchSize: 6, Callbacks: cb, Progress: io.Discard}
+func utResumeOptions(cb ...graph.Callback) graph.FitOptions {
+	return graph.FitOptions{Epochs: 3, BatchSize: 6, Callbacks: cb, Progress: io.Discard}
 }
 
 // utStraight trains the resume test's model for three epochs without
 // interruption.
-func utStraight(t *testing.T) *Trainer {
+func utStraight(t *testing.T) *graph.Model {
 	tr := utCompile(t, utCNN(t, 21), &Adam{LearningRate: 0.02})
 	utFit(t, tr, utData(20, 16, 10), utResumeOptions())
 	return tr
 }
 
-func utSameHistory(t *testing.T, a, b History) {
+func utSameHistory(t *testing.T, a, b graph.History) {
 	t.Helper()
 	for k, v := range a {
 		if k == "seconds" {
@@ -616,9 +617,9 @@ func TestInterruptPreCancelled(t *testing.T) {
 	tr := utCompile(t, utCNN(t, 21), &Adam{LearningRate: 0.02})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := tr.Fit(ctx, d, utResumeOptions(ck))
-	if !errors.Is(err, ErrInterrupted) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("Fit with a cancelled context: %v, want ErrInterrupted", err)
+	_, err := tr.FitContext(ctx, d, utResumeOptions(ck))
+	if !errors.Is(err, graph.ErrInterrupted) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Fit with a cancelled context: %v, want graph.ErrInterrupted", err)
 	}
 	if tr.State.Batch != 1 || tr.State.Step != 1 || tr.State.Epoch != 0 {
 		t.Errorf("state after the interruption: epoch %d batch %d step %d, want 0, 1, 1", tr.State.Epoch, tr.State.Batch, tr.State.Step)
@@ -626,7 +627,7 @@ func TestInterruptPreCancelled(t *testing.T) {
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("ModelCheckpoint did not save on interrupt: %v", err)
 	}
-	_, tr2, err := Load(path)
+	tr2, err := graph.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -637,11 +638,11 @@ func TestInterruptPreCancelled(t *testing.T) {
 	if tr2.State.Epoch != 3 || tr2.State.Step != want.State.Step {
 		t.Errorf("resumed run ends at epoch %d step %d, want 3 and %d", tr2.State.Epoch, tr2.State.Step, want.State.Step)
 	}
-	utSameWeights(t, "resumed from a file", tr2.Model, utWeights(want.Model))
+	utSameWeights(t, "resumed from a file", tr2, utWeights(want))
 	utSameHistory(t, want.State.History, h)
-	for name, s := range want.slots {
+	for name, s := range utSlots(want) {
 		for i := range s {
-			if !utBitEqual(s[i], tr2.slots[name][i]) {
+			if !utBitEqual(s[i], utSlots(tr2)[name][i]) {
 				t.Errorf("optimizer slot %d of %s differs", i, name)
 			}
 		}
@@ -664,25 +665,63 @@ func TestInterruptFromGoroutine(t *testing.T) {
 	}()
 	o := utResumeOptions(ck)
 	o.Progress = w
-	_, err := tr.Fit(ctx, d, o)
-	if !errors.Is(err, ErrInterrupted) {
-		t.Fatalf("Fit cancelled from a goroutine: %v, want ErrInterrupted", err)
+	_, err := tr.FitContext(ctx, d, o)
+	if !errors.Is(err, graph.ErrInterrupted) {
+		t.Fatalf("Fit cancelled from a goroutine: %v, want graph.ErrInterrupted", err)
 	}
 	if tr.State.Epoch != 1 || tr.State.Batch != 1 || tr.State.Step != 5 {
 		t.Errorf("state after the interruption: epoch %d batch %d step %d, want 1, 1, 5", tr.State.Epoch, tr.State.Batch, tr.State.Step)
 	}
 	// Resume from the file.
-	_, tr2, err := Load(path)
+	tr2, err := graph.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	o = utResumeOptions(ck)
 	o.Epochs = 2
 	h := utFit(t, tr2, d, o)
-	utSameWeights(t, "resumed from a file", tr2.Model, utWeights(want.Model))
+	utSameWeights(t, "resumed from a file", tr2, utWeights(want))
 	utSameHistory(t, want.State.History, h)
 	// Resume in memory, with the same trainer.
 	h = utFit(t, tr, d, o)
-	utSameWeights(t, "resumed in memory", tr.Model, utWeights(want.Model))
+	utSameWeights(t, "resumed in memory", tr, utWeights(want))
 	utSameHistory(t, want.State.History, h)
+}
+
+// utCompile2 compiles m and returns it, as the former train.Compile did.
+func utCompile2(m *graph.Model, o graph.Optimizer, l graph.Loss) (*graph.Model, error) {
+	if err := m.Compile(o, l); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// utCompileErr is utCompile2's error, for a possibly nil model.
+func utCompileErr(m *graph.Model, o graph.Optimizer, l graph.Loss) error {
+	if m == nil {
+		return fmt.Errorf("no model")
+	}
+	return m.Compile(o, l)
+}
+
+// utSlots returns the optimizer slots of m by weight name.
+func utSlots(m *graph.Model) map[string][][]float32 {
+	out := map[string][][]float32{}
+	for _, p := range m.Params() {
+		if s, ok := m.SlotsOf(p); ok {
+			out[p.Name] = s
+		}
+	}
+	return out
+}
+
+// argmax returns the index of the largest value.
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
 }

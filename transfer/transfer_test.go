@@ -1,7 +1,6 @@
 package transfer
 
 import (
-	"context"
 	"io"
 	"math/rand/v2"
 	"path/filepath"
@@ -28,9 +27,9 @@ func tinyBase(t *testing.T) *graph.Model {
 	return m
 }
 
-func data(n, in, classes int) train.Data {
+func data(n, in, classes int) graph.Data {
 	rng := rand.New(rand.NewPCG(3, 4))
-	d := train.Data{X: make([]float32, n*in), Y: make([]float32, n), N: n}
+	d := graph.Data{X: make([]float32, n*in), Y: make([]float32, n), N: n}
 	for i := 0; i < n; i++ {
 		c := rng.IntN(classes)
 		d.Y[i] = float32(c)
@@ -76,8 +75,9 @@ func TestFeatureExtractionCombineFineTune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ht, _ := train.Compile(head, &train.Adam{LearningRate: 0.01}, train.SparseCategoricalCrossentropy{})
-	if _, err := ht.Fit(context.Background(), train.Data{X: feats, Y: d.Y, N: d.N}, train.FitOptions{Epochs: 3, BatchSize: 8, Progress: io.Discard}); err != nil {
+	ht := head
+	ht.Compile(&train.Adam{LearningRate: 0.01}, train.SparseCategoricalCrossentropy{})
+	if _, err := ht.Fit(graph.Data{X: feats, Y: d.Y, N: d.N}, graph.FitOptions{Epochs: 3, BatchSize: 8, Progress: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -105,8 +105,9 @@ func TestFeatureExtractionCombineFineTune(t *testing.T) {
 
 	// Training the combined model leaves the frozen base bit-identical.
 	before := snapshot(m)
-	ct, _ := train.Compile(m, &train.Adam{LearningRate: 0.01}, train.SparseCategoricalCrossentropy{})
-	if _, err := ct.Fit(context.Background(), d, train.FitOptions{Epochs: 2, BatchSize: 8, Progress: io.Discard}); err != nil {
+	ct := m
+	ct.Compile(&train.Adam{LearningRate: 0.01}, train.SparseCategoricalCrossentropy{})
+	if _, err := ct.Fit(d, graph.FitOptions{Epochs: 2, BatchSize: 8, Progress: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
 	after := snapshot(m)
@@ -122,8 +123,9 @@ func TestFeatureExtractionCombineFineTune(t *testing.T) {
 		t.Fatal(err)
 	}
 	before = snapshot(m)
-	ft, _ := train.Compile(m, &train.Adam{LearningRate: 1e-4}, train.SparseCategoricalCrossentropy{})
-	if _, err := ft.Fit(context.Background(), d, train.FitOptions{Epochs: 1, BatchSize: 8, Progress: io.Discard}); err != nil {
+	ft := m
+	ft.Compile(&train.Adam{LearningRate: 1e-4}, train.SparseCategoricalCrossentropy{})
+	if _, err := ft.Fit(d, graph.FitOptions{Epochs: 1, BatchSize: 8, Progress: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
 	after = snapshot(m)
@@ -136,10 +138,10 @@ func TestFeatureExtractionCombineFineTune(t *testing.T) {
 
 	// Save and Load keep the frozen flags and the weights.
 	path := filepath.Join(t.TempDir(), "m.safetensors")
-	if err := train.Save(path, ft); err != nil {
+	if err := ft.Save(path); err != nil {
 		t.Fatal(err)
 	}
-	lm, _, err := train.Load(path)
+	lm, err := graph.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/capa-ml/capa"
 	"github.com/capa-ml/capa/dataset"
+	"github.com/capa-ml/capa/graph"
 	"github.com/capa-ml/capa/internal/cli"
 	"github.com/capa-ml/capa/internal/kernels"
 	"github.com/capa-ml/capa/train"
@@ -252,13 +253,13 @@ func newBenchModel(seed uint64) (*capa.Model, error) {
 // History["seconds"], validation off), and its last training accuracy.
 // The time includes the building of the step graph in the first batch:
 // the API has no way to build it without training a step.
-func benchTrain(c benchConfig, d train.Data, batch int) (*capa.Model, float64, float64, error) {
+func benchTrain(c benchConfig, d graph.Data, batch int) (*capa.Model, float64, float64, error) {
 	m, err := newBenchModel(c.seed)
 	if err != nil {
 		return nil, 0, 0, err
 	}
 	runtime.GC() // leave the previous runs' garbage out of this one
-	h, err := m.Fit(d, train.FitOptions{Epochs: c.epochs, BatchSize: batch, Progress: os.Stderr})
+	h, err := m.Fit(d, graph.FitOptions{Epochs: c.epochs, BatchSize: batch, Progress: os.Stderr})
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -337,7 +338,7 @@ func benchAllocs(c benchConfig, trainSet *dataset.Set, r *benchResult) error {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		start := time.Now()
-		_, err = m.Fit(d, train.FitOptions{BatchSize: batch, Progress: io.Discard})
+		_, err = m.Fit(d, graph.FitOptions{BatchSize: batch, Progress: io.Discard})
 		secs = time.Since(start).Seconds()
 		runtime.ReadMemStats(&after)
 		return after.Mallocs - before.Mallocs, after.TotalAlloc - before.TotalAlloc, secs, err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/capa-ml/capa"
 	"github.com/capa-ml/capa/dataset"
+	"github.com/capa-ml/capa/graph"
 	"github.com/capa-ml/capa/internal/cli"
 	"github.com/capa-ml/capa/train"
 )
@@ -68,14 +69,14 @@ func cmdTrain(args []string) error {
 		if m, err = capa.Load(*resume); err != nil {
 			return err
 		}
-		if m.Trainer() == nil {
+		if m.Optimizer() == nil {
 			return fmt.Errorf("%s holds no training state: it is a model, not a checkpoint", *resume)
 		}
-		raw := m.Trainer().Extra["capa_train"]
+		raw := m.Extra["capa_train"]
 		if err := json.Unmarshal([]byte(raw), &c); err != nil {
 			return fmt.Errorf("%s was not written by capa train: %v", *resume, err)
 		}
-		st := m.Trainer().State
+		st := m.State
 		fmt.Printf("Resuming %s: %d of %d epochs done", *resume, st.Epoch, c.Epochs)
 		if st.Batch > 0 {
 			fmt.Printf(", %d batches into epoch %d", st.Batch, st.Epoch+1)
@@ -96,10 +97,9 @@ func cmdTrain(args []string) error {
 			return err
 		}
 	}
-	t := m.Trainer()
 	cfg, _ := json.Marshal(c)
 	names, _ := json.Marshal(dataset.ClassNames)
-	t.Extra = map[string]string{"capa_train": string(cfg), "class_names": string(names)}
+	m.Extra = map[string]string{"capa_train": string(cfg), "class_names": string(names)}
 
 	trainSet, testSet, err := dataset.LoadFashionMNIST(*data)
 	if err != nil {
@@ -109,22 +109,22 @@ func cmdTrain(args []string) error {
 		trainSet = trainSet.Slice(0, c.Limit)
 	}
 	fmt.Print(m.Summary())
-	fmt.Printf("Training on %d images, testing on %d; %s, batch %d\n", trainSet.N, testSet.N, strings.ToLower(t.Optimizer.Class()), c.BatchSize)
+	fmt.Printf("Training on %d images, testing on %d; %s, batch %d\n", trainSet.N, testSet.N, strings.ToLower(m.Optimizer().Class()), c.BatchSize)
 
 	ckpt := checkpointPath(c.Out)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() { <-ctx.Done(); stop() }() // a second Ctrl-C kills at once
-	remaining := c.Epochs - t.State.Epoch
+	remaining := c.Epochs - m.State.Epoch
 	var secs float64
 	start := time.Now()
 	if remaining > 0 {
-		_, err = m.FitContext(ctx, capa.FromSet(trainSet), train.FitOptions{
+		_, err = m.FitContext(ctx, capa.FromSet(trainSet), graph.FitOptions{
 			Epochs:    remaining,
 			BatchSize: c.BatchSize,
-			Callbacks: []train.Callback{&train.ModelCheckpoint{Path: ckpt}},
+			Callbacks: []graph.Callback{&train.ModelCheckpoint{Path: ckpt}},
 		})
-		if errors.Is(err, train.ErrInterrupted) {
+		if errors.Is(err, graph.ErrInterrupted) {
 			fmt.Fprintf(os.Stderr, "\nInterrupted. Checkpoint saved to %s; continue with:\n  capa train --resume %s\n", ckpt, ckpt)
 			return fmt.Errorf("interrupted")
 		}
@@ -133,7 +133,7 @@ func cmdTrain(args []string) error {
 		}
 	}
 	wall := time.Since(start).Seconds()
-	for _, s := range t.State.History["seconds"] {
+	for _, s := range m.State.History["seconds"] {
 		secs += s
 	}
 	rep, err := m.Evaluate(capa.FromSet(testSet), 1000)
@@ -145,9 +145,9 @@ func cmdTrain(args []string) error {
 	}
 	os.Remove(ckpt)
 	tr, non := m.CountParams()
-	n := float64(trainSet.N) * float64(len(t.State.History["seconds"]))
+	n := float64(trainSet.N) * float64(len(m.State.History["seconds"]))
 	fmt.Printf("Test accuracy: %.4f  test loss: %.4f\n", rep.Accuracy, rep.Loss)
-	fmt.Printf("Trained %d epochs in %.1f s (%.0f images/s); model saved to %s\n", t.State.Epoch, secs, n/secs, c.Out)
+	fmt.Printf("Trained %d epochs in %.1f s (%.0f images/s); model saved to %s\n", m.State.Epoch, secs, n/secs, c.Out)
 	_ = wall
 	if c.Report == "" {
 		return nil
@@ -155,9 +155,9 @@ func cmdTrain(args []string) error {
 	return writeReport(c.Report, map[string]any{
 		"test_accuracy":           rep.Accuracy,
 		"test_loss":               rep.Loss,
-		"epochs":                  t.State.Epoch,
+		"epochs":                  m.State.Epoch,
 		"batch_size":              c.BatchSize,
-		"optimizer":               strings.ToLower(t.Optimizer.Class()),
+		"optimizer":               strings.ToLower(m.Optimizer().Class()),
 		"learning_rate":           c.LR,
 		"seed":                    c.Seed,
 		"train_images":            trainSet.N,
@@ -165,7 +165,7 @@ func cmdTrain(args []string) error {
 		"train_images_per_second": n / secs,
 		"params":                  tr + non,
 		"trainable_params":        tr,
-		"history":                 t.State.History,
+		"history":                 m.State.History,
 		"confusion_matrix":        rep.Confusion,
 		"model":                   c.Out,
 	})

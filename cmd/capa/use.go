@@ -20,8 +20,8 @@ func loadModel(path string) (*capa.Model, []string, error) {
 		return nil, nil, err
 	}
 	var names []string
-	if t := m.Trainer(); t != nil && t.Extra["class_names"] != "" {
-		json.Unmarshal([]byte(t.Extra["class_names"]), &names)
+	if m.Extra["class_names"] != "" {
+		json.Unmarshal([]byte(m.Extra["class_names"]), &names)
 	}
 	return m, names, nil
 }
@@ -41,8 +41,9 @@ func cmdEvaluate(args []string) error {
 	if err != nil {
 		return err
 	}
-	if m.Trainer() == nil {
-		if err := m.Compile(&train.Adam{}, train.SparseCategoricalCrossentropy{}); err != nil {
+	if !m.Compiled() {
+		// Evaluation needs a loss, not an optimizer.
+		if err := m.Compile(nil, train.SparseCategoricalCrossentropy{}); err != nil {
 			return err
 		}
 	}
@@ -141,10 +142,10 @@ func cmdSummary(args []string) error {
 		return err
 	}
 	fmt.Print(m.Summary())
-	if t := m.Trainer(); t != nil {
-		fmt.Printf("Compiled: %s, loss %s; %d epochs trained", t.Optimizer.Class(), t.Loss.Name(), t.State.Epoch)
-		if t.State.Batch > 0 {
-			fmt.Printf(" (+%d batches)", t.State.Batch)
+	if opt := m.Optimizer(); opt != nil {
+		fmt.Printf("Compiled: %s, loss %s; %d epochs trained", opt.Class(), m.Loss().Name(), m.State.Epoch)
+		if m.State.Batch > 0 {
+			fmt.Printf(" (+%d batches)", m.State.Batch)
 		}
 		fmt.Println()
 	}

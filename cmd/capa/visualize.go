@@ -113,12 +113,11 @@ func cmdVisualize(args []string) error {
 		return err
 	}
 
-	t := m.Trainer()
-	if t == nil || len(t.State.History["loss"]) == 0 {
+	if len(m.State.History["loss"]) == 0 {
 		fmt.Printf("curves.png skipped: %s holds no training history (a model saved before any epoch ended, or without its trainer)\n", *model)
 		return nil
 	}
-	h := t.State.History
+	h := m.State.History
 	var acc, loss []viz.Series
 	for _, s := range []struct{ key, name string }{{"", "train"}, {"val_", "validation"}} {
 		if y := h[s.key+"accuracy"]; len(y) > 0 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/capa-ml/capa"
 	"github.com/capa-ml/capa/dataset"
+	"github.com/capa-ml/capa/graph"
 	"github.com/capa-ml/capa/train"
 )
 
@@ -31,7 +32,7 @@ func vizModel(t *testing.T, dir string) (model string, test *dataset.Set) {
 	if err := m.Compile(&train.Adam{LearningRate: 1e-3}, train.SparseCategoricalCrossentropy{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Fit(capa.FromSet(trainSet.Slice(0, 32)), train.FitOptions{Epochs: 1, BatchSize: 32, Progress: io.Discard}); err != nil {
+	if _, err := m.Fit(capa.FromSet(trainSet.Slice(0, 32)), graph.FitOptions{Epochs: 1, BatchSize: 32, Progress: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
 	model = filepath.Join(dir, "m.safetensors")
@@ -118,7 +119,7 @@ func TestVisualize(t *testing.T) {
 		t.Fatal(err)
 	}
 	bare := filepath.Join(dir, "bare.safetensors")
-	if err := capa.Wrap(m.Model).Save(bare); err != nil {
+	if err := m.Save(bare, graph.WithoutOptimizer()); err != nil {
 		t.Fatal(err)
 	}
 	out2 := filepath.Join(dir, "pics2")
@@ -155,7 +156,7 @@ func TestVisualizeErrors(t *testing.T) {
 		{[]string{"visualize", "--model", model, "--image", junk, "--out", filepath.Join(dir, "o")}, []string{"junk.png", "not a PNG or JPEG"}},
 		{[]string{"visualize", "--model", model, "--image", filepath.Join(dir, "nope.png")}, []string{"nope.png"}},
 		{[]string{"visualize", "--model", model, "--samples", "0"}, []string{"--samples"}},
-		{[]string{"visualize", "--model", model, "extra"}, []string{"unexpected arguments"}},
+		{[]string{"visualize", "--model", model, "extra"}, []string{"unexpected argument"}},
 	} {
 		out, err := exec.Command(capaBin, c.args...).CombinedOutput()
 		if err == nil {

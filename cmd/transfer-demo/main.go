@@ -119,20 +119,19 @@ func features(b *graph.Model, src vgg.Source, s *dataset.Set) ([]float32, error)
 
 func labels(s *dataset.Set) []float32 { return capa.FromSet(s).Y }
 
-func fitHead(o options, feats []float32, y []float32, n int, shape graph.Shape, classes int, val *train.Data) (*graph.Model, *train.Trainer, error) {
+func fitHead(o options, feats []float32, y []float32, n int, shape graph.Shape, classes int, val *graph.Data) (*graph.Model, error) {
 	head, err := transfer.HeadModel(shape, transfer.Head{Classes: classes}, o.seed)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	t, err := train.Compile(head, &train.Adam{LearningRate: 1e-3}, train.SparseCategoricalCrossentropy{})
-	if err != nil {
-		return nil, nil, err
+	if err := head.Compile(&train.Adam{LearningRate: 1e-3}, train.SparseCategoricalCrossentropy{}); err != nil {
+		return nil, err
 	}
 	fmt.Print(head.Summary())
-	_, err = t.Fit(context.Background(), train.Data{X: feats, Y: y, N: n}, train.FitOptions{
+	_, err = head.FitContext(context.Background(), graph.Data{X: feats, Y: y, N: n}, graph.FitOptions{
 		Epochs: o.epochs, BatchSize: o.batch, ValidationData: val,
 	})
-	return head, t, err
+	return head, err
 }
 
 func fashionDemo(o options) error {
@@ -161,11 +160,11 @@ func fashionDemo(o options) error {
 	if err != nil {
 		return err
 	}
-	_, ht, err := fitHead(o, ftr, labels(small), small.N, b.OutputShape(), 10, nil)
+	ht, err := fitHead(o, ftr, labels(small), small.N, b.OutputShape(), 10, nil)
 	if err != nil {
 		return err
 	}
-	rv, err := ht.Evaluate(train.Data{X: fte, Y: labels(testSet), N: testSet.N}, 1000)
+	rv, err := ht.Evaluate(graph.Data{X: fte, Y: labels(testSet), N: testSet.N}, 1000)
 	if err != nil {
 		return err
 	}
@@ -181,7 +180,7 @@ func fashionDemo(o options) error {
 		return err
 	}
 	fmt.Println("\nThe course's CNN from scratch on the same images:")
-	if _, err := cnn.Fit(capa.FromSet(small), train.FitOptions{Epochs: o.epochs, BatchSize: o.batch}); err != nil {
+	if _, err := cnn.Fit(capa.FromSet(small), graph.FitOptions{Epochs: o.epochs, BatchSize: o.batch}); err != nil {
 		return err
 	}
 	rc, err := cnn.Evaluate(capa.FromSet(testSet), 1000)
@@ -220,8 +219,8 @@ func folderDemo(o options) error {
 	if err != nil {
 		return err
 	}
-	vd := train.Data{X: fval, Y: labels(val), N: val.N}
-	head, _, err := fitHead(o, ftr, labels(tr), tr.N, b.OutputShape(), max(2, len(classes)), &vd)
+	vd := graph.Data{X: fval, Y: labels(val), N: val.N}
+	head, err := fitHead(o, ftr, labels(tr), tr.N, b.OutputShape(), max(2, len(classes)), &vd)
 	if err != nil {
 		return err
 	}
@@ -230,8 +229,7 @@ func folderDemo(o options) error {
 		return err
 	}
 	fmt.Print(m.Summary())
-	t, err := train.Compile(m, &train.Adam{LearningRate: 1e-5}, train.SparseCategoricalCrossentropy{})
-	if err != nil {
+	if err := m.Compile(&train.Adam{LearningRate: 1e-5}, train.SparseCategoricalCrossentropy{}); err != nil {
 		return err
 	}
 	x := make([]float32, len(tr.Images))
@@ -243,18 +241,18 @@ func folderDemo(o options) error {
 			return err
 		}
 		fmt.Println("Fine-tuning block5 with learning rate 1e-5:")
-		if _, err := t.Fit(context.Background(), train.Data{X: x, Y: labels(tr), N: tr.N}, train.FitOptions{
-			Epochs: o.fineTune, BatchSize: o.batch, ValidationData: &train.Data{X: xv, Y: labels(val), N: val.N},
-		}); err != nil && !errors.Is(err, train.ErrInterrupted) {
+		if _, err := m.FitContext(context.Background(), graph.Data{X: x, Y: labels(tr), N: tr.N}, graph.FitOptions{
+			Epochs: o.fineTune, BatchSize: o.batch, ValidationData: &graph.Data{X: xv, Y: labels(val), N: val.N},
+		}); err != nil && !errors.Is(err, graph.ErrInterrupted) {
 			return err
 		}
 	}
-	r, err := t.Evaluate(train.Data{X: xv, Y: labels(val), N: val.N}, 32)
+	r, err := m.Evaluate(graph.Data{X: xv, Y: labels(val), N: val.N}, 32)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("Validation accuracy: %.4f\n", r.Accuracy)
-	if err := train.Save(o.out, t); err != nil {
+	if err := m.Save(o.out); err != nil {
 		return err
 	}
 	fmt.Printf("Model saved to %s\n", o.out)

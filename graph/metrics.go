@@ -1,4 +1,4 @@
-package train
+package graph
 
 import (
 	"fmt"
@@ -16,22 +16,56 @@ func argmax(v []float32) int {
 	return best
 }
 
-// correct counts the samples of a batch whose prediction matches the label:
-// argmax for several classes, a 0.5 threshold for one sigmoid output (with
-// binary labels per output).
-func correct(out, labels []float32, k int, sparse bool) (hits, total int) {
+// Accuracy is the accuracy metric that goes with a loss, as Keras's
+// compile chooses it for metrics=["accuracy"].
+type Accuracy struct {
+	// Kind is "sparse_categorical_accuracy" (argmax against a class
+	// index), "categorical_accuracy" (argmax against a one-hot label) or
+	// "binary_accuracy" (each output against its label, both thresholded).
+	Kind string
+	// Threshold separates the two classes of binary_accuracy: 0.5 for
+	// probabilities, 0 for logits.
+	Threshold float32
+}
+
+// AccuracyReporter is an optional Loss ability: the accuracy that goes
+// with it. Without it, a loss gets binary accuracy for one output per
+// sample, sparse categorical accuracy when labels are class indices, and
+// categorical accuracy otherwise.
+type AccuracyReporter interface {
+	Accuracy() Accuracy
+}
+
+// accuracyOf returns loss's accuracy for k outputs per sample.
+func accuracyOf(loss Loss, k int) Accuracy {
+	if r, ok := loss.(AccuracyReporter); ok {
+		return r.Accuracy()
+	}
+	switch {
+	case k == 1:
+		return Accuracy{Kind: "binary_accuracy", Threshold: 0.5}
+	case loss.LabelSize(k) == 1:
+		return Accuracy{Kind: "sparse_categorical_accuracy"}
+	default:
+		return Accuracy{Kind: "categorical_accuracy"}
+	}
+}
+
+// correct counts the samples (or, for binary accuracy, the outputs) of a
+// batch whose prediction matches the label; out has k values per sample.
+func (a Accuracy) correct(out, labels []float32, k int) (hits, total int) {
 	n := len(out) / k
 	for i := 0; i < n; i++ {
 		o := out[i*k : (i+1)*k]
-		switch {
-		case sparse:
+		switch a.Kind {
+		case "sparse_categorical_accuracy":
 			if argmax(o) == int(labels[i]) {
 				hits++
 			}
 			total++
-		case k == 1 || !sumsToOne(o):
+		case "binary_accuracy":
 			for j := range o {
-				if (o[j] >= 0.5) == (labels[i*k+j] >= 0.5) {
+				if (o[j] > a.Threshold) == (labels[i*k+j] > 0.5) {
 					hits++
 				}
 				total++
@@ -44,14 +78,6 @@ func correct(out, labels []float32, k int, sparse bool) (hits, total int) {
 		}
 	}
 	return
-}
-
-func sumsToOne(o []float32) bool {
-	var s float32
-	for _, v := range o {
-		s += v
-	}
-	return s > 0.999 && s < 1.001
 }
 
 // Report is the result of Evaluate.

@@ -1,4 +1,4 @@
-package train
+package graph
 
 import "fmt"
 
@@ -13,13 +13,13 @@ type Data struct {
 
 func (d Data) check(inSize, labelSize int, what string) error {
 	if d.N < 1 {
-		return fmt.Errorf("train: %s data has no samples", what)
+		return fmt.Errorf("graph: %s data has no samples", what)
 	}
 	if len(d.X) != d.N*inSize {
-		return fmt.Errorf("train: %s data: %d input values for %d samples of %d", what, len(d.X), d.N, inSize)
+		return fmt.Errorf("graph: %s data: %d input values for %d samples of %d", what, len(d.X), d.N, inSize)
 	}
 	if len(d.Y) != d.N*labelSize {
-		return fmt.Errorf("train: %s data: %d label values for %d samples of %d", what, len(d.Y), d.N, labelSize)
+		return fmt.Errorf("graph: %s data: %d label values for %d samples of %d", what, len(d.Y), d.N, labelSize)
 	}
 	return nil
 }
