@@ -122,7 +122,9 @@ func cmdTrain(args []string) error {
 		_, err = m.FitContext(ctx, capa.FromSet(trainSet), graph.FitOptions{
 			Epochs:    remaining,
 			BatchSize: c.BatchSize,
-			Callbacks: []graph.Callback{&train.ModelCheckpoint{Path: ckpt}},
+			// A diverging run stops, and never overwrites c.Out: only the
+			// final Save below writes it.
+			Callbacks: []graph.Callback{&train.TerminateOnDivergence{}, &train.ModelCheckpoint{Path: ckpt}},
 		})
 		if errors.Is(err, graph.ErrInterrupted) {
 			fmt.Fprintf(os.Stderr, "\nInterrupted. Checkpoint saved to %s; continue with:\n  capa train --resume %s\n", ckpt, ckpt)
