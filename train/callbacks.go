@@ -2,6 +2,8 @@ package train
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"strings"
 
 	"github.com/capa-ml/capa/graph"
@@ -86,17 +88,27 @@ func restore(m *graph.Model, w map[string][]float32) {
 	}
 }
 
-// ModelCheckpoint saves the whole trainer (model, optimizer, training
+// ModelCheckpoint saves the whole model (weights, optimizer, training
 // state) to Path at the end of each epoch, atomically, and when training is
 // interrupted. With SaveBestOnly it saves at epoch ends only when the
 // monitored metric improves.
+//
+// A failed write at an epoch end (disk full, file too large) does not end
+// the run: the error, with its path and cause, goes to Log, the last good
+// checkpoint stays as it was (writes are atomic), and the next epoch
+// retries. A failed write when training is interrupted is returned, since
+// the run could not be resumed from it.
 type ModelCheckpoint struct {
 	Path         string
 	Monitor      string
 	SaveBestOnly bool
+	// Log receives a line for each failed write (default os.Stderr).
+	Log io.Writer
 
 	best    float64
 	started bool
+	// Failures counts the epoch-end writes that failed.
+	Failures int
 }
 
 // OnEpochEnd saves the trainer.
@@ -110,9 +122,29 @@ func (c *ModelCheckpoint) OnEpochEnd(m *graph.Model, logs graph.Logs) error {
 		if c.started && !better(mon, v, c.best, 0) {
 			return nil
 		}
+		if err := c.save(m); err != nil {
+			return nil // best stays: a later improvement retries
+		}
 		c.started, c.best = true, v
+		return nil
 	}
-	return m.Save(c.Path)
+	c.save(m)
+	return nil
+}
+
+// save writes the checkpoint, reporting a failure to Log.
+func (c *ModelCheckpoint) save(m *graph.Model) error {
+	err := m.Save(c.Path)
+	if err != nil {
+		c.Failures++
+		w := c.Log
+		if w == nil {
+			w = os.Stderr
+		}
+		fmt.Fprintf(w, "ModelCheckpoint: epoch %d: could not write %s: %v; training goes on, the last good checkpoint is kept and the next epoch retries\n",
+			m.State.Epoch, c.Path, err)
+	}
+	return err
 }
 
 // OnInterrupt saves the trainer so that the run can resume.

@@ -356,3 +356,39 @@ func TestCheckpointBestOnly(t *testing.T) {
 		t.Error("an interrupted SaveBestOnly run overwrote the best checkpoint")
 	}
 }
+
+// TestCheckpointFailureGoesOn checks that a checkpoint that cannot be
+// written is reported and the run goes on, and that the next epoch retries.
+func TestCheckpointFailureGoesOn(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "later")
+	var log strings.Builder
+	ck := &ModelCheckpoint{Path: filepath.Join(sub, "ck.safetensors"), Log: &log}
+	m := utCompile(t, utMLP(t, 1, false), &Adam{LearningRate: 0.01})
+	mk := &mkdirAfter{dir: sub, epoch: 2}
+	d := utData(32, 4, 3)
+	h := utFit(t, m, d, graph.FitOptions{Epochs: 3, BatchSize: 8, Callbacks: []graph.Callback{mk, ck}})
+	if len(h["loss"]) != 3 {
+		t.Fatalf("the run stopped after %d epochs", len(h["loss"]))
+	}
+	if ck.Failures != 2 || !strings.Contains(log.String(), "could not write "+ck.Path) {
+		t.Errorf("%d failures, log %q", ck.Failures, log.String())
+	}
+	m2, err := graph.Load(ck.Path)
+	if err != nil || m2.State.Epoch != 3 {
+		t.Fatalf("the third epoch's checkpoint: %v", err)
+	}
+}
+
+// mkdirAfter creates dir at the end of the given epoch.
+type mkdirAfter struct {
+	dir   string
+	epoch int
+}
+
+func (c *mkdirAfter) OnEpochEnd(m *graph.Model, _ graph.Logs) error {
+	if m.State.Epoch == c.epoch+1 {
+		return os.MkdirAll(c.dir, 0o755)
+	}
+	return nil
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/capa-ml/capa"
 	"github.com/capa-ml/capa/dataset"
+	"github.com/capa-ml/capa/formats/safetensors"
 	"github.com/capa-ml/capa/graph"
 	"github.com/capa-ml/capa/internal/cli"
 	"github.com/capa-ml/capa/train"
@@ -66,6 +67,11 @@ func cmdTrain(args []string) error {
 			return cli.Usagef("--resume continues the saved run with its own settings; %v cannot be changed (only --data may be given)", others)
 		}
 		var err error
+		if _, statErr := os.Stat(*resume); os.IsNotExist(statErr) {
+			if tmp, _ := safetensors.TempFiles(*resume); len(tmp) > 0 {
+				return fmt.Errorf("%s does not exist, but %s does: a write of it was interrupted (killed or out of disk) before it completed, so there is nothing to resume; start the run again", *resume, tmp[0])
+			}
+		}
 		if m, err = capa.Load(*resume); err != nil {
 			return err
 		}
@@ -112,6 +118,15 @@ func cmdTrain(args []string) error {
 	fmt.Printf("Training on %d images, testing on %d; %s, batch %d\n", trainSet.N, testSet.N, strings.ToLower(m.Optimizer().Class()), c.BatchSize)
 
 	ckpt := checkpointPath(c.Out)
+	for _, p := range []string{c.Out, ckpt} {
+		removed, err := safetensors.RemoveTempFiles(p)
+		if err != nil {
+			return err
+		}
+		for _, f := range removed {
+			fmt.Fprintf(os.Stderr, "removed %s, left by an interrupted write of %s\n", f, p)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() { <-ctx.Done(); stop() }() // a second Ctrl-C kills at once

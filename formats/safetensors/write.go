@@ -177,3 +177,41 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// TempFiles returns the temporary files that WriteFile leaves beside path
+// only when it is killed mid-write (".NAME.tmp-*"), oldest first by name.
+func TempFiles(path string) ([]string, error) {
+	pattern := filepath.Join(filepath.Dir(path), "."+globEscape(filepath.Base(path))+".tmp-*")
+	m, err := filepath.Glob(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: temp files of %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// RemoveTempFiles removes what TempFiles finds and returns their names.
+func RemoveTempFiles(path string) ([]string, error) {
+	m, err := TempFiles(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range m {
+		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+			return nil, fmt.Errorf("safetensors: removing stale temp file: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// globEscape quotes the glob metacharacters of a file name.
+func globEscape(s string) string {
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '[', '\\':
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
