@@ -118,17 +118,7 @@ func (s *Schedule) build() (graph.Schedule, graph.Callback, error) {
 		dec.DisallowUnknownFields()
 		return dec.Decode(v)
 	}
-	var sch interface {
-		graph.Schedule
-		Validate() error
-	}
 	switch s.Class {
-	case "StepDecay":
-		sch = &train.StepDecay{}
-	case "ExponentialDecay":
-		sch = &train.ExponentialDecay{}
-	case "CosineDecay":
-		sch = &train.CosineDecay{}
 	case "ReduceLROnPlateau":
 		var v plateau
 		if err := decode(&v); err != nil {
@@ -145,14 +135,11 @@ func (s *Schedule) build() (graph.Schedule, graph.Callback, error) {
 		}
 		return nil, &train.ReduceLROnPlateau{Monitor: v.Monitor, Factor: v.Factor, Patience: v.Patience,
 			MinDelta: v.MinDelta, Cooldown: v.Cooldown, MinLR: v.MinLR}, nil
-	default:
-		return nil, nil, fmt.Errorf("unknown class_name %q (StepDecay, ExponentialDecay, CosineDecay, ReduceLROnPlateau)", s.Class)
 	}
-	if err := decode(sch); err != nil {
-		return nil, nil, err
-	}
-	if err := sch.Validate(); err != nil {
-		return nil, nil, err
+	// The schedules registered with package train.
+	sch, err := train.ScheduleFromConfig(s.Class, s.Config)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w (or ReduceLROnPlateau)", err)
 	}
 	return sch, nil, nil
 }

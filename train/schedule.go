@@ -2,9 +2,13 @@ package train
 
 import (
 	"fmt"
-	"github.com/capa-ml/capa/graph"
 	"io"
+	"maps"
 	"math"
+	"slices"
+	"strings"
+
+	"github.com/capa-ml/capa/graph"
 )
 
 // The schedules of this package are graph.Schedule learning-rate
@@ -205,4 +209,44 @@ func (r *ReduceLROnPlateau) OnEpochEnd(m *graph.Model, logs graph.Logs) error {
 		}
 	}
 	return nil
+}
+
+var schedules = map[string]func() graph.Schedule{}
+
+// RegisterSchedule makes a learning-rate schedule class known to
+// ScheduleFromConfig (and so to experiment configurations), as Keras's
+// serialization registry does; new returns a pointer with the defaults,
+// which JSON decodes the config into. It panics if the class is taken.
+func RegisterSchedule(class string, new func() graph.Schedule) {
+	if _, dup := schedules[class]; dup {
+		panic("train: schedule " + class + " registered twice")
+	}
+	schedules[class] = new
+}
+
+func init() {
+	RegisterSchedule("StepDecay", func() graph.Schedule { return &StepDecay{} })
+	RegisterSchedule("ExponentialDecay", func() graph.Schedule { return &ExponentialDecay{} })
+	RegisterSchedule("CosineDecay", func() graph.Schedule { return &CosineDecay{} })
+}
+
+// ScheduleFromConfig returns a registered schedule from its class name and
+// JSON config (unknown fields are an error), validated.
+func ScheduleFromConfig(class string, config []byte) (graph.Schedule, error) {
+	f, ok := schedules[class]
+	if !ok {
+		return nil, fmt.Errorf("train: unknown schedule %q (known: %s)", class, strings.Join(slices.Sorted(maps.Keys(schedules)), ", "))
+	}
+	s := f()
+	if len(config) > 0 {
+		if err := graph.StrictJSON(config, s); err != nil {
+			return nil, fmt.Errorf("train: schedule %s config: %w", class, err)
+		}
+	}
+	if v, ok := s.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
