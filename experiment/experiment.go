@@ -114,9 +114,7 @@ func (s *Schedule) build() (graph.Schedule, graph.Callback, error) {
 		if len(s.Config) == 0 {
 			return nil
 		}
-		dec := json.NewDecoder(bytes.NewReader(s.Config))
-		dec.DisallowUnknownFields()
-		return dec.Decode(v)
+		return graph.StrictJSON(s.Config, v)
 	}
 	switch s.Class {
 	case "ReduceLROnPlateau":

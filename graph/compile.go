@@ -141,6 +141,7 @@ type compiled struct {
 	grads   G.Nodes // gradient nodes of params, in order
 	params  []*Param
 	outSize int
+	acc     Accuracy // the accuracy that goes with the loss
 }
 
 // compiledCache is the model's one cache of compiled graphs, shared by
@@ -252,6 +253,7 @@ func (m *Model) compile(k compiledKey) (*compiled, error) {
 			return nil, err
 		}
 		s.lossN = loss
+		s.acc = accuracyOf(m.loss, s.outSize)
 		wanted = append(wanted, loss)
 		if k.training {
 			nodes, params := gr.TrainableNodes(m)

@@ -426,6 +426,6 @@ func (m *Model) trainBatch(d Data, idx []int, lo int, labels []float32, o *FitOp
 	if err := m.apply(s, *lr); err != nil {
 		return 0, 0, 0, err
 	}
-	hits, seen = accuracyOf(m.loss, s.outSize).correct(s.r.Output(), labels[:b*m.loss.LabelSize(s.outSize)], s.outSize)
+	hits, seen = s.acc.correct(s.r.Output(), labels[:b*m.loss.LabelSize(s.outSize)], s.outSize)
 	return loss, hits, seen, nil
 }
