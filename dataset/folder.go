@@ -3,6 +3,7 @@ package dataset
 import (
 	"fmt"
 	"image"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -67,6 +68,9 @@ func LoadImageFolder(dir string, h, w, c int) (*Set, []string, error) {
 	return s, classes, nil
 }
 
+// maxPixels bounds the declared size of an image that is decoded.
+const maxPixels = 1 << 26 // 64 Mpixel
+
 // decodeFile decodes a PNG or JPEG file, checking its declared size first.
 func decodeFile(path string) (image.Image, error) {
 	f, err := os.Open(path)
@@ -74,18 +78,24 @@ func decodeFile(path string) (image.Image, error) {
 		return nil, fmt.Errorf("dataset: %w", err)
 	}
 	defer f.Close()
-	cfg, format, err := image.DecodeConfig(f)
+	return decodeImage(f, path, maxPixels)
+}
+
+// decodeImage decodes a PNG or JPEG image from r (named path in errors),
+// refusing one whose header declares more than limit pixels before
+// decoding allocates them.
+func decodeImage(r io.ReadSeeker, path string, limit int64) (image.Image, error) {
+	cfg, format, err := image.DecodeConfig(r)
 	if err != nil {
 		return nil, fmt.Errorf("dataset: %s: not a PNG or JPEG image: %w", path, err)
 	}
-	const maxPixels = 1 << 26
-	if int64(cfg.Width)*int64(cfg.Height) > maxPixels {
-		return nil, fmt.Errorf("dataset: %s: %s image of %dx%d pixels exceeds %d pixels", path, format, cfg.Width, cfg.Height, maxPixels)
+	if int64(cfg.Width)*int64(cfg.Height) > limit {
+		return nil, fmt.Errorf("dataset: %s: %s image of %d×%d pixels exceeds %d pixels", path, format, cfg.Width, cfg.Height, limit)
 	}
-	if _, err := f.Seek(0, 0); err != nil {
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("dataset: %s: %w", path, err)
 	}
-	img, _, err := image.Decode(f)
+	img, _, err := image.Decode(r)
 	if err != nil {
 		return nil, fmt.Errorf("dataset: %s: decoding %s: %w", path, format, err)
 	}

@@ -5,7 +5,6 @@ import (
 	"image"
 	_ "image/jpeg" // register JPEG for LoadImageFile
 	_ "image/png"  // register PNG for LoadImageFile
-	"os"
 	"slices"
 )
 
@@ -163,26 +162,9 @@ func LoadImageFile(path string, h, w int) ([]float32, error) {
 	if h <= 0 || w <= 0 {
 		return nil, fmt.Errorf("dataset: %s: target size %d×%d, want positive", path, h, w)
 	}
-	f, err := os.Open(path)
+	img, err := decodeFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("dataset: %w", err)
-	}
-	defer f.Close()
-	// Check the declared size before decoding allocates the pixels.
-	cfg, format, err := image.DecodeConfig(f)
-	if err != nil {
-		return nil, fmt.Errorf("dataset: %s: not a PNG or JPEG image: %w", path, err)
-	}
-	const maxPixels = 1 << 26 // 64 Mpixel
-	if int64(cfg.Width)*int64(cfg.Height) > maxPixels {
-		return nil, fmt.Errorf("dataset: %s: %s image of %d×%d pixels exceeds %d pixels", path, format, cfg.Width, cfg.Height, maxPixels)
-	}
-	if _, err := f.Seek(0, 0); err != nil {
-		return nil, fmt.Errorf("dataset: %s: %w", path, err)
-	}
-	img, _, err := image.Decode(f)
-	if err != nil {
-		return nil, fmt.Errorf("dataset: %s: decoding %s: %w", path, format, err)
+		return nil, err
 	}
 	return FromImage(img, h, w), nil
 }
