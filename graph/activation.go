@@ -5,16 +5,17 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/capa-ml/capa/internal/engine"
 	G "gorgonia.org/gorgonia"
 )
 
 // Activation functions by Keras name. "linear" (or "") is the identity.
 var activations = map[string]func(*G.Node) (*G.Node, error){
 	"linear":  func(x *G.Node) (*G.Node, error) { return x, nil },
-	"relu":    Relu,
+	"relu":    engine.Relu,
 	"sigmoid": G.Sigmoid,
 	"tanh":    G.Tanh,
-	"softmax": Softmax,
+	"softmax": engine.Softmax,
 }
 
 func checkActivation(name string) error {
@@ -62,9 +63,9 @@ func biasActivate(c *Ctx, y *G.Node, bias *Param, activation string) (*G.Node, e
 		return activate(c, activation, y)
 	}
 	if activation == "relu" {
-		return BiasRelu(y, c.Param(bias))
+		return engine.BiasRelu(y, c.Param(bias))
 	}
-	y, err := BiasAdd(y, c.Param(bias))
+	y, err := engine.BiasAdd(y, c.Param(bias))
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/capa-ml/capa/internal/engine"
 	G "gorgonia.org/gorgonia"
 )
 
@@ -60,5 +61,5 @@ func (l *BatchNormalization) Build(in Shape, rng *rand.Rand) (Shape, error) {
 // not disturb its statistics.
 func (l *BatchNormalization) Call(c *Ctx, x *G.Node) (*G.Node, error) {
 	training := c.Training && !l.Frozen
-	return BatchNorm(x, c.Param(l.gamma), c.Param(l.beta), l.mean.Data(), l.variance.Data(), l.Momentum, l.Epsilon, training)
+	return engine.BatchNorm(x, c.Param(l.gamma), c.Param(l.beta), l.mean.Data(), l.variance.Data(), l.Momentum, l.Epsilon, training)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/capa-ml/capa/internal/engine"
 	"github.com/capa-ml/capa/internal/kernels"
 	G "gorgonia.org/gorgonia"
 )
@@ -82,7 +83,7 @@ func (l *Conv2D) Build(in Shape, rng *rand.Rand) (Shape, error) {
 // Call convolves x (N, H, W, C) with the kernel, adds the bias and applies
 // the activation.
 func (l *Conv2D) Call(c *Ctx, x *G.Node) (*G.Node, error) {
-	y, err := Convolution2D(x, c.Param(l.kernel), l.Strides, l.pad)
+	y, err := engine.Convolution2D(x, c.Param(l.kernel), l.Strides, l.pad)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/capa-ml/capa/internal/engine"
 	G "gorgonia.org/gorgonia"
 )
 
@@ -58,7 +59,7 @@ func (l *Dense) Build(in Shape, rng *rand.Rand) (Shape, error) {
 
 // Call computes x·W + b for x (N, in) and applies the activation.
 func (l *Dense) Call(c *Ctx, x *G.Node) (*G.Node, error) {
-	y, err := MatMul(x, c.Param(l.kernel))
+	y, err := engine.MatMul(x, c.Param(l.kernel))
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/capa-ml/capa/internal/engine"
 	G "gorgonia.org/gorgonia"
 )
 
@@ -40,7 +41,7 @@ func (l *Dropout) Call(c *Ctx, x *G.Node) (*G.Node, error) {
 	if !c.Training || l.Rate == 0 {
 		return x, nil
 	}
-	return InvertedDropout(x, l.Rate, l.rng)
+	return engine.InvertedDropout(x, l.Rate, l.rng)
 }
 
 // MarshalState returns the state of the layer's random generator.

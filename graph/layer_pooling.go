@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/capa-ml/capa/internal/engine"
 	G "gorgonia.org/gorgonia"
 )
 
@@ -75,7 +76,7 @@ func (l *MaxPooling2D) Build(in Shape, _ *rand.Rand) (out Shape, err error) {
 
 // Call pools x (N, H, W, C).
 func (l *MaxPooling2D) Call(_ *Ctx, x *G.Node) (*G.Node, error) {
-	return MaxPool2D(x, l.PoolSize, l.Strides, l.pad)
+	return engine.MaxPool2D(x, l.PoolSize, l.Strides, l.pad)
 }
 
 // Class returns "AveragePooling2D".
@@ -89,7 +90,7 @@ func (l *AveragePooling2D) Build(in Shape, _ *rand.Rand) (out Shape, err error) 
 
 // Call pools x (N, H, W, C).
 func (l *AveragePooling2D) Call(_ *Ctx, x *G.Node) (*G.Node, error) {
-	return AvgPool2D(x, l.PoolSize, l.Strides, l.pad)
+	return engine.AvgPool2D(x, l.PoolSize, l.Strides, l.pad)
 }
 
 // GlobalAveragePooling2D averages each channel over the whole map:
@@ -113,5 +114,5 @@ func (l *GlobalAveragePooling2D) Build(in Shape, _ *rand.Rand) (Shape, error) {
 
 // Call averages x (N, H, W, C) to (N, C).
 func (l *GlobalAveragePooling2D) Call(_ *Ctx, x *G.Node) (*G.Node, error) {
-	return GlobalAvgPool2D(x)
+	return engine.GlobalAvgPool2D(x)
 }

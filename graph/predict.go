@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 
+	"github.com/capa-ml/capa/internal/engine"
 	G "gorgonia.org/gorgonia"
 )
 
@@ -11,14 +12,14 @@ import (
 // run and reused afterwards. It is not safe for concurrent use.
 type Runner struct {
 	*Graph
-	ex *executor
+	ex *engine.Executor
 }
 
 // NewRunner plans the execution of gr's output and of the extra nodes
 // (such as a loss and the gradient nodes returned by gorgonia.Grad). Only
 // what they depend on is computed.
 func NewRunner(gr *Graph, extra ...*G.Node) (*Runner, error) {
-	ex, err := newExecutor(gr.G, append([]*G.Node{gr.Out}, extra...)...)
+	ex, err := engine.NewExecutor(gr.G, append([]*G.Node{gr.Out}, extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -30,7 +31,7 @@ func (r *Runner) Run(x []float32) error {
 	if err := r.Feed(x); err != nil {
 		return err
 	}
-	return r.ex.run()
+	return r.ex.Run()
 }
 
 // Input returns the graph's input values (Batch samples, NHWC) to be
@@ -38,15 +39,15 @@ func (r *Runner) Run(x []float32) error {
 func (r *Runner) Input() []float32 { return r.x.Data().([]float32) }
 
 // Exec runs the graph once on the current contents of Input.
-func (r *Runner) Exec() error { return r.ex.run() }
+func (r *Runner) Exec() error { return r.ex.Run() }
 
 // Value returns the value of a node after Run (valid until the next Run).
-func (r *Runner) Value(n *G.Node) (G.Value, error) { return r.ex.value(n) }
+func (r *Runner) Value(n *G.Node) (G.Value, error) { return r.ex.Value(n) }
 
 // Output returns the values of the output node after Run (valid until the
 // next Run).
 func (r *Runner) Output() []float32 {
-	v, err := r.ex.value(r.Out)
+	v, err := r.ex.Value(r.Out)
 	if err != nil {
 		return nil
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/capa-ml/capa/graph"
-	"github.com/capa-ml/capa/internal/kernels"
 )
 
 // The forward speed of VGG16's convolutional base (random weights,
@@ -68,14 +67,14 @@ func TestVGG16WinogradSpeed(t *testing.T) {
 	if reps < 1 {
 		t.Skip("set CAPA_VGG_TIMES=reps to compare the convolutions on VGG16")
 	}
-	defer kernels.SetWinograd(kernels.WinogradEnabled())
+	defer graph.SetWinograd(graph.Engine().Winograd)
 	for _, s := range []struct{ hw, batch int }{{32, 64}, {224, 1}} {
 		m, x := featuresModel(t, s.hw, s.batch)
 		var rates [2][]float64
 		var outs [2][]float32
 		for r := 0; r <= reps; r++ { // the first round warms up
 			for i, wino := range []bool{false, true} {
-				kernels.SetWinograd(wino)
+				graph.SetWinograd(wino)
 				start := time.Now()
 				y, err := m.Predict(x, s.batch)
 				if err != nil {

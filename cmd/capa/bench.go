@@ -22,7 +22,6 @@ import (
 	"github.com/capa-ml/capa/dataset"
 	"github.com/capa-ml/capa/graph"
 	"github.com/capa-ml/capa/internal/cli"
-	"github.com/capa-ml/capa/internal/kernels"
 	"github.com/capa-ml/capa/train"
 	"github.com/capa-ml/capa/vgg"
 )
@@ -384,8 +383,8 @@ func peakRSS() int64 {
 	return 0
 }
 
-// blasName names the BLAS behind the kernels' Gemm (selected by CAPA_BLAS,
-// see internal/kernels), e.g. "gonum (pure Go)".
+// blasName describes the engine behind the models (graph.Engine: the BLAS
+// selected by CAPA_BLAS, the workers, Winograd), e.g. "gonum (pure Go); ...".
 func blasName() string { return capa.Engine() }
 
 // peerEpoch is one epoch line of the peer script's output.
@@ -669,9 +668,9 @@ func runBenchVGG(c benchConfig, logw io.Writer) (*vggBenchResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &vggBenchResult{cfg: c, blas: blasName(), winograd: kernels.WinogradEnabled(),
+	r := &vggBenchResult{cfg: c, blas: blasName(), winograd: graph.Engine().Winograd,
 		gomaxprocs: runtime.GOMAXPROCS(0), numCPU: runtime.NumCPU()}
-	defer kernels.SetWinograd(r.winograd)
+	defer graph.SetWinograd(r.winograd)
 	var models []vggModel
 	for _, hw := range hws {
 		m, err := vgg.VGG16(vgg.Config{Height: hw, Width: hw, Seed: c.seed})
@@ -697,7 +696,7 @@ func runBenchVGG(c benchConfig, logw io.Writer) (*vggBenchResult, error) {
 	// A warm-up call per size and mode builds the graphs and their buffers.
 	for _, vm := range models {
 		for _, wino := range modes {
-			kernels.SetWinograd(wino)
+			graph.SetWinograd(wino)
 			if _, err := vm.m.Predict(vm.x, vm.size.batch); err != nil {
 				return nil, err
 			}
@@ -717,7 +716,7 @@ func runBenchVGG(c benchConfig, logw io.Writer) (*vggBenchResult, error) {
 		}
 		for _, vm := range models {
 			for k, wino := range modes {
-				kernels.SetWinograd(wino)
+				graph.SetWinograd(wino)
 				ips, err := timeVGG(vm, c.seconds)
 				if err != nil {
 					return nil, err

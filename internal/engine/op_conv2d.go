@@ -1,4 +1,4 @@
-package graph
+package engine
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 // bias (see BiasAdd). Both nodes must be float32.
 //
 // The function is named Convolution2D, not Conv2D, because Conv2D is the
-// layer type of this package.
+// layer type of package graph, which re-exports this function.
 //
 // It returns an error naming the values received when a stride is not
 // positive, a padding is negative, a dtype is not float32, the ranks are not
@@ -109,6 +109,32 @@ const (
 	pathStream            // kernels.Conv2DStreamTo
 	pathWinograd          // kernels.Conv2DWinogradTo
 )
+
+// String is the kernel's name, as ConvRun reports it.
+func (p convPath) String() string {
+	switch p {
+	case pathIm2col:
+		return "im2col"
+	case pathStream:
+		return "stream"
+	case pathWinograd:
+		return "winograd"
+	}
+	return "none"
+}
+
+// ConvRun reports, for a node made by Convolution2D, the forward kernel
+// its last run used ("im2col", "stream", "winograd", or "none" before the
+// first run) and whether that run reused the Winograd transform of the
+// kernel; ok is false for any other node. It is for tests of the layers
+// that choose the kernels (package graph's Winograd tests).
+func ConvRun(n *G.Node) (path string, reused, ok bool) {
+	op, ok := n.Op().(*conv2dOp)
+	if !ok {
+		return "", false, false
+	}
+	return op.scratch.path.String(), op.scratch.reused, true
+}
 
 func (s *convScratch) getStream(n int) []float32 {
 	if cap(s.stream) < n {

@@ -1,4 +1,4 @@
-package graph
+package engine
 
 import (
 	"fmt"
@@ -25,6 +25,10 @@ func (opTraits) CallsExtern() bool { return false }
 
 // OverwritesInput is -1: no input is overwritten.
 func (opTraits) OverwritesInput() int { return -1 }
+
+// OverwritesPrealloc is true: UsePreallocDo writes every value of its
+// buffer (see PreallocOverwriter).
+func (opTraits) OverwritesPrealloc() bool { return true }
 
 // opFloat32 returns an error unless every node is float32.
 func opFloat32(name string, nodes ...*G.Node) error {

@@ -1,21 +1,21 @@
-package graph
+package engine
 
 import (
 	"fmt"
-	"reflect"
 	"strings"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
-// executor runs the part of an expression graph that the requested outputs
+// Executor runs the part of an expression graph that the requested outputs
 // depend on, in topological order, with one output buffer per node
 // allocated on the first run and reused by every later run (through the
-// ops' UsePreallocDo). Gorgonia's TapeMachine instead re-allocates every
-// output at every run. Values are read with value(); they stay valid until
-// the next run.
-type executor struct {
+// UsePreallocDo of the ops that implement PreallocOverwriter). Gorgonia's
+// TapeMachine instead re-allocates every output at every run. Values are
+// read with Value; they stay valid until the next run. An Executor is not
+// safe for concurrent use.
+type Executor struct {
 	steps []xstep
 	vals  map[*G.Node]G.Value
 }
@@ -34,8 +34,21 @@ type xstep struct {
 	lastOut G.Value
 }
 
-// newExecutor plans the computation of outputs in g.
-func newExecutor(g *G.ExprGraph, outputs ...*G.Node) (*executor, error) {
+// PreallocOverwriter is implemented by the ops whose UsePreallocDo
+// overwrites the whole buffer it is given, so that the Executor may give
+// them their previous run's output as the buffer of the next run. Every op
+// of this package implements it (through opTraits). Other ops, Gorgonia's
+// own among them, are run with Do: some of Gorgonia's UsePreallocDo
+// implementations accumulate into the buffer.
+type PreallocOverwriter interface {
+	G.UsePreallocDoer
+	// OverwritesPrealloc reports whether UsePreallocDo overwrites its
+	// buffer (true) rather than reading or accumulating into it.
+	OverwritesPrealloc() bool
+}
+
+// NewExecutor plans the computation of outputs in g.
+func NewExecutor(g *G.ExprGraph, outputs ...*G.Node) (*Executor, error) {
 	need := map[*G.Node]bool{}
 	var visit func(n *G.Node)
 	visit = func(n *G.Node) {
@@ -57,7 +70,7 @@ func newExecutor(g *G.ExprGraph, outputs ...*G.Node) (*executor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graph: executor: %w", err)
 	}
-	ex := &executor{vals: map[*G.Node]G.Value{}}
+	ex := &Executor{vals: map[*G.Node]G.Value{}}
 	for i := len(sorted) - 1; i >= 0; i-- { // Sort puts the roots first
 		n := sorted[i]
 		if !need[n] {
@@ -68,24 +81,13 @@ func newExecutor(g *G.ExprGraph, outputs ...*G.Node) (*executor, error) {
 			continue // an input, a weight or a constant: its value is read at each run
 		}
 		st := xstep{n: n, op: n.Op(), in: in, args: make([]G.Value, len(in))}
-		if p, ok := n.Op().(G.UsePreallocDoer); ok && ownOp(n.Op()) && !n.Op().ReturnsPtr() && n.Op().OverwritesInput() < 0 {
+		if p, ok := n.Op().(PreallocOverwriter); ok && p.OverwritesPrealloc() && !n.Op().ReturnsPtr() && n.Op().OverwritesInput() < 0 {
 			st.pre = p
 		}
 		st.view = strings.HasPrefix(n.Op().String(), "Reshape")
 		ex.steps = append(ex.steps, st)
 	}
 	return ex, nil
-}
-
-// ownOp reports whether op is one of Capa's (whose UsePreallocDo
-// overwrites the buffer it is given). Gorgonia's own ops are run with Do:
-// some of their UsePreallocDo implementations accumulate into the buffer.
-func ownOp(op G.Op) bool {
-	t := reflect.TypeOf(op)
-	if t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	return t.PkgPath() == "github.com/capa-ml/capa/graph"
 }
 
 func children(g *G.ExprGraph, n *G.Node) []*G.Node {
@@ -109,8 +111,8 @@ func leafValue(n *G.Node) (G.Value, error) {
 	return nil, fmt.Errorf("graph: executor: input node %q has no value", n.Name())
 }
 
-// run computes every planned node once.
-func (ex *executor) run() error {
+// Run computes every planned node once.
+func (ex *Executor) Run() error {
 	for i := range ex.steps {
 		st := &ex.steps[i]
 		for j, c := range st.in {
@@ -171,9 +173,9 @@ func aliases(v G.Value, in []G.Value) bool {
 	return false
 }
 
-// value returns the value of n after run: a computed node's output, or a
+// Value returns the value of n after Run: a computed node's output, or a
 // leaf's bound value.
-func (ex *executor) value(n *G.Node) (G.Value, error) {
+func (ex *Executor) Value(n *G.Node) (G.Value, error) {
 	if v, ok := ex.vals[n]; ok {
 		return v, nil
 	}

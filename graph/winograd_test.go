@@ -5,17 +5,24 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/capa-ml/capa/internal/kernels"
+	"github.com/capa-ml/capa/internal/engine"
 	G "gorgonia.org/gorgonia"
+)
+
+// The forward kernels of a convolution, as engine.ConvRun names them.
+const (
+	pathIm2col   = "im2col"
+	pathStream   = "stream"
+	pathWinograd = "winograd"
 )
 
 // convPaths returns the forward kernel each convolution of the graph ran
 // last, in graph order.
-func convPaths(gr *Graph) []convPath {
-	var out []convPath
+func convPaths(gr *Graph) []string {
+	var out []string
 	for _, n := range gr.G.AllNodes() {
-		if op, ok := n.Op().(*conv2dOp); ok {
-			out = append(out, op.scratch.path)
+		if path, _, ok := engine.ConvRun(n); ok {
+			out = append(out, path)
 		}
 	}
 	return out
@@ -64,13 +71,13 @@ func relDiff(a, b []float32) float64 {
 // algorithm, and the others through im2col, and that the output matches
 // the im2col-only graph's.
 func TestConvolution2DWinogradInference(t *testing.T) {
-	defer kernels.SetWinograd(kernels.WinogradEnabled())
+	defer SetWinograd(Engine().Winograd)
 	m := winoTestModel(t)
 	const batch = 3
 	x := randInput(m, batch, 1)
 	var outs [2][]float32
 	for i, wino := range []bool{false, true} {
-		kernels.SetWinograd(wino)
+		SetWinograd(wino)
 		gr, err := m.Graph(batch, false)
 		if err != nil {
 			t.Fatal(err)
@@ -83,9 +90,9 @@ func TestConvolution2DWinogradInference(t *testing.T) {
 			t.Fatal(err)
 		}
 		outs[i] = append([]float32(nil), r.Output()...)
-		want := []convPath{pathStream, pathStream, pathStream, pathStream}
+		want := []string{pathStream, pathStream, pathStream, pathStream}
 		if wino {
-			want = []convPath{pathStream, pathWinograd, pathWinograd, pathStream}
+			want = []string{pathStream, pathWinograd, pathWinograd, pathStream}
 		}
 		if got := convPaths(gr); !equalPaths(got, want) {
 			t.Errorf("winograd %v: convolution kernels %v, want %v", wino, got, want)
@@ -96,7 +103,7 @@ func TestConvolution2DWinogradInference(t *testing.T) {
 	}
 	// Predict's cached runner follows the setting from one call to the next.
 	for i, wino := range []bool{false, true, false} {
-		kernels.SetWinograd(wino)
+		SetWinograd(wino)
 		p, err := m.Predict(x, batch)
 		if err != nil {
 			t.Fatal(err)
@@ -116,8 +123,8 @@ func TestConvolution2DWinogradInference(t *testing.T) {
 // layers before the first trainable one, whose convolutions are not
 // differentiated at all, run Winograd's algorithm.
 func TestConvolution2DWinogradTraining(t *testing.T) {
-	defer kernels.SetWinograd(kernels.WinogradEnabled())
-	kernels.SetWinograd(true)
+	defer SetWinograd(Engine().Winograd)
+	SetWinograd(true)
 	m := winoTestModel(t)
 	for _, l := range m.Layers()[:2] { // the first two convolutions
 		l.(*Conv2D).SetTrainable(false)
@@ -140,13 +147,13 @@ func TestConvolution2DWinogradTraining(t *testing.T) {
 	if err := r.Run(randInput(m, batch, 2)); err != nil {
 		t.Fatal(err)
 	}
-	want := []convPath{pathStream, pathWinograd, pathIm2col, pathIm2col}
+	want := []string{pathStream, pathWinograd, pathIm2col, pathIm2col}
 	if got := convPaths(gr); !equalPaths(got, want) {
 		t.Errorf("convolution kernels %v, want %v", got, want)
 	}
 }
 
-func equalPaths(a, b []convPath) bool {
+func equalPaths(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -164,8 +171,8 @@ func equalPaths(a, b []convPath) bool {
 // or a user does) is seen: the filters are transformed again and the
 // output matches the im2col convolution of the new weights.
 func TestWinogradReusesFiltersUntilWeightsChange(t *testing.T) {
-	defer kernels.SetWinograd(kernels.WinogradEnabled())
-	kernels.SetWinograd(true)
+	defer SetWinograd(Engine().Winograd)
+	SetWinograd(true)
 	m := winoTestModel(t)
 	const batch = 2
 	x := randInput(m, batch, 5)
@@ -179,7 +186,7 @@ func TestWinogradReusesFiltersUntilWeightsChange(t *testing.T) {
 	}
 	reused := func() (n int) {
 		for _, nd := range gr.G.AllNodes() {
-			if op, ok := nd.Op().(*conv2dOp); ok && op.scratch.path == pathWinograd && op.scratch.reused {
+			if path, reused, ok := engine.ConvRun(nd); ok && path == pathWinograd && reused {
 				n++
 			}
 		}
@@ -211,7 +218,7 @@ func TestWinogradReusesFiltersUntilWeightsChange(t *testing.T) {
 	if n := reused(); n != 1 {
 		t.Errorf("after a weight change %d transforms were reused, want 1 (the unchanged layer)", n)
 	}
-	kernels.SetWinograd(false)
+	SetWinograd(false)
 	want, err := m.Predict(x, batch)
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package graph
+package engine
 
 import (
 	"testing"
@@ -30,17 +30,17 @@ func TestBiasReluMatchesComposite(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ex, err := newExecutor(g, out, grads[0], grads[1])
+			ex, err := NewExecutor(g, out, grads[0], grads[1])
 			if err != nil {
 				t.Fatal(err)
 			}
 			for i := 0; i < 2; i++ { // twice: buffers reused
-				if err := ex.run(); err != nil {
+				if err := ex.Run(); err != nil {
 					t.Fatal(err)
 				}
 			}
 			val := func(n *G.Node) []float32 {
-				v, err := ex.value(n)
+				v, err := ex.Value(n)
 				if err != nil {
 					t.Fatal(err)
 				}
