@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"io"
+	"math"
 	"os"
 )
 
@@ -23,14 +25,65 @@ var ErrImageTooLarge = errors.New("dataset: image too large")
 // ImageTooLargeError reports an image refused from its header, before its
 // pixels are decoded.
 type ImageTooLargeError struct {
+	Path          string // the file, if read from one
 	Format        string // "png", "jpeg"
 	Width, Height int    // as declared by the header
 	MaxPixels     int64  // the limit in force
+	// Raise names how to raise the limit, for the message: a CLI flag
+	// ("--max-pixels") or, when empty, ImageOptions.MaxPixels.
+	Raise string
+	// BytesPerPixel is what the decoded image would take a pixel (1 for
+	// 8-bit gray to 8 for 16-bit RGBA), from the header's colour model.
+	BytesPerPixel int
+}
+
+// bytesPerPixel is the memory a pixel of a decoded image of colour model
+// m takes, as the standard PNG and JPEG decoders store it.
+func bytesPerPixel(m color.Model) int {
+	switch m {
+	case color.GrayModel:
+		return 1
+	case color.Gray16Model:
+		return 2
+	case color.YCbCrModel:
+		return 3 // 4:4:4 at most
+	case color.RGBA64Model, color.NRGBA64Model:
+		return 8
+	}
+	if _, ok := m.(color.Palette); ok {
+		return 1
+	}
+	return 4 // RGBA, NRGBA, CMYK
 }
 
 func (e *ImageTooLargeError) Error() string {
-	return fmt.Sprintf("dataset: %s image of %d×%d = %d pixels exceeds the limit of %d pixels (raise ImageOptions.MaxPixels to decode it)",
-		e.Format, e.Width, e.Height, int64(e.Width)*int64(e.Height), e.MaxPixels)
+	raise := e.Raise
+	if raise == "" {
+		raise = "ImageOptions.MaxPixels"
+	}
+	bpp := e.BytesPerPixel
+	if bpp <= 0 {
+		bpp = 4
+	}
+	mb := "more than 8 EB"
+	if p := e.pixels(); p <= math.MaxInt64/int64(bpp) {
+		mb = fmt.Sprintf("%d MB", (p*int64(bpp)+(1<<20-1))>>20)
+	}
+	file := ""
+	if e.Path != "" {
+		file = e.Path + ": "
+	}
+	return fmt.Sprintf("dataset: %s%s image of %d×%d = %d pixels exceeds the limit of %d pixels (decoding it would take %s): raise %s to at least %d to decode it anyway",
+		file, e.Format, e.Width, e.Height, e.pixels(), e.MaxPixels, mb, raise, e.pixels())
+}
+
+// pixels is Width × Height, which cannot overflow (both fit in an int32
+// for the standard decoders; negative sizes count as the largest).
+func (e *ImageTooLargeError) pixels() int64 {
+	if e.Width < 0 || e.Height < 0 {
+		return math.MaxInt64
+	}
+	return int64(e.Width) * int64(e.Height)
 }
 
 // Is makes errors.Is(err, ErrImageTooLarge) true.
@@ -49,6 +102,10 @@ type ImageOptions struct {
 	// DefaultMaxPixels). A larger image is refused from its header with an
 	// *ImageTooLargeError, before its pixels are allocated.
 	MaxPixels int64
+	// RaiseHint names, in the *ImageTooLargeError's message, how the user
+	// raises MaxPixels: a command sets its flag ("--max-pixels"). Empty:
+	// "ImageOptions.MaxPixels".
+	RaiseHint string
 }
 
 func (o *ImageOptions) check() error {
@@ -80,7 +137,7 @@ func ReadImage(r io.Reader, opts ImageOptions) ([]float32, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	img, err := decodeImage(r, opts.MaxPixels)
+	img, err := decodeImage(r, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +152,7 @@ func LoadImageFileWith(path string, opts ImageOptions) ([]float32, error) {
 	if err := opts.check(); err != nil {
 		return nil, fmt.Errorf("%w (loading %s)", err, path)
 	}
-	img, err := decodeImageFile(path, opts.MaxPixels)
+	img, err := decodeImageFile(path, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -106,18 +163,19 @@ func LoadImageFileWith(path string, opts ImageOptions) ([]float32, error) {
 }
 
 // decodeImageFile decodes the PNG or JPEG file at path, refusing it from
-// its header beyond maxPixels. Errors name the file.
-func decodeImageFile(path string, maxPixels int64) (image.Image, error) {
+// its header beyond opts.MaxPixels (checked opts). Errors name the file.
+func decodeImageFile(path string, opts ImageOptions) (image.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("dataset: %w", err)
 	}
 	defer f.Close()
-	img, err := decodeImage(f, maxPixels)
+	img, err := decodeImage(f, opts)
 	if err != nil {
 		var big *ImageTooLargeError
 		if errors.As(err, &big) {
-			return nil, fmt.Errorf("dataset: %s: %w", path, err)
+			big.Path = path
+			return nil, big
 		}
 		return nil, fmt.Errorf("%w (file %s)", err, path)
 	}
@@ -125,16 +183,20 @@ func decodeImageFile(path string, maxPixels int64) (image.Image, error) {
 }
 
 // decodeImage reads the header of a PNG or JPEG image from r, checks the
-// declared size against maxPixels, then decodes the image: the bytes the
-// header check consumed are replayed from memory, so r is read once.
-func decodeImage(r io.Reader, maxPixels int64) (image.Image, error) {
+// declared size against opts.MaxPixels (checked opts), then decodes the
+// image: the bytes the header check consumed are replayed from memory, so
+// r is read once.
+func decodeImage(r io.Reader, opts ImageOptions) (image.Image, error) {
 	var head bytes.Buffer
 	cfg, format, err := image.DecodeConfig(io.TeeReader(r, &head))
-	if err != nil {
+	if errors.Is(err, image.ErrFormat) {
 		return nil, fmt.Errorf("dataset: not a PNG or JPEG image: %w", err)
 	}
-	if cfg.Width < 0 || cfg.Height < 0 || int64(cfg.Width)*int64(cfg.Height) > maxPixels {
-		return nil, &ImageTooLargeError{Format: format, Width: cfg.Width, Height: cfg.Height, MaxPixels: maxPixels}
+	if err != nil {
+		return nil, fmt.Errorf("dataset: reading the %s header: %w", format, err)
+	}
+	if cfg.Width < 0 || cfg.Height < 0 || int64(cfg.Width)*int64(cfg.Height) > opts.MaxPixels {
+		return nil, &ImageTooLargeError{Format: format, Width: cfg.Width, Height: cfg.Height, MaxPixels: opts.MaxPixels, Raise: opts.RaiseHint, BytesPerPixel: bytesPerPixel(cfg.ColorModel)}
 	}
 	img, _, err := image.Decode(io.MultiReader(&head, r))
 	if err != nil {

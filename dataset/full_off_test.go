@@ -1,0 +1,7 @@
+//go:build !full
+
+package dataset
+
+// fullTests is set by "go test -tags full": the full-size checks run
+// (see testdata/README.md at the repository's root).
+const fullTests = false
