@@ -73,8 +73,8 @@ func (e *ImageTooLargeError) Error() string {
 	if e.Path != "" {
 		file = e.Path + ": "
 	}
-	return fmt.Sprintf("dataset: %s%s image of %d×%d = %d pixels exceeds the limit of %d pixels (decoding it would take %s): raise %s to at least %d to decode it anyway",
-		file, e.Format, e.Width, e.Height, e.pixels(), e.MaxPixels, mb, raise, e.pixels())
+	return fmt.Sprintf("dataset: %s%s image of %d×%d = %d pixels exceeds the limit of %d pixels (decoding it would take %s): raise %s to at least %d (%dx%d) to decode it anyway",
+		file, e.Format, e.Width, e.Height, e.pixels(), e.MaxPixels, mb, raise, e.pixels(), e.Width, e.Height)
 }
 
 // pixels is Width × Height, which cannot overflow (both fit in an int32
