@@ -16,6 +16,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/capa-ml/capa/internal/fulltest"
 )
 
 // pngChunk appends a PNG chunk (length, type, data, CRC of type and data).
@@ -307,7 +309,7 @@ func TestReadImage8192(t *testing.T) {
 	if !errors.Is(err, ErrImageTooLarge) {
 		t.Fatalf("default limit: err = %v", err)
 	}
-	if !fullTests {
+	if !fulltest.Enabled {
 		t.Skip("decoding 8192×8192 takes 256 MiB: go test -tags full ./dataset")
 	}
 	v, err := ReadImage(bytes.NewReader(b.Bytes()), ImageOptions{Height: 28, Width: 28, MaxPixels: 8192 * 8192})

@@ -1,7 +1,0 @@
-//go:build !full
-
-package dataset
-
-// fullTests is set by "go test -tags full": the full-size checks run
-// (see testdata/README.md at the repository's root).
-const fullTests = false
