@@ -1,8 +1,11 @@
 package capa_test
 
 import (
+	"encoding/json"
 	"io"
 	"math"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -185,5 +188,60 @@ func TestFacadeConstructors(t *testing.T) {
 	}
 	if _, err := capa.SequentialSeed(1, graph.Input(3), &graph.Dense{}); err == nil {
 		t.Error("Dense without units succeeded")
+	}
+}
+
+// TestLoadFormatVersion1 loads a model file written by Capa in format
+// version 1 (testdata/model-v1.capa, from scripts/modelv1) and checks that it
+// predicts bit for bit what it predicted when it was written, and that its
+// training resumes to the same next-epoch loss.
+func TestLoadFormatVersion1(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "model-v1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want struct {
+		FormatVersion int       `json:"format_version"`
+		Input         []float32 `json:"input"`
+		Predictions   []float32 `json:"predictions"`
+		NextLoss      float64   `json:"next_loss"`
+	}
+	if err := json.Unmarshal(raw, &want); err != nil {
+		t.Fatal(err)
+	}
+	if want.FormatVersion != 1 {
+		t.Fatalf("fixture has format version %d, want 1", want.FormatVersion)
+	}
+	m, err := capa.Load(filepath.Join("testdata", "model-v1.capa"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.Predict(want.Input, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want.Predictions) {
+		t.Fatalf("%d predictions, want %d", len(got), len(want.Predictions))
+	}
+	for i := range got {
+		if math.Float32bits(got[i]) != math.Float32bits(want.Predictions[i]) {
+			t.Fatalf("prediction %d = %v, want %v (bit for bit)", i, got[i], want.Predictions[i])
+		}
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	n := 48
+	x, y := make([]float32, n*8*8), make([]float32, n)
+	for i := range x {
+		x[i] = r.Float32()
+	}
+	for i := range y {
+		y[i] = float32(r.IntN(3))
+	}
+	h, err := m.Fit(graph.Data{X: x, Y: y, N: n}, graph.FitOptions{Epochs: 3, BatchSize: 16, Progress: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := h["loss"][len(h["loss"])-1]; l != want.NextLoss {
+		t.Fatalf("resumed epoch's loss %v, want %v", l, want.NextLoss)
 	}
 }

@@ -169,6 +169,11 @@ func Load(path string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("experiment: %w", err)
 	}
+	return parse(b, path)
+}
+
+// parse reads and checks the configuration b, read from path.
+func parse(b []byte, path string) (Config, error) {
 	var c Config
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()

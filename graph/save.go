@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -128,6 +129,22 @@ func Load(path string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graph: load: %w", err) // the error names the path
 	}
+	return fromFile(f, path)
+}
+
+// ReadModel reads a model file of size bytes from r, as Load does (name
+// stands for the path in errors). Memory for the weights is allocated as
+// the bytes arrive, so a size larger than r holds is reported as truncated.
+func ReadModel(r io.Reader, size int64, name string) (*Model, error) {
+	f, err := safetensors.Read(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("graph: load %s: %w", name, err)
+	}
+	return fromFile(f, name)
+}
+
+// fromFile makes the model of a model file read from path.
+func fromFile(f *safetensors.File, path string) (*Model, error) {
 	if f.Metadata[MetaFormat] != "capa" {
 		return nil, fmt.Errorf("graph: load %s: %w (no \"format\": \"capa\" in its metadata)", path, ErrNotModel)
 	}

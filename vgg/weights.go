@@ -72,11 +72,57 @@ func LoadWeights(m *graph.Model, path string) (Source, error) {
 	if err != nil {
 		return 0, fmt.Errorf("vgg: %s: too short for a weight file: %w", path, ErrWeights)
 	}
+	switch sniff(head) {
+	case Keras:
+		f, closer, err := hdf5.OpenFile(path)
+		if err != nil {
+			return 0, fmt.Errorf("vgg: %w", err)
+		}
+		defer closer.Close()
+		return Keras, loadKeras(m, f, path)
+	case Torchvision:
+		sd, err := torchpth.OpenFile(path)
+		if err != nil {
+			return 0, fmt.Errorf("vgg: %w", err)
+		}
+		defer sd.Close()
+		return Torchvision, loadTorch(m, sd, path)
+	}
+	return 0, fmt.Errorf("vgg: %s is neither a Keras HDF5 file nor a PyTorch .pth file: %w", path, ErrWeights)
+}
+
+// sniff tells the source of a weight file from its first 8 bytes, or 0.
+func sniff(head []byte) Source {
 	switch {
 	case bytes.Equal(head, []byte("\x89HDF\r\n\x1a\n")):
-		return Keras, loadKeras(m, path)
-	case bytes.HasPrefix(head, []byte("PK\x03\x04")), head[0] == 0x80:
-		return Torchvision, loadTorch(m, path)
+		return Keras
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")), len(head) > 0 && head[0] == 0x80:
+		return Torchvision
+	}
+	return 0
+}
+
+// readWeights loads the weight file of size bytes r, named path in
+// errors, as LoadWeights does (without the SHA-256 check of a .pth file
+// name).
+func readWeights(m *graph.Model, r io.ReaderAt, size int64, path string) (Source, error) {
+	head := make([]byte, 8)
+	if _, err := r.ReadAt(head, 0); err != nil {
+		return 0, fmt.Errorf("vgg: %s: too short for a weight file: %w", path, ErrWeights)
+	}
+	switch sniff(head) {
+	case Keras:
+		f, err := hdf5.Open(r, size)
+		if err != nil {
+			return 0, fmt.Errorf("vgg: %s: %w", path, err)
+		}
+		return Keras, loadKeras(m, f, path)
+	case Torchvision:
+		sd, err := torchpth.ReadStateDict(r, size)
+		if err != nil {
+			return 0, fmt.Errorf("vgg: %s: %w", path, err)
+		}
+		return Torchvision, loadTorch(m, sd, path)
 	}
 	return 0, fmt.Errorf("vgg: %s is neither a Keras HDF5 file nor a PyTorch .pth file: %w", path, ErrWeights)
 }
@@ -90,12 +136,7 @@ func assign(p *graph.Param, shape []int, data []float32, what string) error {
 	return nil
 }
 
-func loadKeras(m *graph.Model, path string) error {
-	f, closer, err := hdf5.OpenFile(path)
-	if err != nil {
-		return fmt.Errorf("vgg: %w", err)
-	}
-	defer closer.Close()
+func loadKeras(m *graph.Model, f *hdf5.File, path string) error {
 	root := f.Root()
 	names, err := attrStrings(root, "layer_names")
 	if err != nil {
@@ -185,12 +226,7 @@ func checkAllLoaded(m *graph.Model, loaded map[string]bool, path string) error {
 	return nil
 }
 
-func loadTorch(m *graph.Model, path string) error {
-	sd, err := torchpth.OpenFile(path)
-	if err != nil {
-		return fmt.Errorf("vgg: %w", err)
-	}
-	defer sd.Close()
+func loadTorch(m *graph.Model, sd *torchpth.StateDict, path string) error {
 	tensor := func(key string) (*torchpth.Tensor, error) {
 		t, err := sd.Tensor(key)
 		if err != nil {

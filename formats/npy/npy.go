@@ -95,8 +95,8 @@ func Read(r io.Reader, size int64) ([]int, []float32, error) {
 	if size >= 0 && int64(n)*4 > size {
 		return nil, nil, fmt.Errorf("npy: shape %v needs %d bytes, the file has %d: %w", shape, n*4, size, ErrFormat)
 	}
-	raw := make([]byte, n*4)
-	if _, err := io.ReadFull(br, raw); err != nil {
+	raw, err := readData(br, n*4, size >= 0)
+	if err != nil {
 		return nil, nil, fmt.Errorf("npy: data of shape %v: %w (%w)", shape, err, ErrFormat)
 	}
 	out := make([]float32, n)
@@ -104,6 +104,25 @@ func Read(r io.Reader, size int64) ([]int, []float32, error) {
 		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 	}
 	return shape, out, nil
+}
+
+// readData reads n bytes from r. Unless the size of the file is known to
+// hold them (known), the buffer grows as the bytes arrive, so that a header
+// declaring a huge shape cannot make Read allocate more than r holds.
+func readData(r io.Reader, n int, known bool) ([]byte, error) {
+	if known {
+		raw := make([]byte, n)
+		_, err := io.ReadFull(r, raw)
+		return raw, err
+	}
+	raw, err := io.ReadAll(io.LimitReader(r, int64(n)))
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) < n {
+		return nil, io.ErrUnexpectedEOF
+	}
+	return raw, nil
 }
 
 // ReadFile reads a float32 .npy file.
