@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/capa-ml/capa/formats/idx"
+	"github.com/capa-ml/capa/internal/fulltest"
 )
 
 // fakeFashion writes a small Fashion-MNIST look-alike (trainN/testN images of
@@ -251,7 +252,7 @@ func TestFashionNotFound(t *testing.T) {
 // TestFashionMNISTReal loads the real data set from the Debian package.
 func TestFashionMNISTReal(t *testing.T) {
 	if _, ok := findFashion(FashionMNISTSystemDir); !ok {
-		t.Skipf("Fashion-MNIST not in %s (sudo apt-get install dataset-fashion-mnist)", FashionMNISTSystemDir)
+		fulltest.Missing(t, "Fashion-MNIST not in %s (sudo apt-get install dataset-fashion-mnist)", FashionMNISTSystemDir)
 	}
 	start := time.Now()
 	train, test, err := LoadFashionMNISTWith(FashionMNISTOptions{Dir: FashionMNISTSystemDir, NoDownload: true})

@@ -3,7 +3,6 @@ package dataset
 import (
 	"fmt"
 	"image"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,11 +17,25 @@ import (
 // enlarging; the aspect is not kept, as Keras does by default) and
 // converted to c channels: 3 for RGB (grayscale images are replicated) or 1
 // for luma. Values are in [0, 1]. Files with other extensions are skipped;
-// an image that cannot be decoded is an error naming it.
+// an image that cannot be decoded is an error naming it, and so is an image
+// over DefaultMaxPixels (see LoadImageFolderWith).
 func LoadImageFolder(dir string, h, w, c int) (*Set, []string, error) {
-	if h <= 0 || w <= 0 || (c != 1 && c != 3) {
+	return LoadImageFolderWith(dir, ImageOptions{Height: h, Width: w, Channels: c})
+}
+
+// LoadImageFolderWith is LoadImageFolder with options: opts.Height,
+// opts.Width and opts.Channels (0: 1) the size of each image, opts.MaxPixels
+// the largest image decoded (0: DefaultMaxPixels); a larger one is refused
+// from its header with an *ImageTooLargeError naming the file.
+func LoadImageFolderWith(dir string, opts ImageOptions) (*Set, []string, error) {
+	h, w, c := opts.Height, opts.Width, opts.Channels
+	if h <= 0 || w <= 0 || (c != 0 && c != 1 && c != 3) {
 		return nil, nil, fmt.Errorf("dataset: image folder %s: size %dx%dx%d, want positive and 1 or 3 channels", dir, h, w, c)
 	}
+	if err := opts.check(); err != nil {
+		return nil, nil, fmt.Errorf("%w (image folder %s)", err, dir)
+	}
+	c = opts.Channels
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("dataset: image folder: %w", err)
@@ -52,7 +65,7 @@ func LoadImageFolder(dir string, h, w, c int) (*Set, []string, error) {
 			if f.IsDir() || (ext != ".png" && ext != ".jpg" && ext != ".jpeg") {
 				continue
 			}
-			img, err := decodeFile(filepath.Join(dir, class, f.Name()))
+			img, err := decodeImageFile(filepath.Join(dir, class, f.Name()), opts)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -68,40 +81,6 @@ func LoadImageFolder(dir string, h, w, c int) (*Set, []string, error) {
 	return s, classes, nil
 }
 
-// maxPixels bounds the declared size of an image that is decoded.
-const maxPixels = 1 << 26 // 64 Mpixel
-
-// decodeFile decodes a PNG or JPEG file, checking its declared size first.
-func decodeFile(path string) (image.Image, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("dataset: %w", err)
-	}
-	defer f.Close()
-	return decodeImage(f, path, maxPixels)
-}
-
-// decodeImage decodes a PNG or JPEG image from r (named path in errors),
-// refusing one whose header declares more than limit pixels before
-// decoding allocates them.
-func decodeImage(r io.ReadSeeker, path string, limit int64) (image.Image, error) {
-	cfg, format, err := image.DecodeConfig(r)
-	if err != nil {
-		return nil, fmt.Errorf("dataset: %s: not a PNG or JPEG image: %w", path, err)
-	}
-	if int64(cfg.Width)*int64(cfg.Height) > limit {
-		return nil, fmt.Errorf("dataset: %s: %s image of %d×%d pixels exceeds %d pixels", path, format, cfg.Width, cfg.Height, limit)
-	}
-	if _, err := r.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("dataset: %s: %w", path, err)
-	}
-	img, _, err := image.Decode(r)
-	if err != nil {
-		return nil, fmt.Errorf("dataset: %s: decoding %s: %w", path, format, err)
-	}
-	return img, nil
-}
-
 // resizeRGB resizes img to h×w with c channels (3: RGB, 1: luma), values in
 // [0, 1], alpha composited over white. Each output pixel averages the
 // source area it covers (the nearest source pixel when enlarging).
@@ -109,6 +88,7 @@ func resizeRGB(img image.Image, h, w, c int) []float32 {
 	b := img.Bounds()
 	sw, sh := b.Dx(), b.Dy()
 	out := make([]float32, h*w*c)
+	px := pixelFunc(img)
 	for y := 0; y < h; y++ {
 		y0 := y * sh / h
 		y1 := max((y+1)*sh/h, y0+1)
@@ -118,7 +98,7 @@ func resizeRGB(img image.Image, h, w, c int) []float32 {
 			var r, g, bl float64
 			for sy := y0; sy < y1; sy++ {
 				for sx := x0; sx < x1; sx++ {
-					pr, pg, pb, pa := img.At(b.Min.X+sx, b.Min.Y+sy).RGBA()
+					pr, pg, pb, pa := px(b.Min.X+sx, b.Min.Y+sy)
 					white := float64(0xffff - pa)
 					r += float64(pr) + white
 					g += float64(pg) + white

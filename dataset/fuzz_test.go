@@ -10,9 +10,10 @@ import (
 	"testing"
 )
 
-// fuzzMaxPixels is the pixel limit of FuzzDecodeImage: a 64 Mpixel image
-// (LoadImageFile's limit) takes a second to decode, so the fuzz target
-// uses a smaller one; the header check is the same code.
+// fuzzMaxPixels is the pixel limit of FuzzDecodeImage: an image at
+// LoadImageFile's limit (DefaultMaxPixels, 16 Mpixel) takes a fraction of
+// a second to decode, so the fuzz target uses a smaller one; the header
+// check is the same code.
 const fuzzMaxPixels = 1 << 16
 
 // imageSeeds are tiny PNG and JPEG files (30 to 700 bytes): gray, 16-bit
@@ -67,7 +68,7 @@ func FuzzDecodeImage(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		img, err := decodeImage(bytes.NewReader(b), "fuzz.png", fuzzMaxPixels)
+		img, err := decodeImage(bytes.NewReader(b), ImageOptions{MaxPixels: fuzzMaxPixels})
 		if err != nil {
 			return
 		}
@@ -97,14 +98,14 @@ func TestImageSeeds(t *testing.T) {
 		if len(b) > 1024 {
 			t.Errorf("seed %d is %d bytes, want a small seed", i, len(b))
 		}
-		if _, err := decodeImage(bytes.NewReader(b), "seed", fuzzMaxPixels); err != nil {
+		if _, err := decodeImage(bytes.NewReader(b), ImageOptions{MaxPixels: fuzzMaxPixels}); err != nil {
 			t.Errorf("seed %d: %v", i, err)
 		}
 	}
 	big := image.NewGray(image.Rect(0, 0, 300, 300))
 	var b bytes.Buffer
 	png.Encode(&b, big)
-	if _, err := decodeImage(bytes.NewReader(b.Bytes()), "big.png", fuzzMaxPixels); err == nil {
+	if _, err := decodeImage(bytes.NewReader(b.Bytes()), ImageOptions{MaxPixels: fuzzMaxPixels}); err == nil {
 		t.Error("an image over the limit decoded")
 	}
 }

@@ -40,32 +40,46 @@ func FromImage(img image.Image, h, w int) []float32 {
 	if sw == 0 || sh == 0 {
 		return out
 	}
-	g := luma(img)
+	// The image is read three times, a row at a time, and never copied:
+	// memory is out, one source row and the border.
+	px := pixelFunc(img)
+	row := make([]float32, sw)
+	lumaRow := func(y, x0, x1 int) []float32 { // luma of pixels [x0, x1) of row y
+		r := row[:x1-x0]
+		for i := range r {
+			r[i] = lumaOf(px(b.Min.X+x0+i, b.Min.Y+y))
+		}
+		return r
+	}
 
 	// Background from the border; invert a light background.
 	border := make([]float32, 0, 2*(sw+sh))
-	for x := range sw {
-		border = append(border, g[x], g[(sh-1)*sw+x])
-	}
+	border = append(border, lumaRow(0, 0, sw)...)
+	border = append(border, lumaRow(sh-1, 0, sw)...)
 	for y := range sh {
-		border = append(border, g[y*sw], g[y*sw+sw-1])
+		border = append(border, lumaOf(px(b.Min.X, b.Min.Y+y)), lumaOf(px(b.Min.X+sw-1, b.Min.Y+y)))
 	}
 	slices.Sort(border)
 	bg := border[len(border)/2]
-	if bg > 0.5 {
-		for i, v := range g {
-			g[i] = 1 - v
-		}
+	invert := bg > 0.5
+	if invert {
 		bg = 1 - bg
 	}
-	for i, v := range g {
-		g[i] = max(0, (v-bg)/(1-bg))
+	// level maps a row of luma to object levels in place.
+	level := func(r []float32) []float32 {
+		for i, v := range r {
+			if invert {
+				v = 1 - v
+			}
+			r[i] = max(0, (v-bg)/(1-bg))
+		}
+		return r
 	}
 
 	// Trim to the object.
 	x0, y0, x1, y1 := sw, sh, 0, 0
 	for y := range sh {
-		for x, v := range g[y*sw : (y+1)*sw] {
+		for x, v := range level(lumaRow(y, 0, sw)) {
 			if v > objectThreshold {
 				x0, x1 = min(x0, x), max(x1, x+1)
 				y0, y1 = min(y0, y), max(y1, y+1)
@@ -86,26 +100,39 @@ func FromImage(img image.Image, h, w int) []float32 {
 	}
 	xw := areaWeights(ow, dw)
 	yw := areaWeights(oh, dh)
+	// The output rows each source row contributes to, in output order.
+	type share struct {
+		j int
+		w float32
+	}
+	rows := make([][]share, oh)
+	for j, ws := range yw {
+		for _, c := range ws {
+			rows[c.i] = append(rows[c.i], share{j, c.w})
+		}
+	}
 
-	// Horizontal pass into tmp (oh × dw), then vertical into out.
-	tmp := make([]float32, oh*dw)
+	// Each source row is averaged horizontally into hrow (dw values), then
+	// added to the output rows it covers, source rows in order (so each
+	// output value sums its terms in the same order as a two-pass resize).
+	offX, offY := (w-dw)/2, (h-dh)/2
+	hrow := make([]float32, dw)
 	for y := range oh {
-		row := g[(y0+y)*sw+x0 : (y0+y)*sw+x1]
+		if len(rows[y]) == 0 {
+			continue
+		}
+		src := level(lumaRow(y0+y, x0, x1))
 		for x, ws := range xw {
 			var s float32
 			for _, c := range ws {
-				s += c.w * row[c.i]
+				s += c.w * src[c.i]
 			}
-			tmp[y*dw+x] = s
+			hrow[x] = s
 		}
-	}
-	offX, offY := (w-dw)/2, (h-dh)/2
-	for y, ws := range yw {
-		dst := out[(offY+y)*w+offX : (offY+y)*w+offX+dw]
-		for _, c := range ws {
-			src := tmp[c.i*dw : (c.i+1)*dw]
+		for _, sh := range rows[y] {
+			dst := out[(offY+sh.j)*w+offX : (offY+sh.j)*w+offX+dw]
 			for x := range dst {
-				dst[x] += c.w * src[x]
+				dst[x] += sh.w * hrow[x]
 			}
 		}
 	}
@@ -113,22 +140,6 @@ func FromImage(img image.Image, h, w int) []float32 {
 		out[i] = min(max(v, 0), 1)
 	}
 	return out
-}
-
-// luma returns the luma of img in [0, 1], row-major, with alpha composited
-// over white.
-func luma(img image.Image) []float32 {
-	b := img.Bounds()
-	g := make([]float32, 0, b.Dx()*b.Dy())
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r, gg, bb, a := img.At(x, y).RGBA() // premultiplied, 0..0xffff
-			white := float32(0xffff - a)
-			l := 0.299*(float32(r)+white) + 0.587*(float32(gg)+white) + 0.114*(float32(bb)+white)
-			g = append(g, min(l/0xffff, 1))
-		}
-	}
-	return g
 }
 
 // coef is one source index and its weight in an output sample.
@@ -157,14 +168,8 @@ func areaWeights(m, n int) [][]coef {
 }
 
 // LoadImageFile decodes the PNG or JPEG file at path and converts it with
-// FromImage into h×w values in [0, 1]. Errors name the file.
+// FromImage into h×w values in [0, 1]: LoadImageFileWith with the default
+// pixel limit (DefaultMaxPixels). Errors name the file.
 func LoadImageFile(path string, h, w int) ([]float32, error) {
-	if h <= 0 || w <= 0 {
-		return nil, fmt.Errorf("dataset: %s: target size %d×%d, want positive", path, h, w)
-	}
-	img, err := decodeFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return FromImage(img, h, w), nil
+	return LoadImageFileWith(path, ImageOptions{Height: h, Width: w})
 }

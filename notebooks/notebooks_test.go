@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/capa-ml/capa/internal/fulltest"
 )
 
 // kernelName is the kernelspec install-kernel.sh installs and the notebooks
@@ -235,7 +237,7 @@ func TestNotebooksExecute(t *testing.T) {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%s (CI is set: the notebooks must run)\n%s", missing, installHelp)
 		}
-		t.Skipf("%s\n%s", missing, installHelp)
+		fulltest.Missing(t, "%s\n%s", missing, installHelp)
 	}
 	for _, name := range expected {
 		t.Run(strings.TrimSuffix(name, ".ipynb"), func(t *testing.T) {

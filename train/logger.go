@@ -7,13 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/capa-ml/capa/graph"
 	"io"
 	"math"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/capa-ml/capa/graph"
 )
 
 // CSVLogger is Keras's CSVLogger callback: it writes one row per epoch to

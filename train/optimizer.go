@@ -3,9 +3,10 @@ package train
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/capa-ml/capa/graph"
 	"math"
 	"strings"
+
+	"github.com/capa-ml/capa/graph"
 )
 
 // The optimizers of this package are graph.Optimizer update rules and

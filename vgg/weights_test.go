@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/capa-ml/capa/internal/fulltest"
 )
 
 // golden is vgg/testdata/golden.json, written by scripts/make_vgg_golden.py
@@ -137,13 +139,11 @@ func TestLoadWeightsAgainstPyTorch(t *testing.T) {
 }
 
 // TestLoadWeightsFull checks full-size VGG16 files written by
-// `scripts/make_vgg_golden.py --full DIR` (about 3 GB in all): set
-// CAPA_VGG_FULL=DIR to run it.
+// `scripts/make_vgg_golden.py --full DIR` (about 3 GB in all): in
+// CAPA_VGG_FULL=DIR, or under go test -tags full in the user cache
+// (written there first if absent; needs python3-torch).
 func TestLoadWeightsFull(t *testing.T) {
-	dir := os.Getenv("CAPA_VGG_FULL")
-	if dir == "" {
-		t.Skip("set CAPA_VGG_FULL to a directory written by scripts/make_vgg_golden.py --full")
-	}
+	dir := fulltest.Generated(t, "CAPA_VGG_FULL", "vgg16-full", "../scripts/make_vgg_golden.py", "--full")
 	g := loadGolden(t, dir)
 	for file, kind := range g.Files {
 		t.Run(file, func(t *testing.T) { checkFile(t, dir, g, file, kind) })

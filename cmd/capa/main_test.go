@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"image"
 	"image/color"
@@ -10,11 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/capa-ml/capa/dataset"
+	"github.com/capa-ml/capa/internal/fulltest"
 )
 
 // The command-line tool end to end, on a subset of the real data. Skipped
@@ -40,7 +38,7 @@ func needData(t *testing.T) *dataset.Set {
 	t.Helper()
 	_, test, err := dataset.LoadFashionMNISTWith(dataset.FashionMNISTOptions{NoDownload: true})
 	if err != nil {
-		t.Skipf("Fashion-MNIST not available: %v", err)
+		fulltest.Missing(t, "Fashion-MNIST not available: %v", err)
 	}
 	return test
 }
@@ -157,46 +155,5 @@ func TestBadInput(t *testing.T) {
 		if !strings.Contains(string(out), "capa") || len(out) > 2000 {
 			t.Errorf("capa %v: unclear error:\n%s", args, out)
 		}
-	}
-}
-
-func TestInterruptAndResume(t *testing.T) {
-	needData(t)
-	dir := t.TempDir()
-	model := filepath.Join(dir, "m.safetensors")
-	cmd := exec.Command(capaBin, "train", "--limit", "3200", "--epochs", "2", "--out", model)
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stdout)
-	var log strings.Builder
-	for sc.Scan() {
-		log.WriteString(sc.Text() + "\n")
-		if strings.HasPrefix(sc.Text(), "Training on") {
-			time.Sleep(500 * time.Millisecond)
-			cmd.Process.Signal(syscall.SIGINT)
-		}
-	}
-	err := cmd.Wait()
-	if err == nil || !strings.Contains(log.String(), "capa train --resume") {
-		t.Fatalf("interrupted run: err %v\n%s", err, log.String())
-	}
-	ckpt := checkpointPath(model)
-	if _, err := os.Stat(ckpt); err != nil {
-		t.Fatalf("no checkpoint after Ctrl-C: %v", err)
-	}
-	out := run(t, "summary", "--model", ckpt)
-	if !strings.Contains(out, "0 epochs trained (+") {
-		t.Errorf("checkpoint is not mid-epoch:\n%s", out)
-	}
-	out = run(t, "train", "--resume", ckpt)
-	if !strings.Contains(out, "Resuming") || !strings.Contains(out, "Test accuracy") {
-		t.Errorf("resume:\n%s", out)
-	}
-	out = run(t, "summary", "--model", model)
-	if !strings.Contains(out, "2 epochs trained") {
-		t.Errorf("resumed model:\n%s", out)
 	}
 }

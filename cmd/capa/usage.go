@@ -22,8 +22,11 @@ const predictUsage = `Usage: capa predict --model FILE [flags] IMAGE...
 
 Classifies PNG or JPEG images with a saved model: each image is converted
 the way Fashion-MNIST's were (grayscale, light object on a dark background,
-cropped, fitted into the model's input size). Images larger than
---max-pixels are refused before they are decoded.
+cropped, fitted into the model's input size). An image larger than
+--max-pixels (default 4096x4096) is refused from its header, before it is
+decoded: decoding holds the whole image, 4 bytes a pixel for 8-bit RGBA
+(8 for 16-bit), and the conversion adds only a few rows. Raise the limit
+for larger images, e.g. --max-pixels 8192x8192 (about 256 MB).
 `
 
 const summaryUsage = `Usage: capa summary --model FILE
@@ -55,5 +58,6 @@ const visualizeUsage = `Usage: capa visualize --model FILE [flags]
 
 Writes pictures of a saved model into --out: test images with their
 predictions, the confusion matrix, the first convolution's filters, the
-feature maps of one image and the learning curves.
+feature maps of one image and the learning curves. An --image larger than
+--max-pixels (default 4096x4096) is refused before it is decoded.
 `

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"sort"
 
@@ -24,6 +25,18 @@ func loadModel(path string) (*capa.Model, []string, error) {
 		json.Unmarshal([]byte(m.Extra["class_names"]), &names)
 	}
 	return m, names, nil
+}
+
+// maxPixelsFlag defines --max-pixels, the largest image a command decodes.
+func maxPixelsFlag(fs *flag.FlagSet) *cli.Pixels {
+	return cli.PixelsVar(fs, "max-pixels", dataset.DefaultMaxPixels,
+		"largest image to decode, in pixels: a count or WIDTHxHEIGHT; a larger image is refused from its header (decoding takes up to 8 bytes a pixel)")
+}
+
+// imageOptions are the options to read a user's image into h×w with the
+// --max-pixels limit, whose refusal names the flag.
+func imageOptions(h, w int, maxPixels cli.Pixels) dataset.ImageOptions {
+	return dataset.ImageOptions{Height: h, Width: w, MaxPixels: int64(maxPixels), RaiseHint: "--max-pixels"}
 }
 
 func cmdEvaluate(args []string) error {
@@ -81,6 +94,7 @@ func cmdPredict(args []string) error {
 	fs := cli.NewFlagSet("capa predict", predictUsage)
 	model := fs.String("model", "", "model file written by capa train or Save")
 	top := fs.Int("top", 3, "how many classes to show per image")
+	maxPixels := maxPixelsFlag(fs)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -97,7 +111,7 @@ func cmdPredict(args []string) error {
 	}
 	var x []float32
 	for _, path := range fs.Args() {
-		img, err := dataset.LoadImageFile(path, in[0], in[1])
+		img, err := dataset.LoadImageFileWith(path, imageOptions(in[0], in[1], *maxPixels))
 		if err != nil {
 			return err
 		}

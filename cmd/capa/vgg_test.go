@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/capa-ml/capa/formats/npy"
+	"github.com/capa-ml/capa/internal/fulltest"
 	"github.com/capa-ml/capa/vgg"
 )
 
@@ -32,12 +33,10 @@ func TestVGG16CommandErrors(t *testing.T) {
 
 // TestVGG16CommandFull cross-checks `capa vgg16 features` and `predict`
 // against PyTorch on the full-size files written by
-// scripts/make_vgg_golden.py --full DIR (set CAPA_VGG_FULL=DIR).
+// scripts/make_vgg_golden.py --full DIR (CAPA_VGG_FULL=DIR, or under
+// go test -tags full the user cache, written first if absent).
 func TestVGG16CommandFull(t *testing.T) {
-	dir := os.Getenv("CAPA_VGG_FULL")
-	if dir == "" {
-		t.Skip("set CAPA_VGG_FULL to a directory written by scripts/make_vgg_golden.py --full")
-	}
+	dir := fulltest.Generated(t, "CAPA_VGG_FULL", "vgg16-full", "../../scripts/make_vgg_golden.py", "--full")
 	var g struct {
 		Base struct {
 			Size     int       `json:"size"`

@@ -35,6 +35,7 @@ func cmdVisualize(args []string) error {
 	outDir := fs.String("out", "visualize", "directory to write the pictures into")
 	samples := fs.Int("samples", 32, "number of test images in samples.png")
 	limit := fs.Int("limit", 0, "confusion matrix on the first N test images only (0: all)")
+	maxPixels := maxPixelsFlag(fs)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func cmdVisualize(args []string) error {
 	var img []float32
 	var imgName string
 	if *imagePath != "" {
-		gray, err := dataset.LoadImageFile(*imagePath, in[0], in[1])
+		gray, err := dataset.LoadImageFileWith(*imagePath, imageOptions(in[0], in[1], *maxPixels))
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/capa-ml/capa"
 	"github.com/capa-ml/capa/dataset"
 	"github.com/capa-ml/capa/graph"
+	"github.com/capa-ml/capa/internal/fulltest"
 	"github.com/capa-ml/capa/train"
 )
 
@@ -23,7 +24,7 @@ func vizModel(t *testing.T, dir string) (model string, test *dataset.Set) {
 	t.Helper()
 	trainSet, test, err := dataset.LoadFashionMNISTWith(dataset.FashionMNISTOptions{NoDownload: true})
 	if err != nil {
-		t.Skipf("Fashion-MNIST not available: %v", err)
+		fulltest.Missing(t, "Fashion-MNIST not available: %v", err)
 	}
 	m, err := capa.PracticalCNN(0, 1)
 	if err != nil {

@@ -38,6 +38,7 @@ type options struct {
 	fineTune                    int
 	seed                        uint64
 	randomOK                    bool
+	maxPixels                   *cli.Pixels
 }
 
 const usage = `Usage: transfer-demo [flags]
@@ -64,6 +65,7 @@ func run(args []string) error {
 	fs.StringVar(&o.dataDir, "fashion-dir", "", "directory with the Fashion-MNIST files (as capa train --data)")
 	fs.IntVar(&o.n, "n", 1000, "Fashion-MNIST: number of training images")
 	fs.IntVar(&o.size, "size", 150, "--data: images are resized to SIZExSIZE")
+	o.maxPixels = cli.PixelsVar(fs, "max-pixels", dataset.DefaultMaxPixels, "--data: largest image to decode, in pixels: a count or WIDTHxHEIGHT; a larger image is refused from its header")
 	fs.IntVar(&o.epochs, "epochs", 20, "epochs for the head and for the CNN from scratch")
 	fs.IntVar(&o.batch, "batch-size", 32, "batch size")
 	fs.IntVar(&o.fineTune, "fine-tune", 0, "--data: epochs of fine-tuning block5 after the head (0: none)")
@@ -197,7 +199,8 @@ func fashionDemo(o options) error {
 }
 
 func folderDemo(o options) error {
-	set, classes, err := dataset.LoadImageFolder(o.data, o.size, o.size, 3)
+	set, classes, err := dataset.LoadImageFolderWith(o.data, dataset.ImageOptions{
+		Height: o.size, Width: o.size, Channels: 3, MaxPixels: int64(*o.maxPixels), RaiseHint: "--max-pixels"})
 	if err != nil {
 		return err
 	}

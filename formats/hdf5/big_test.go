@@ -1,20 +1,19 @@
 package hdf5
 
 import (
-	"os"
 	"testing"
 	"time"
+
+	"github.com/capa-ml/capa/internal/fulltest"
 )
 
 // TestBigFile reads the full-size fc1 kernel written by
 // `/usr/bin/python3 scripts/make_keras_h5.py --big PATH` (411 MB, not
-// committed) when HDF5_BIG=PATH, and reports time and allocation: the
-// data must be streamed into the result, not copied whole.
+// committed) when HDF5_BIG=PATH, or under go test -tags full in the user
+// cache (written there first if absent), and reports time and allocation:
+// the data must be streamed into the result, not copied whole.
 func TestBigFile(t *testing.T) {
-	path := os.Getenv("HDF5_BIG")
-	if path == "" {
-		t.Skip("HDF5_BIG not set; see scripts/make_keras_h5.py --big")
-	}
+	path := fulltest.Generated(t, "HDF5_BIG", "fc1.h5", "../../scripts/make_keras_h5.py", "--big")
 	f, c, err := OpenFile(path)
 	if err != nil {
 		t.Fatal(err)

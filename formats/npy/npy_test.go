@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/capa-ml/capa/internal/fulltest"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -63,7 +65,7 @@ func TestErrors(t *testing.T) {
 func TestNumPy(t *testing.T) {
 	py := "/usr/bin/python3"
 	if exec.Command(py, "-c", "import numpy").Run() != nil {
-		t.Skip("python3-numpy not installed")
+		fulltest.Missing(t, "python3-numpy not installed")
 	}
 	dir := t.TempDir()
 	theirs, ours := filepath.Join(dir, "theirs.npy"), filepath.Join(dir, "ours.npy")

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -71,4 +72,28 @@ func ExampleStatus() {
 	// Output:
 	// capa predict: unknown flag -modle; see 'capa predict -h'
 	// exit status 2
+}
+
+func TestPixels(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+		str  string
+	}{{"16777216", 1 << 24, "4096x4096"}, {"8192x8192", 8192 * 8192, "8192x8192"}, {"640×480", 640 * 480, "307200"}, {" 100X3 ", 300, "300"}} {
+		var p Pixels
+		if err := p.Set(c.in); err != nil || int64(p) != c.want || p.String() != c.str {
+			t.Errorf("Set(%q): %d %q %v, want %d %q", c.in, p, p.String(), err, c.want, c.str)
+		}
+	}
+	for _, in := range []string{"", "0", "-5", "0x100", "axb", "12x", "1e6", "99999999999x99999999999"} {
+		var p Pixels
+		if err := p.Set(in); err == nil {
+			t.Errorf("Set(%q) accepted: %d", in, p)
+		}
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	p := PixelsVar(fs, "max-pixels", 4096*4096, "limit")
+	if err := fs.Parse([]string{"--max-pixels", "100x100"}); err != nil || *p != 10000 {
+		t.Errorf("parsed %d, %v", *p, err)
+	}
 }
