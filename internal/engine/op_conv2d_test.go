@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/capa-ml/capa/internal/naiveref"
+
 	"github.com/capa-ml/capa/internal/gradcheck"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -38,8 +40,8 @@ func TestConvolution2DForward(t *testing.T) {
 	for i, c := range convOpCases {
 		x, k := gradcheck.Random(uint64(i), -1, 1, c.x...), gradcheck.Random(uint64(i+100), -1, 1, c.k...)
 		got, shape := kopRunForward(t, convOpBuild(c), x, k)
-		p := newKopNaiveWin(c.x, c.k[0], c.k[1], c.strides, c.pad)
-		if want := (tensor.Shape{p.n, p.oh(), p.ow(), c.k[3]}); !shape.Eq(want) {
+		p := naiveref.NewWin(c.x, c.k[0], c.k[1], c.strides, c.pad)
+		if want := (tensor.Shape{p.N, p.OH(), p.OW(), c.k[3]}); !shape.Eq(want) {
 			t.Fatalf("%v: shape %v, want %v", c, shape, want)
 		}
 		kopAssertNear(t, c.String(), got, naiveConv2D(kopData(x), kopData(k), c.x, c.k, c.strides, c.pad), 1e-5)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/capa-ml/capa/internal/naiveref"
+
 	"github.com/capa-ml/capa/internal/gradcheck"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -42,8 +44,8 @@ func TestPool2DForward(t *testing.T) {
 		for i, c := range poolOpCases {
 			x := gradcheck.Random(uint64(i), -1, 0, c.x...) // all negative: a padded 0 must never win
 			got, shape := kopRunForward(t, poolOpBuild(isMax, c), x)
-			p := newKopNaiveWin(c.x, c.pool[0], c.pool[1], c.strides, c.pad)
-			if want := (tensor.Shape{p.n, p.oh(), p.ow(), p.c}); !shape.Eq(want) {
+			p := naiveref.NewWin(c.x, c.pool[0], c.pool[1], c.strides, c.pad)
+			if want := (tensor.Shape{p.N, p.OH(), p.OW(), p.C}); !shape.Eq(want) {
 				t.Fatalf("max=%v %v: shape %v, want %v", isMax, c, shape, want)
 			}
 			kopAssertNear(t, fmt.Sprintf("max=%v %v", isMax, c), got, naivePool2D(kopData(x), c.x, isMax, c.pool, c.strides, c.pad), 1e-6)
@@ -113,21 +115,21 @@ func TestMaxPool2DPrealloc(t *testing.T) {
 		t.Fatalf("UsePreallocDo = %v, %v; want the preallocated tensor", v, err)
 	}
 	// Reference: route each dy to the argmax found by a naive scan.
-	p := newKopNaiveWin(c.x, c.pool[0], c.pool[1], c.strides, c.pad)
+	p := naiveref.NewWin(c.x, c.pool[0], c.pool[1], c.strides, c.pad)
 	want := make([]float64, len(kopData(x)))
-	for n := 0; n < p.n; n++ {
-		for oy := 0; oy < p.oh(); oy++ {
-			for ox := 0; ox < p.ow(); ox++ {
-				for ch := 0; ch < p.c; ch++ {
+	for n := 0; n < p.N; n++ {
+		for oy := 0; oy < p.OH(); oy++ {
+			for ox := 0; ox < p.OW(); ox++ {
+				for ch := 0; ch < p.C; ch++ {
 					best := -1
-					for ky := 0; ky < p.kh; ky++ {
-						for kx := 0; kx < p.kw; kx++ {
-							if i, ok := p.at(n, oy*p.sh-c.pad[0]+ky, ox*p.sw-c.pad[2]+kx, ch); ok && (best < 0 || kopData(x)[i] > kopData(x)[best]) {
+					for ky := 0; ky < p.KH; ky++ {
+						for kx := 0; kx < p.KW; kx++ {
+							if i, ok := p.At(n, oy*p.SH-c.pad[0]+ky, ox*p.SW-c.pad[2]+kx, ch); ok && (best < 0 || kopData(x)[i] > kopData(x)[best]) {
 								best = i
 							}
 						}
 					}
-					want[best] += float64(kopData(dy)[((n*p.oh()+oy)*p.ow()+ox)*p.c+ch])
+					want[best] += float64(kopData(dy)[((n*p.OH()+oy)*p.OW()+ox)*p.C+ch])
 				}
 			}
 		}
