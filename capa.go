@@ -43,7 +43,9 @@ func SequentialSeed(seed uint64, layers ...graph.Layer) (*Model, error) {
 // where it stopped. This package imports every package of Capa that
 // registers layers, optimizers or losses (augment, train), so that any
 // file Capa writes loads with no other import.
-func Load(path string) (*Model, error) { return graph.Load(path) }
+// The architecture is checked before any weight is allocated, against
+// graph.DefaultLimits or the limits given with graph.WithLimits.
+func Load(path string, opts ...graph.LoadOption) (*Model, error) { return graph.Load(path, opts...) }
 
 // FromSet returns a data set's images and labels (as class indices) in the
 // form Fit and Evaluate take. The images are shared, not copied.

@@ -3,9 +3,9 @@ package capa_test
 import (
 	"bytes"
 	"encoding/json"
-	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -16,73 +16,11 @@ import (
 	"github.com/capa-ml/capa/train"
 )
 
-// Bounds of FuzzLoad on the architecture of an input. Building a model
-// allocates its weights before they are checked against the file, so a
-// crafted Dense of 1e12 units runs the process out of memory (issue 18
-// part 1, validate-then-allocate, not done yet); until model files are
-// validated against a limit before allocating, the fuzz target skips
-// architectures with more than fuzzMaxLayers layers or a product of sizes (fuzzMaxProduct) over 4M.
-const (
-	fuzzMaxProduct = 1 << 22
-	fuzzMaxLayers  = 16
-)
-
-// fuzzTooBig says whether the architecture in a model file's metadata is
-// over the bounds. Inputs that are not model files are not too big.
-func fuzzTooBig(b []byte) bool {
-	h, err := safetensors.ReadHeader(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		return false
-	}
-	return archTooBig(h.Metadata[graph.MetaModel])
-}
-
-// archTooBig says whether the architecture JSON arch has more than
-// fuzzMaxLayers layers or numbers whose product is over fuzzMaxProduct.
-// An architecture that does not decode is not too big.
-func archTooBig(arch string) bool {
-	if strings.Count(arch, "class_name") > fuzzMaxLayers {
-		return true
-	}
-	var v any
-	d := json.NewDecoder(strings.NewReader(arch))
-	d.UseNumber()
-	if d.Decode(&v) != nil {
-		return false
-	}
-	product := 1.0
-	return tooBigValue("", v, &product)
-}
-
-// tooBigValue multiplies *product by every number of v of magnitude 2
-// or more (seeds and recorded build shapes aside) and says whether it went
-// over fuzzMaxProduct. The product bounds the size of every weight tensor
-// and the multiply-adds of every layer of the architecture.
-func tooBigValue(key string, v any, product *float64) bool {
-	switch v := v.(type) {
-	case json.Number:
-		f, err := v.Float64()
-		if err != nil {
-			return true
-		}
-		if f = math.Abs(f); key != "seed" && f >= 2 {
-			*product *= f
-		}
-	case []any:
-		for _, e := range v {
-			if tooBigValue(key, e, product) {
-				return true
-			}
-		}
-	case map[string]any:
-		for k, e := range v {
-			if k != "build_shapes" && tooBigValue(k, e, product) {
-				return true
-			}
-		}
-	}
-	return *product > fuzzMaxProduct
-}
+// fuzzLimits bound what a fuzzed model file may ask for: the loader
+// refuses anything larger from its shapes, before allocating (issue 18), so
+// the fuzzer explores that path too instead of running out of memory, and
+// each accepted input predicts in microseconds.
+var fuzzLimits = graph.Limits{MaxParams: 1 << 12, MaxActivations: 1 << 12}
 
 // modelSeeds returns model files saved by Capa (a few hundred bytes to
 // 2 KB): uncompiled and compiled, dense, convolutional and augmenting
@@ -153,7 +91,9 @@ func modelSeeds(t testing.TB) [][]byte {
 		}
 		out = append(out, buf.Bytes())
 	}
-	mutate(func(meta map[string]string, _ map[string]safetensors.Tensor) { meta[graph.MetaVersion] = "2" })
+	mutate(func(meta map[string]string, _ map[string]safetensors.Tensor) {
+		meta[graph.MetaVersion] = strconv.Itoa(graph.FormatVersion + 1)
+	})
 	mutate(func(_ map[string]string, ts map[string]safetensors.Tensor) {
 		ts["dense/bias"] = safetensors.F32([]int{3}, []float32{1, 2, 3})
 	})
@@ -170,7 +110,7 @@ func modelSeeds(t testing.TB) [][]byte {
 // capa.Load (safetensors, metadata JSON, spec, build, weights, training
 // state) with every class of Capa registered. No input may panic; an
 // accepted model must give its spec back and predict one zero image with
-// the output its shape says. Architectures over the bounds are skipped (see there). Run it with
+// the output its shape says; architectures over fuzzLimits are refused. Run it with
 //
 //	go test -run='^$' -fuzz='^FuzzLoad$' -fuzztime=5m -parallel=1 .
 func FuzzLoad(f *testing.F) {
@@ -178,9 +118,6 @@ func FuzzLoad(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if fuzzTooBig(b) {
-			t.Skip("architecture over the fuzzing bounds")
-		}
 		checkRead(t, b)
 	})
 }
@@ -189,7 +126,7 @@ func FuzzLoad(f *testing.F) {
 // the file, or a model that gives its spec back and predicts one zero
 // image with as many values as its output shape.
 func checkRead(t *testing.T, b []byte) {
-	m, err := graph.ReadModel(bytes.NewReader(b), int64(len(b)), "fuzz.capa")
+	m, err := graph.ReadModel(bytes.NewReader(b), int64(len(b)), "fuzz.capa", graph.WithLimits(fuzzLimits))
 	if err != nil {
 		if !strings.HasPrefix(err.Error(), "graph: load fuzz.capa") {
 			t.Fatalf("error does not name the file: %v", err)
@@ -235,13 +172,10 @@ func FuzzLoadMetadata(f *testing.F) {
 		f.Add(h.Metadata[graph.MetaModel], h.Metadata[graph.MetaTraining])
 	}
 	f.Fuzz(func(t *testing.T, arch, training string) {
-		if archTooBig(arch) {
-			t.Skip("architecture over the fuzzing bounds")
-		}
 		tensors := map[string]safetensors.Tensor{}
 		var spec graph.ModelSpec
 		if json.Unmarshal([]byte(arch), &spec) == nil {
-			if m, err := spec.Build(); err == nil {
+			if m, err := spec.BuildLimits(fuzzLimits); err == nil {
 				for _, p := range m.Params() {
 					tensors[p.Name] = safetensors.F32(p.Shape(), p.Data())
 				}
@@ -264,15 +198,12 @@ func FuzzLoadMetadata(f *testing.F) {
 func TestModelSeeds(t *testing.T) {
 	seeds := modelSeeds(t)
 	for i, b := range seeds {
-		if len(b) > 2048 {
+		if len(b) > 3072 {
 			t.Errorf("seed %d is %d bytes, want a small seed", i, len(b))
 		}
 		_, err := graph.ReadModel(bytes.NewReader(b), int64(len(b)), "seed")
 		if (err == nil) != (i < 4) {
 			t.Errorf("seed %d: error %v", i, err)
 		}
-	}
-	if fuzzTooBig(seeds[0]) {
-		t.Error("the first seed is over the fuzzing bounds")
 	}
 }

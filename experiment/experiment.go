@@ -218,7 +218,13 @@ func (c Config) Validate() error {
 	if _, err := t.augmentation(1); err != nil {
 		return fmt.Errorf(`field "training.augment": %w`, err)
 	}
-	if _, err := c.Build(); err != nil {
+	if len(c.Model.InputShape) == 0 {
+		return fmt.Errorf(`field "model": "input_shape" is required, such as [28, 28, 1]`)
+	}
+	if len(c.Model.Layers) == 0 {
+		return fmt.Errorf(`field "model": "layers" is empty`)
+	}
+	if _, err := c.spec().Plan(graph.DefaultLimits); err != nil {
 		return fmt.Errorf(`field "model": %w`, err)
 	}
 	return nil
@@ -232,15 +238,12 @@ func (c Config) loss() string {
 }
 
 // Build creates the model, with weights drawn from the training seed.
-func (c Config) Build() (*graph.Model, error) {
-	if len(c.Model.InputShape) == 0 {
-		return nil, fmt.Errorf(`"input_shape" is required, such as [28, 28, 1]`)
-	}
-	if len(c.Model.Layers) == 0 {
-		return nil, fmt.Errorf(`"layers" is empty`)
-	}
-	spec := graph.ModelSpec{Name: c.Name, Seed: c.seed(), Input: c.Model.InputShape, Layers: c.Model.Layers}
-	return spec.Build()
+// Parsing has checked it against graph.DefaultLimits (ModelSpec.Plan).
+func (c Config) Build() (*graph.Model, error) { return c.spec().Build() }
+
+// spec is the model's architecture.
+func (c Config) spec() graph.ModelSpec {
+	return graph.ModelSpec{Name: c.Name, Seed: c.seed(), Input: c.Model.InputShape, Layers: c.Model.Layers}
 }
 
 func (c Config) seed() uint64 {

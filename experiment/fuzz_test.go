@@ -1,74 +1,17 @@
 package experiment
 
 import (
-	"encoding/json"
-	"math"
 	"strings"
 	"testing"
+
+	"github.com/capa-ml/capa/graph"
 )
 
-// Bounds of FuzzParse on the model of a configuration. Validate builds
-// the model, which allocates its weights, so a crafted Dense of 1e12
-// units runs the process out of memory (issue 18 part 1, validate then
-// allocate, not done yet); until configurations are checked against a
-// limit before building, the fuzz target skips models with more than
-// fuzzMaxLayers layers or a product of sizes (fuzzMaxProduct) over 4M.
-const (
-	fuzzMaxProduct = 1 << 22
-	fuzzMaxLayers  = 16
-)
-
-// fuzzTooBig says whether the "model" of configuration b is over the
-// bounds. Inputs that do not decode are not too big.
-func fuzzTooBig(b []byte) bool {
-	var c struct {
-		Model json.RawMessage `json:"model"`
-	}
-	if json.Unmarshal(b, &c) != nil {
-		return false
-	}
-	if strings.Count(string(c.Model), "class_name") > fuzzMaxLayers {
-		return true
-	}
-	var v any
-	d := json.NewDecoder(strings.NewReader(string(c.Model)))
-	d.UseNumber()
-	if d.Decode(&v) != nil {
-		return false
-	}
-	product := 1.0
-	return tooBigValue("", v, &product)
-}
-
-// tooBigValue multiplies *product by every number of v of magnitude 2
-// or more (seeds and recorded build shapes aside) and says whether it went
-// over fuzzMaxProduct. The product bounds the size of every weight tensor
-// and the multiply-adds of every layer of the architecture.
-func tooBigValue(key string, v any, product *float64) bool {
-	switch v := v.(type) {
-	case json.Number:
-		f, err := v.Float64()
-		if err != nil {
-			return true
-		}
-		if f = math.Abs(f); key != "seed" && f >= 2 {
-			*product *= f
-		}
-	case []any:
-		for _, e := range v {
-			if tooBigValue(key, e, product) {
-				return true
-			}
-		}
-	case map[string]any:
-		for k, e := range v {
-			if k != "build_shapes" && tooBigValue(k, e, product) {
-				return true
-			}
-		}
-	}
-	return *product > fuzzMaxProduct
-}
+// fuzzLimits bound the models an accepted fuzzed configuration builds:
+// parsing checks the model against graph.DefaultLimits from its shapes
+// alone (no allocation); the fuzz target then builds only models within
+// these smaller limits, so each input runs in microseconds.
+var fuzzLimits = graph.Limits{MaxParams: 1 << 12, MaxActivations: 1 << 12}
 
 // configSeeds are small configurations (a few hundred bytes) that reach
 // every part of Validate: the test's good configuration, schedules,
@@ -105,8 +48,8 @@ func configSeeds() []string {
 // FuzzParse feeds arbitrary bytes to the configuration parser, which
 // decodes them and validates them by building the model, optimizer, loss,
 // schedule and augmentation. No input may panic; every error names the
-// file; an accepted configuration builds its model again. Models over
-// the bounds are skipped (see there). Run it with
+// file; an accepted configuration within fuzzLimits builds its model.
+// Run it with
 //
 //	go test -run='^$' -fuzz='^FuzzParse$' -fuzztime=5m -parallel=1 ./experiment
 func FuzzParse(f *testing.F) {
@@ -114,15 +57,15 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if fuzzTooBig(b) {
-			t.Skip("model over the fuzzing bounds")
-		}
 		c, err := parse(b, "fuzz.json")
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "experiment: fuzz.json: ") {
 				t.Fatalf("error does not name the file: %v", err)
 			}
 			return
+		}
+		if _, err := c.spec().Plan(fuzzLimits); err != nil {
+			return // accepted, but too large to build quickly
 		}
 		m, err := c.Build()
 		if err != nil {
@@ -141,9 +84,6 @@ func TestConfigSeeds(t *testing.T) {
 	for i, s := range seeds {
 		if len(s) > 1024 {
 			t.Errorf("seed %d is %d bytes, want a small seed", i, len(s))
-		}
-		if fuzzTooBig([]byte(s)) {
-			t.Errorf("seed %d is over the fuzzing bounds", i)
 		}
 		_, err := parse([]byte(s), "seed.json")
 		if (err == nil) != (i < len(seeds)-2) {

@@ -86,6 +86,6 @@ func ExampleSpec() {
 	}
 	fmt.Printf("%T %d\n", l, l.(*graph.Conv2D).Filters)
 	// Output:
-	// Conv2D {"filters":32,"kernel_size":[5,5],"activation":"relu"}
+	// Conv2D {"trainable":true,"filters":32,"kernel_size":[5,5],"strides":[1,1],"padding":"valid","activation":"relu","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null}
 	// *graph.Conv2D 32
 }

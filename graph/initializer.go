@@ -49,6 +49,36 @@ func RegisterInitializer(name string, f Initializer) {
 	initializers[name] = f
 }
 
+// initializerDraws reports whether the named initializer is random (Keras
+// gives those a seed in their config).
+func initializerDraws(name string) bool { return name != "zeros" && name != "ones" }
+
+// initializerName resolves a Keras class name ("GlorotUniform") or a name
+// ("glorot_uniform") to a registered initializer's name.
+func initializerName(class string) (string, error) {
+	if _, ok := initializers[class]; ok {
+		return class, nil
+	}
+	if n := snakeName(class); initializers[n] != nil {
+		return n, nil
+	}
+	for n := range initializers {
+		if camelName(n) == class {
+			return n, nil
+		}
+	}
+	_, err := initializer(class, "")
+	return "", err
+}
+
+// checkInitializer validates a configuration's initializer field.
+func checkInitializer(field, name string) error {
+	if _, err := initializer(name, ""); err != nil {
+		return fmt.Errorf("%s: %w", field, err)
+	}
+	return nil
+}
+
 func initializer(name, def string) (Initializer, error) {
 	if name == "" {
 		name = def

@@ -9,22 +9,31 @@ import (
 	"unicode"
 
 	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 )
 
 // Layer is one stage of a model. A layer type is a struct whose exported,
-// JSON-tagged fields are its configuration (Keras's constructor arguments,
-// zero values meaning Keras's defaults); it embeds Base for its name, weights
-// and trainable flag.
+// JSON-tagged fields are its configuration (Keras's constructor arguments);
+// it embeds Base for its name, weights and trainable flag.
 //
-// Build validates the configuration and the input shape, creates the
-// weights, and returns the output shape; it is called once, by the model.
-// Call adds the layer's computation to a graph; it must not change the
-// layer. Config-as-struct means a layer round-trips through JSON with
-// encoding/json: Register the type under its Keras class name.
+// The lifecycle: SetDefaults fills the fields left at their Go zero value
+// with Keras's defaults (in a Go struct literal, zero means "unset");
+// Validate checks the configuration alone, naming the field; Build checks
+// the input shape, declares the weights and returns the output shape (the
+// model checks them against its Limits before allocating the weights); Call
+// adds the layer's computation to a graph and must not change the layer.
+// Config-as-struct means a layer round-trips through JSON with
+// encoding/json: Register the type under its Keras class name. In a file,
+// a key that is absent means the default and an explicit value is kept, so
+// "strides": [0, 0] is refused by Validate, not read as the default.
 type Layer interface {
 	// Class is the Keras class name, such as "Conv2D".
 	Class() string
+	// SetDefaults replaces unset (zero) fields by Keras's defaults; Base
+	// provides one that does nothing.
+	SetDefaults()
+	// Validate checks the configuration, after SetDefaults; Base provides
+	// one that accepts everything.
+	Validate() error
 	// Build checks the input shape (per sample, channels-last), creates the
 	// weights drawing initial values from rng, and returns the output shape.
 	Build(in Shape, rng *rand.Rand) (Shape, error)
@@ -48,8 +57,8 @@ type Base struct {
 	// (conv2d, conv2d_1, ...).
 	Name string `json:"name,omitempty"`
 	// Frozen layers' weights get no gradient and are never updated (Keras's
-	// trainable=False).
-	Frozen bool `json:"frozen,omitempty"`
+	// trainable=False; files say "trainable").
+	Frozen bool `json:"frozen"`
 
 	params  []*Param
 	inShape Shape
@@ -57,6 +66,12 @@ type Base struct {
 }
 
 func (b *Base) base() *Base { return b }
+
+// SetDefaults does nothing: a layer with defaults overrides it.
+func (b *Base) SetDefaults() {}
+
+// Validate accepts every configuration: a layer with one overrides it.
+func (b *Base) Validate() error { return nil }
 
 // LayerName returns the layer's name.
 func (b *Base) LayerName() string { return b.Name }
@@ -79,30 +94,32 @@ func (b *Base) Trainable() bool { return !b.Frozen }
 // InputShape returns the shape the layer was built for (nil before Build).
 func (b *Base) InputShape() Shape { return b.inShape }
 
-// AddWeight creates a weight named "<layer>/<name>" of the given shape,
+// AddWeight declares a weight named "<layer>/<name>" of the given shape,
 // filled by the named initializer (def if init is empty). Layers call it from
-// Build. fanIn and fanOut are passed to the initializer.
+// Build. fanIn and fanOut are passed to the initializer. The weight's memory
+// is allocated, and the initializer run, only after Build returns and the
+// model has checked the layer's shapes against its Limits; a layer must not
+// read a weight's Value in Build.
 func (b *Base) AddWeight(name string, shape []int, init, def string, fanIn, fanOut int, rng *rand.Rand) (*Param, error) {
 	f, err := initializer(init, def)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	t := tensor.New(tensor.WithShape(shape...), tensor.Of(tensor.Float32))
-	f(t.Data().([]float32), fanIn, fanOut, rng)
-	p := &Param{Name: b.Name + "/" + name, Value: t, Trainable: !b.Frozen}
+	p := &Param{Name: b.Name + "/" + name, Trainable: !b.Frozen, shape: append([]int(nil), shape...)}
+	p.fill = func(dst []float32) { f(dst, fanIn, fanOut, rng) }
 	b.params = append(b.params, p)
 	return p, nil
 }
 
-// AddStatistic creates a never-trainable weight (such as a moving mean)
-// filled with value.
+// AddStatistic declares a never-trainable weight (such as a moving mean)
+// filled with value, allocated as AddWeight's are.
 func (b *Base) AddStatistic(name string, shape []int, value float32) *Param {
-	t := tensor.New(tensor.WithShape(shape...), tensor.Of(tensor.Float32))
-	d := t.Data().([]float32)
-	for i := range d {
-		d[i] = value
+	p := &Param{Name: b.Name + "/" + name, statistic: true, shape: append([]int(nil), shape...)}
+	p.fill = func(d []float32) {
+		for i := range d {
+			d[i] = value
+		}
 	}
-	p := &Param{Name: b.Name + "/" + name, Value: t, statistic: true}
 	b.params = append(b.params, p)
 	return p
 }
@@ -141,9 +158,14 @@ type LayerSpec struct {
 	Config json.RawMessage `json:"config"`
 }
 
-// Spec serializes a layer's configuration.
+// Spec serializes a layer's configuration in Keras's keys, every default
+// explicit: it fills the layer's unset fields first (SetDefaults).
 func Spec(l Layer) (LayerSpec, error) {
+	l.SetDefaults()
 	cfg, err := json.Marshal(l)
+	if err == nil {
+		cfg, err = toKerasConfig(cfg)
+	}
 	if err != nil {
 		return LayerSpec{}, fmt.Errorf("graph: layer %s (%s): %w", l.base().Name, l.Class(), err)
 	}
@@ -156,13 +178,42 @@ func FromSpec(s LayerSpec) (Layer, error) {
 	if !ok {
 		return nil, fmt.Errorf("graph: unknown layer class %q (known: %s)", s.Class, strings.Join(Classes(), ", "))
 	}
-	l := newLayer()
-	dec := json.NewDecoder(strings.NewReader(string(s.Config)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(l); err != nil {
+	cfg, err := fromKerasConfig(s.Config)
+	if err != nil {
 		return nil, fmt.Errorf("graph: layer class %s: config %s: %w", s.Class, s.Config, err)
 	}
+	l := newLayer()
+	// Decode, fill the defaults of what is unset, decode again: a key that
+	// is absent gets the default (which may depend on another key, as
+	// pooling's strides on pool_size), an explicit value is kept even when
+	// it is zero, and Validate refuses it if it is illegal.
+	for pass := 0; pass < 2; pass++ {
+		dec := json.NewDecoder(strings.NewReader(string(cfg)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(l); err != nil {
+			return nil, fmt.Errorf("graph: layer class %s: config %s: %w", s.Class, s.Config, err)
+		}
+		if pass == 0 {
+			l.SetDefaults()
+		}
+	}
+	if err := l.Validate(); err != nil {
+		if name := l.base().Name; name != "" {
+			return nil, fmt.Errorf("graph: layer %q (%s): %w", name, s.Class, err)
+		}
+		return nil, fmt.Errorf("graph: layer class %s: %w", s.Class, err)
+	}
 	return l, nil
+}
+
+// New returns a new layer of a registered class with its configuration
+// unset (Go zero values), as a Keras importer fills it.
+func New(class string) (Layer, error) {
+	newLayer, ok := registry[class]
+	if !ok {
+		return nil, fmt.Errorf("graph: unknown layer class %q (known: %s)", class, strings.Join(Classes(), ", "))
+	}
+	return newLayer(), nil
 }
 
 // snakeName turns a class name into Keras's default layer name prefix:

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/capa-ml/capa/internal/engine"
@@ -17,9 +18,9 @@ import (
 type BatchNormalization struct {
 	Base
 	// Momentum defaults to 0.99 (Keras's default, the weight of the old value).
-	Momentum float64 `json:"momentum,omitempty"`
+	Momentum float64 `json:"momentum"`
 	// Epsilon defaults to 1e-3.
-	Epsilon float64 `json:"epsilon,omitempty"`
+	Epsilon float64 `json:"epsilon"`
 
 	gamma, beta, mean, variance *Param
 }
@@ -29,20 +30,25 @@ func init() { Register("BatchNormalization", func() Layer { return &BatchNormali
 // Class returns "BatchNormalization".
 func (l *BatchNormalization) Class() string { return "BatchNormalization" }
 
-// Build creates the weights, one per channel.
-func (l *BatchNormalization) Build(in Shape, rng *rand.Rand) (Shape, error) {
-	if l.Momentum == 0 {
-		l.Momentum = 0.99
-	}
-	if l.Epsilon == 0 {
-		l.Epsilon = 1e-3
-	}
+// SetDefaults fills the unset fields with Keras's defaults.
+func (l *BatchNormalization) SetDefaults() {
+	setDefault(&l.Momentum, 0.99)
+	setDefault(&l.Epsilon, 1e-3)
+}
+
+// Validate checks the configuration.
+func (l *BatchNormalization) Validate() error {
 	if !(l.Momentum > 0 && l.Momentum < 1) {
-		return nil, fmt.Errorf("momentum must be in (0, 1), got %v", l.Momentum)
+		return fmt.Errorf("momentum must be in (0, 1), got %v", l.Momentum)
 	}
-	if !(l.Epsilon > 0) {
-		return nil, fmt.Errorf("epsilon must be positive, got %v", l.Epsilon)
+	if !(l.Epsilon > 0) || math.IsInf(l.Epsilon, 0) {
+		return fmt.Errorf("epsilon must be positive, got %v", l.Epsilon)
 	}
+	return nil
+}
+
+// Build declares the weights, one per channel.
+func (l *BatchNormalization) Build(in Shape, rng *rand.Rand) (Shape, error) {
 	c := in[len(in)-1]
 	var err error
 	if l.gamma, err = l.AddWeight("gamma", []int{c}, "ones", "ones", c, c, rng); err != nil {

@@ -18,20 +18,21 @@ type Conv2D struct {
 	// KernelSize is the window (height, width) (required).
 	KernelSize [2]int `json:"kernel_size"`
 	// Strides defaults to (1, 1).
-	Strides [2]int `json:"strides,omitzero"`
+	Strides [2]int `json:"strides"`
 	// Padding is "valid" (default) or "same". "same" pads so the output is
 	// ceil(input/stride), the odd extra row or column at the bottom and right.
-	Padding string `json:"padding,omitempty"`
+	Padding string `json:"padding"`
 	// Activation is applied to the output: "relu", "sigmoid", "tanh",
 	// "softmax" or "linear" (default).
-	Activation string `json:"activation,omitempty"`
-	// NoBias drops the bias (Keras's use_bias=False).
-	NoBias bool `json:"no_bias,omitempty"`
-	// KernelInitializer defaults to "glorot_uniform", BiasInitializer to "zeros".
-	KernelInitializer string `json:"kernel_initializer,omitempty"`
-	BiasInitializer   string `json:"bias_initializer,omitempty"`
+	Activation string `json:"activation"`
+	// NoBias drops the bias (Keras's use_bias=False; files say "use_bias").
+	NoBias bool `json:"no_bias"`
+	// KernelInitializer defaults to "glorot_uniform", BiasInitializer to
+	// "zeros"; files hold Keras's form, {"class_name": "GlorotUniform", ...}.
+	KernelInitializer string `json:"kernel_initializer"`
+	BiasInitializer   string `json:"bias_initializer"`
 	// KernelRegularizer adds a penalty on the kernel to the loss.
-	KernelRegularizer *Regularizer `json:"kernel_regularizer,omitempty"`
+	KernelRegularizer *Regularizer `json:"kernel_regularizer"`
 
 	kernel, bias *Param
 	pad          [4]int
@@ -42,27 +43,35 @@ func init() { Register("Conv2D", func() Layer { return &Conv2D{} }) }
 // Class returns "Conv2D".
 func (l *Conv2D) Class() string { return "Conv2D" }
 
-// Build validates the configuration against the input (H, W, C) and creates
-// the kernel and bias.
+// SetDefaults fills the unset fields with Keras's defaults.
+func (l *Conv2D) SetDefaults() {
+	setDefault(&l.Strides, [2]int{1, 1})
+	setDefault(&l.Padding, "valid")
+	setDefault(&l.Activation, "linear")
+	setDefault(&l.KernelInitializer, "glorot_uniform")
+	setDefault(&l.BiasInitializer, "zeros")
+}
+
+// Validate checks the configuration.
+func (l *Conv2D) Validate() error {
+	return firstError(
+		positive("filters", l.Filters),
+		positive2("kernel_size", l.KernelSize),
+		positive2("strides", l.Strides),
+		checkPadding(l.Padding),
+		checkActivation(l.Activation),
+		checkInitializer("kernel_initializer", l.KernelInitializer),
+		checkInitializer("bias_initializer", l.BiasInitializer),
+		l.KernelRegularizer.validate("kernel_regularizer"),
+	)
+}
+
+// Build checks the input (H, W, C) and declares the kernel and bias.
 func (l *Conv2D) Build(in Shape, rng *rand.Rand) (Shape, error) {
-	if l.Filters < 1 {
-		return nil, fmt.Errorf("filters must be positive, got %d", l.Filters)
-	}
-	if l.KernelSize[0] < 1 || l.KernelSize[1] < 1 {
-		return nil, fmt.Errorf("kernel_size must be positive, got %v", l.KernelSize)
-	}
-	strides, err := defaultStrides(l.Strides, [2]int{1, 1})
-	if err != nil {
-		return nil, err
-	}
-	l.Strides = strides
-	if err := checkActivation(l.Activation); err != nil {
-		return nil, err
-	}
 	if len(in) != 3 {
 		return nil, fmt.Errorf("Conv2D needs (height, width, channels) input, got %v", in)
 	}
-	out, pad, err := window(in, l.KernelSize, strides, l.Padding)
+	out, pad, err := window(in, l.KernelSize, l.Strides, l.Padding)
 	if err != nil {
 		return nil, err
 	}
@@ -90,29 +99,13 @@ func (l *Conv2D) Call(c *Ctx, x *G.Node) (*G.Node, error) {
 	return biasActivate(c, y, l.bias, l.Activation)
 }
 
-func defaultStrides(s, def [2]int) ([2]int, error) {
-	if s == [2]int{} {
-		return def, nil
-	}
-	if s[0] < 1 || s[1] < 1 {
-		return s, fmt.Errorf("strides must be positive, got %v", s)
-	}
-	return s, nil
-}
-
 // window computes the output size (OH, OW) and the padding (top, bottom,
 // left, right) of a sliding window on in (H, W, C), checking that it fits.
 func window(in Shape, k, s [2]int, padding string) ([2]int, [4]int, error) {
-	var same bool
-	switch padding {
-	case "":
-		padding = "valid"
-	case "valid":
-	case "same":
-		same = true
-	default:
-		return [2]int{}, [4]int{}, fmt.Errorf("padding must be \"valid\" or \"same\", got %q", padding)
+	if err := checkPadding(padding); err != nil {
+		return [2]int{}, [4]int{}, err
 	}
+	same := padding == "same"
 	t, b := kernels.Padding(same, in[0], k[0], s[0])
 	lft, r := kernels.Padding(same, in[1], k[1], s[1])
 	if in[0]+t+b < k[0] || in[1]+lft+r < k[1] {

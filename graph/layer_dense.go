@@ -16,14 +16,15 @@ type Dense struct {
 	// Units is the output size (required).
 	Units int `json:"units"`
 	// Activation: "relu", "sigmoid", "tanh", "softmax" or "linear" (default).
-	Activation string `json:"activation,omitempty"`
-	// NoBias drops the bias (Keras's use_bias=False).
-	NoBias bool `json:"no_bias,omitempty"`
-	// KernelInitializer defaults to "glorot_uniform", BiasInitializer to "zeros".
-	KernelInitializer string `json:"kernel_initializer,omitempty"`
-	BiasInitializer   string `json:"bias_initializer,omitempty"`
+	Activation string `json:"activation"`
+	// NoBias drops the bias (Keras's use_bias=False; files say "use_bias").
+	NoBias bool `json:"no_bias"`
+	// KernelInitializer defaults to "glorot_uniform", BiasInitializer to
+	// "zeros"; files hold Keras's form, {"class_name": "GlorotUniform", ...}.
+	KernelInitializer string `json:"kernel_initializer"`
+	BiasInitializer   string `json:"bias_initializer"`
 	// KernelRegularizer adds a penalty on the kernel to the loss.
-	KernelRegularizer *Regularizer `json:"kernel_regularizer,omitempty"`
+	KernelRegularizer *Regularizer `json:"kernel_regularizer"`
 
 	kernel, bias *Param
 }
@@ -33,14 +34,26 @@ func init() { Register("Dense", func() Layer { return &Dense{} }) }
 // Class returns "Dense".
 func (l *Dense) Class() string { return "Dense" }
 
-// Build checks the input is a vector and creates the kernel and bias.
+// SetDefaults fills the unset fields with Keras's defaults.
+func (l *Dense) SetDefaults() {
+	setDefault(&l.Activation, "linear")
+	setDefault(&l.KernelInitializer, "glorot_uniform")
+	setDefault(&l.BiasInitializer, "zeros")
+}
+
+// Validate checks the configuration.
+func (l *Dense) Validate() error {
+	return firstError(
+		positive("units", l.Units),
+		checkActivation(l.Activation),
+		checkInitializer("kernel_initializer", l.KernelInitializer),
+		checkInitializer("bias_initializer", l.BiasInitializer),
+		l.KernelRegularizer.validate("kernel_regularizer"),
+	)
+}
+
+// Build checks the input is a vector and declares the kernel and bias.
 func (l *Dense) Build(in Shape, rng *rand.Rand) (Shape, error) {
-	if l.Units < 1 {
-		return nil, fmt.Errorf("units must be positive, got %d", l.Units)
-	}
-	if err := checkActivation(l.Activation); err != nil {
-		return nil, err
-	}
 	if len(in) != 1 {
 		return nil, fmt.Errorf("Dense needs a vector per sample, got %v: add a Flatten or GlobalAveragePooling2D before it", in)
 	}
@@ -99,14 +112,16 @@ func init() { Register("Activation", func() Layer { return &Activation{} }) }
 // Class returns "Activation".
 func (l *Activation) Class() string { return "Activation" }
 
-// Build checks the activation name.
-func (l *Activation) Build(in Shape, _ *rand.Rand) (Shape, error) {
+// Validate checks the activation name.
+func (l *Activation) Validate() error {
 	if l.Activation == "" {
-		return nil, fmt.Errorf("activation is required")
+		return fmt.Errorf("activation is required")
 	}
-	if err := checkActivation(l.Activation); err != nil {
-		return nil, err
-	}
+	return checkActivation(l.Activation)
+}
+
+// Build checks the input suits the activation.
+func (l *Activation) Build(in Shape, _ *rand.Rand) (Shape, error) {
 	if l.Activation == "softmax" && len(in) != 1 {
 		return nil, fmt.Errorf("softmax needs a vector per sample, got %v", in)
 	}

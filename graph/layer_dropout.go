@@ -26,11 +26,16 @@ func init() { Register("Dropout", func() Layer { return &Dropout{} }) }
 // Class returns "Dropout".
 func (l *Dropout) Class() string { return "Dropout" }
 
-// Build checks the rate and seeds the layer's generator from rng.
-func (l *Dropout) Build(in Shape, rng *rand.Rand) (Shape, error) {
+// Validate checks the rate.
+func (l *Dropout) Validate() error {
 	if !(l.Rate >= 0 && l.Rate < 1) {
-		return nil, fmt.Errorf("rate must be in [0, 1), got %v", l.Rate)
+		return fmt.Errorf("rate must be in [0, 1), got %v", l.Rate)
 	}
+	return nil
+}
+
+// Build seeds the layer's generator from rng.
+func (l *Dropout) Build(in Shape, rng *rand.Rand) (Shape, error) {
 	l.src = rand.NewPCG(rng.Uint64(), rng.Uint64())
 	l.rng = rand.New(l.src)
 	return in.Clone(), nil

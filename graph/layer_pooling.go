@@ -8,25 +8,26 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
-// poolBuild validates a pooling configuration against the input (H, W, C),
-// applies the defaults (pool 2x2, strides = pool) and returns the output
-// shape and the padding.
+// poolDefaults applies a pooling layer's defaults: pool 2x2, strides =
+// pool, "valid" padding.
+func poolDefaults(pool, strides *[2]int, padding *string) {
+	setDefault(pool, [2]int{2, 2})
+	setDefault(strides, *pool)
+	setDefault(padding, "valid")
+}
+
+// poolValidate checks a pooling configuration.
+func poolValidate(pool, strides [2]int, padding string) error {
+	return firstError(positive2("pool_size", pool), positive2("strides", strides), checkPadding(padding))
+}
+
+// poolBuild checks a pooling configuration against the input (H, W, C) and
+// returns the output shape and the padding.
 func poolBuild(in Shape, pool, strides *[2]int, padding string) (Shape, [4]int, error) {
-	if *pool == [2]int{} {
-		*pool = [2]int{2, 2}
-	}
-	if pool[0] < 1 || pool[1] < 1 {
-		return nil, [4]int{}, fmt.Errorf("pool_size must be positive, got %v", *pool)
-	}
-	s, err := defaultStrides(*strides, *pool)
-	if err != nil {
-		return nil, [4]int{}, err
-	}
-	*strides = s
 	if len(in) != 3 {
 		return nil, [4]int{}, fmt.Errorf("pooling needs (height, width, channels) input, got %v", in)
 	}
-	out, pad, err := window(in, *pool, s, padding)
+	out, pad, err := window(in, *pool, *strides, padding)
 	if err != nil {
 		return nil, [4]int{}, err
 	}
@@ -37,11 +38,11 @@ func poolBuild(in Shape, pool, strides *[2]int, padding string) (Shape, [4]int, 
 type MaxPooling2D struct {
 	Base
 	// PoolSize defaults to (2, 2).
-	PoolSize [2]int `json:"pool_size,omitzero"`
+	PoolSize [2]int `json:"pool_size"`
 	// Strides defaults to PoolSize.
-	Strides [2]int `json:"strides,omitzero"`
+	Strides [2]int `json:"strides"`
 	// Padding is "valid" (default) or "same"; padded cells never win.
-	Padding string `json:"padding,omitempty"`
+	Padding string `json:"padding"`
 
 	pad [4]int
 }
@@ -50,12 +51,12 @@ type MaxPooling2D struct {
 type AveragePooling2D struct {
 	Base
 	// PoolSize defaults to (2, 2).
-	PoolSize [2]int `json:"pool_size,omitzero"`
+	PoolSize [2]int `json:"pool_size"`
 	// Strides defaults to PoolSize.
-	Strides [2]int `json:"strides,omitzero"`
+	Strides [2]int `json:"strides"`
 	// Padding is "valid" (default) or "same"; padded cells are not
 	// averaged (the divisor is the number of real cells).
-	Padding string `json:"padding,omitempty"`
+	Padding string `json:"padding"`
 
 	pad [4]int
 }
@@ -67,6 +68,12 @@ func init() {
 
 // Class returns "MaxPooling2D".
 func (l *MaxPooling2D) Class() string { return "MaxPooling2D" }
+
+// SetDefaults fills the unset fields with Keras's defaults.
+func (l *MaxPooling2D) SetDefaults() { poolDefaults(&l.PoolSize, &l.Strides, &l.Padding) }
+
+// Validate checks the configuration.
+func (l *MaxPooling2D) Validate() error { return poolValidate(l.PoolSize, l.Strides, l.Padding) }
 
 // Build validates the configuration against the input (H, W, C).
 func (l *MaxPooling2D) Build(in Shape, _ *rand.Rand) (out Shape, err error) {
@@ -81,6 +88,12 @@ func (l *MaxPooling2D) Call(_ *Ctx, x *G.Node) (*G.Node, error) {
 
 // Class returns "AveragePooling2D".
 func (l *AveragePooling2D) Class() string { return "AveragePooling2D" }
+
+// SetDefaults fills the unset fields with Keras's defaults.
+func (l *AveragePooling2D) SetDefaults() { poolDefaults(&l.PoolSize, &l.Strides, &l.Padding) }
+
+// Validate checks the configuration.
+func (l *AveragePooling2D) Validate() error { return poolValidate(l.PoolSize, l.Strides, l.Padding) }
 
 // Build validates the configuration against the input (H, W, C).
 func (l *AveragePooling2D) Build(in Shape, _ *rand.Rand) (out Shape, err error) {

@@ -28,6 +28,10 @@ type Model struct {
 	input  Shape
 	count  map[string]int // names generated so far, by prefix
 
+	limits         *Limits // nil: DefaultLimits
+	nParams, nActs int64   // running totals checked against the limits
+	deferAlloc     bool    // planning: weights are declared, not allocated
+
 	// Set by Compile (compile.go).
 	optimizer Optimizer
 	loss      Loss
@@ -76,12 +80,23 @@ func (m *Model) Add(l Layer) error {
 		if err := in.validate(); err != nil {
 			return err
 		}
+		if err := m.checkInput(in.Shape); err != nil {
+			return err
+		}
 		m.input = Shape(in.Shape).Clone()
 		b.built = true
 		return nil
 	}
 	if m.input == nil {
 		return fmt.Errorf("graph: the first layer must be graph.Input(h, w, c), got %s", l.Class())
+	}
+	l.SetDefaults()
+	if err := l.Validate(); err != nil {
+		name := b.Name
+		if name == "" {
+			name = snakeName(l.Class())
+		}
+		return fmt.Errorf("graph: layer %q (%s): %w", name, l.Class(), err)
 	}
 	if b.Name == "" {
 		b.Name = m.uniqueName(snakeName(l.Class()))
@@ -100,6 +115,15 @@ func (m *Model) Add(l Layer) error {
 		return fmt.Errorf("graph: layer %q (%s) on input %v: %w", b.Name, l.Class(), in, err)
 	}
 	b.inShape = in.Clone()
+	if err := m.checkLayer(l, out); err != nil {
+		b.params = nil
+		return err
+	}
+	if !m.deferAlloc {
+		for _, p := range b.params {
+			p.allocate()
+		}
+	}
 	b.built = true
 	if b.Frozen {
 		b.SetTrainable(false)

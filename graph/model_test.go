@@ -311,7 +311,7 @@ func TestSpecRoundTrip(t *testing.T) {
 		seen[l.Class()] = true
 	}
 	for _, c := range graph.Classes() {
-		l, err := graph.FromSpec(graph.LayerSpec{Class: c, Config: json.RawMessage(`{}`)})
+		l, err := graph.New(c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -450,8 +450,8 @@ func mtInputs(n, size int) []float32 {
 func TestSpecErrors(t *testing.T) {
 	_, err := graph.FromSpec(graph.LayerSpec{Class: "Conv3D", Config: json.RawMessage(`{}`)})
 	mtWantErr(t, "unknown class", err, `unknown layer class "Conv3D"`, "Conv2D", "Dense")
-	_, err = graph.FromSpec(graph.LayerSpec{Class: "Dense", Config: json.RawMessage(`{"units": 3, "use_bias": false}`)})
-	mtWantErr(t, "unknown field", err, "Dense", "use_bias")
+	_, err = graph.FromSpec(graph.LayerSpec{Class: "Dense", Config: json.RawMessage(`{"units": 3, "use_bais": false}`)})
+	mtWantErr(t, "unknown field", err, "Dense", "use_bais")
 	_, err = graph.FromSpec(graph.LayerSpec{Class: "Dense", Config: json.RawMessage(`{"units": "three"}`)})
 	mtWantErr(t, "bad field", err, "Dense", "units")
 
@@ -469,7 +469,7 @@ func TestSpecErrors(t *testing.T) {
 	s = graph.ModelSpec{Name: "m", Seed: 1, Input: []int{4},
 		Layers: []graph.LayerSpec{{Class: "Dense", Config: json.RawMessage(`{"units": -2}`)}}}
 	_, err = s.Build()
-	mtWantErr(t, "ModelSpec with a bad config", err, `"dense"`, "units", "-2")
+	mtWantErr(t, "ModelSpec with a bad config", err, "layer 0", "Dense", "units", "-2")
 }
 
 func TestSeeds(t *testing.T) {

@@ -20,16 +20,38 @@ type Param struct {
 	Regularizer *Regularizer
 	// statistic marks weights that are never trainable (moving statistics).
 	statistic bool
+	// shape is the weight's shape, known before Value is allocated.
+	shape []int
+	// fill initializes Value when the model allocates it (see
+	// Model.Add: shapes are checked against the limits first).
+	fill func(dst []float32)
 }
 
-// Data returns the weights as a float32 slice (shared, not a copy).
-func (p *Param) Data() []float32 { return p.Value.Data().([]float32) }
+// Data returns the weights as a float32 slice (shared, not a copy). A
+// weight declared but not yet allocated (inside its layer's Build) is
+// allocated and initialized first.
+func (p *Param) Data() []float32 {
+	p.allocate()
+	return p.Value.Data().([]float32)
+}
 
 // Shape returns the weight tensor's shape.
-func (p *Param) Shape() []int { return []int(p.Value.Shape()) }
+func (p *Param) Shape() []int { return append([]int(nil), p.shape...) }
 
 // Size is the number of weights.
-func (p *Param) Size() int { return p.Value.Shape().TotalSize() }
+func (p *Param) Size() int { return Shape(p.shape).Size() }
+
+// allocate creates and initializes Value, once.
+func (p *Param) allocate() {
+	if p.Value != nil {
+		return
+	}
+	p.Value = tensor.New(tensor.WithShape(p.shape...), tensor.Of(tensor.Float32))
+	if p.fill != nil {
+		p.fill(p.Value.Data().([]float32))
+		p.fill = nil
+	}
+}
 
 // IsStatistic reports whether p holds statistics rather than weights (such
 // as BatchNormalization's moving mean and variance): never trainable.

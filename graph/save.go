@@ -12,8 +12,11 @@ import (
 )
 
 // FormatVersion is the version of Capa's model files that this build
-// writes; it reads this version and older ones.
-const FormatVersion = 1
+// writes; it reads this version and older ones. Version 2 writes layer
+// configurations in Keras's keys with every default explicit ("use_bias",
+// "trainable", initializers as {"class_name", "config"}); version 1 wrote
+// Capa's keys ("no_bias", "frozen") and omitted defaults.
+const FormatVersion = 2
 
 // ErrVersion is returned when a model file was written by a newer Capa.
 var ErrVersion = errors.New("graph: model file format version not supported")
@@ -124,27 +127,54 @@ func WithoutOptimizer() SaveOption { return func(o *saveOptions) { o.noOptimizer
 // package; capa.Load, the front door, imports every package of Capa that
 // registers some, so that any file Capa writes loads with no side-effect
 // import.
-func Load(path string) (*Model, error) {
+//
+// The architecture is checked before any weight is allocated: every layer's
+// configuration, every shape, the weights' names and shapes against the
+// tensors the file holds, and the totals against DefaultLimits (or the
+// limits given WithLimits).
+func Load(path string, opts ...LoadOption) (*Model, error) {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("graph: load: %w", err) // the error names the path
 	}
-	return fromFile(f, path)
+	return fromFile(f, path, opts)
+}
+
+// A LoadOption changes how Load and ReadModel build a model.
+type LoadOption func(*loadOptions)
+
+type loadOptions struct{ limits Limits }
+
+// WithLimits makes Load check the architecture against lim instead of
+// DefaultLimits (a zero field keeps the default).
+func WithLimits(lim Limits) LoadOption {
+	return func(o *loadOptions) {
+		if lim.MaxParams > 0 {
+			o.limits.MaxParams = lim.MaxParams
+		}
+		if lim.MaxActivations > 0 {
+			o.limits.MaxActivations = lim.MaxActivations
+		}
+	}
 }
 
 // ReadModel reads a model file of size bytes from r, as Load does (name
 // stands for the path in errors). Memory for the weights is allocated as
 // the bytes arrive, so a size larger than r holds is reported as truncated.
-func ReadModel(r io.Reader, size int64, name string) (*Model, error) {
+func ReadModel(r io.Reader, size int64, name string, opts ...LoadOption) (*Model, error) {
 	f, err := safetensors.Read(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("graph: load %s: %w", name, err)
 	}
-	return fromFile(f, name)
+	return fromFile(f, name, opts)
 }
 
 // fromFile makes the model of a model file read from path.
-func fromFile(f *safetensors.File, path string) (*Model, error) {
+func fromFile(f *safetensors.File, path string, opts []LoadOption) (*Model, error) {
+	o := loadOptions{limits: DefaultLimits}
+	for _, fn := range opts {
+		fn(&o)
+	}
 	if f.Metadata[MetaFormat] != "capa" {
 		return nil, fmt.Errorf("graph: load %s: %w (no \"format\": \"capa\" in its metadata)", path, ErrNotModel)
 	}
@@ -159,10 +189,22 @@ func fromFile(f *safetensors.File, path string) (*Model, error) {
 	if err := json.Unmarshal([]byte(f.Metadata[MetaModel]), &spec); err != nil {
 		return nil, fmt.Errorf("graph: load %s: model architecture: %w", path, err)
 	}
-	m, err := spec.Build()
+	// Validate, then allocate: the architecture is built with its weights
+	// declared, not allocated, and checked against the file's tensors.
+	m, err := spec.build(o.limits, true)
 	if err != nil {
 		return nil, fmt.Errorf("graph: load %s: %w", path, err)
 	}
+	for _, p := range m.Params() {
+		t, ok := f.Tensors[p.Name]
+		if !ok {
+			return nil, fmt.Errorf("graph: load %s: weight %q of layer architecture is missing from the file", path, p.Name)
+		}
+		if !Shape(t.Shape).Equal(p.shape) {
+			return nil, fmt.Errorf("graph: load %s: weight %q has shape %v in the file, the architecture needs %v", path, p.Name, t.Shape, p.shape)
+		}
+	}
+	m.allocate(false)
 	used := map[string]bool{}
 	for _, p := range m.Params() {
 		if err := loadInto(f, p.Name, p.Shape(), p.Data()); err != nil {

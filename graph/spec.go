@@ -32,10 +32,19 @@ func (m *Model) Spec() (ModelSpec, error) {
 
 // Build rebuilds a model from its architecture, with freshly initialized
 // weights (drawn from the spec's seed, so identical to the original's
-// initial weights).
-func (s ModelSpec) Build() (*Model, error) {
-	m, err := SequentialSeed(s.Seed, Input(s.Input...))
-	if err != nil {
+// initial weights), checked against DefaultLimits before any weight is
+// allocated.
+func (s ModelSpec) Build() (*Model, error) { return s.build(DefaultLimits, false) }
+
+// BuildLimits is Build with other limits.
+func (s ModelSpec) BuildLimits(lim Limits) (*Model, error) { return s.build(lim, false) }
+
+// build makes the model; with deferAlloc its weights are declared and
+// checked but not allocated (see Model.allocate).
+func (s ModelSpec) build(lim Limits, deferAlloc bool) (*Model, error) {
+	m := &Model{Name: "sequential", seed: s.Seed, count: map[string]int{}, deferAlloc: deferAlloc}
+	m.SetLimits(lim)
+	if err := m.Add(Input(s.Input...)); err != nil {
 		return nil, err
 	}
 	m.Name = s.Name
@@ -52,6 +61,20 @@ func (s ModelSpec) Build() (*Model, error) {
 		}
 	}
 	return m, nil
+}
+
+// allocate allocates the weights a deferred build declared; with init
+// false they are left at zero (a loader fills them).
+func (m *Model) allocate(init bool) {
+	for _, l := range m.layers {
+		for _, p := range l.base().params {
+			if !init {
+				p.fill = nil
+			}
+			p.allocate()
+		}
+	}
+	m.deferAlloc = false
 }
 
 // RandomState returns the state of every layer's random generator, by

@@ -3,10 +3,12 @@ package train
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -169,12 +171,14 @@ func TestLoadErrors(t *testing.T) {
 	}
 
 	// A newer format version.
-	p := utRewrite(t, good, func(_ map[string]safetensors.Tensor, meta map[string]string) { meta[graph.MetaVersion] = "2" })
+	p := utRewrite(t, good, func(_ map[string]safetensors.Tensor, meta map[string]string) {
+		meta[graph.MetaVersion] = strconv.Itoa(graph.FormatVersion + 1)
+	})
 	_, err := graph.Load(p)
 	if !errors.Is(err, graph.ErrVersion) {
 		t.Errorf("format_version 2: %v, want graph.ErrVersion", err)
 	}
-	utWantErr(t, "format_version 2", err, "version 2", "1")
+	utWantErr(t, "format_version 2", err, fmt.Sprintf("version %d", graph.FormatVersion+1), strconv.Itoa(graph.FormatVersion))
 
 	// Not a Capa file.
 	p = filepath.Join(dir, "plain.safetensors")
