@@ -34,10 +34,20 @@ func (m *Model) Spec() (ModelSpec, error) {
 // weights (drawn from the spec's seed, so identical to the original's
 // initial weights), checked against DefaultLimits before any weight is
 // allocated.
-func (s ModelSpec) Build() (*Model, error) { return s.build(DefaultLimits, false) }
+func (s ModelSpec) Build() (*Model, error) { return s.BuildLimits(DefaultLimits) }
 
-// BuildLimits is Build with other limits.
-func (s ModelSpec) BuildLimits(lim Limits) (*Model, error) { return s.build(lim, false) }
+// BuildLimits is Build with other limits. The whole architecture is checked
+// before the first weight is allocated.
+func (s ModelSpec) BuildLimits(lim Limits) (*Model, error) {
+	m, err := s.build(lim, true)
+	if err != nil {
+		return nil, err
+	}
+	// Each layer draws from its own generator (seed, layer index), so
+	// allocating after the last Build gives the same weights as before.
+	m.allocate(true)
+	return m, nil
+}
 
 // build makes the model; with deferAlloc its weights are declared and
 // checked but not allocated (see Model.allocate).

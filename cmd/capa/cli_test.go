@@ -13,6 +13,14 @@ import (
 // stderr.
 func capaStatus(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
+	code, out, errs, _ := capaRun(t, args...)
+	return code, out, errs
+}
+
+// capaRun is capaStatus that also returns the child's resource usage
+// (os.ProcessState.SysUsage).
+func capaRun(t *testing.T, args ...string) (int, string, string, any) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd := exec.Command(capaBin, args...)
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -20,12 +28,12 @@ func capaStatus(t *testing.T, args ...string) (int, string, string) {
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
-		return 0, out.String(), errb.String()
+		return 0, out.String(), errb.String(), cmd.ProcessState.SysUsage()
 	case errors.As(err, &ee):
-		return ee.ExitCode(), out.String(), errb.String()
+		return ee.ExitCode(), out.String(), errb.String(), cmd.ProcessState.SysUsage()
 	}
 	t.Fatalf("capa %v: %v", args, err)
-	return 0, "", ""
+	return 0, "", "", nil
 }
 
 // TestExitStatus checks the command-line conventions of every subcommand:

@@ -48,6 +48,7 @@ func cmdTrain(args []string) error {
 	fs.IntVar(&c.Hidden, "hidden", 0, "add a Dense(N, relu) layer after Flatten (0: none)")
 	data := fs.String("data", "", "directory with the Fashion-MNIST files (default: $FASHION_MNIST_DIR, the Debian package, the user cache, or download)")
 	resume := fs.String("resume", "", "continue the interrupted run saved in this checkpoint")
+	maxParams := maxParamsFlag(fs)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -59,7 +60,7 @@ func cmdTrain(args []string) error {
 	if *resume != "" {
 		var others []string
 		fs.Visit(func(f *flag.Flag) {
-			if f.Name != "resume" && f.Name != "data" {
+			if f.Name != "resume" && f.Name != "data" && f.Name != "max-params" {
 				others = append(others, "--"+f.Name)
 			}
 		})
@@ -72,7 +73,7 @@ func cmdTrain(args []string) error {
 				return fmt.Errorf("%s does not exist, but %s does: a write of it was interrupted (killed or out of disk) before it completed, so there is nothing to resume; start the run again", *resume, tmp[0])
 			}
 		}
-		if m, err = capa.Load(*resume); err != nil {
+		if m, err = capa.Load(*resume, graph.WithLimits(graph.Limits{MaxParams: *maxParams})); err != nil {
 			return err
 		}
 		if m.Optimizer() == nil {

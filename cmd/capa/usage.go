@@ -2,6 +2,15 @@ package main
 
 // The usage of each command, printed by "capa CMD -h" above the flags.
 
+// modelLimits is the note of every command that loads a model file.
+const modelLimits = `
+A model file is checked before anything is allocated: every layer's
+configuration (the field is named), every shape, the weights against the
+tensors the file holds, and the architecture's size against --max-params
+(default 268435456 weights, 1 GiB). Raise it for larger models, e.g.
+--max-params 600000000.
+`
+
 const trainUsage = `Usage: capa train [flags]
        capa train --resume CHECKPOINT [--data DIR]
 
@@ -16,7 +25,7 @@ const evaluateUsage = `Usage: capa evaluate --model FILE [flags]
 
 Prints the test accuracy, loss and confusion matrix of a saved model on
 Fashion-MNIST's test set.
-`
+` + modelLimits
 
 const predictUsage = `Usage: capa predict --model FILE [flags] IMAGE...
 
@@ -27,12 +36,12 @@ cropped, fitted into the model's input size). An image larger than
 decoded: decoding holds the whole image, 4 bytes a pixel for 8-bit RGBA
 (8 for 16-bit), and the conversion adds only a few rows. Raise the limit
 for larger images, e.g. --max-pixels 8192x8192 (about 256 MB).
-`
+` + modelLimits
 
-const summaryUsage = `Usage: capa summary --model FILE
+const summaryUsage = `Usage: capa summary --model FILE [flags]
 
 Prints a saved model's layers, shapes and parameter counts.
-`
+` + modelLimits
 
 const experimentUsage = `Usage: capa experiment [flags] CONFIG.json...
 
@@ -60,4 +69,4 @@ Writes pictures of a saved model into --out: test images with their
 predictions, the confusion matrix, the first convolution's filters, the
 feature maps of one image and the learning curves. An --image larger than
 --max-pixels (default 4096x4096) is refused before it is decoded.
-`
+` + modelLimits

@@ -8,15 +8,19 @@ import (
 
 	"github.com/capa-ml/capa"
 	"github.com/capa-ml/capa/dataset"
+	"github.com/capa-ml/capa/graph"
 	"github.com/capa-ml/capa/internal/cli"
 	"github.com/capa-ml/capa/train"
 )
 
-func loadModel(path string) (*capa.Model, []string, error) {
+func loadModel(path string, maxParams int64) (*capa.Model, []string, error) {
 	if path == "" {
 		return nil, nil, cli.Usagef("--model FILE is required")
 	}
-	m, err := capa.Load(path)
+	if maxParams < 1 {
+		return nil, nil, cli.Usagef("--max-params must be positive, got %d", maxParams)
+	}
+	m, err := capa.Load(path, graph.WithLimits(graph.Limits{MaxParams: maxParams}))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -25,6 +29,12 @@ func loadModel(path string) (*capa.Model, []string, error) {
 		json.Unmarshal([]byte(m.Extra["class_names"]), &names)
 	}
 	return m, names, nil
+}
+
+// maxParamsFlag defines --max-params, the largest model a command loads.
+func maxParamsFlag(fs *flag.FlagSet) *int64 {
+	return fs.Int64("max-params", graph.DefaultLimits.MaxParams,
+		"largest number of weights a model file may ask for (4 bytes each); a larger architecture is refused from its shapes, before anything is allocated")
 }
 
 // maxPixelsFlag defines --max-pixels, the largest image a command decodes.
@@ -42,6 +52,7 @@ func imageOptions(h, w int, maxPixels cli.Pixels) dataset.ImageOptions {
 func cmdEvaluate(args []string) error {
 	fs := cli.NewFlagSet("capa evaluate", evaluateUsage)
 	model := fs.String("model", "", "model file written by capa train or Save")
+	maxParams := maxParamsFlag(fs)
 	data := fs.String("data", "", "directory with the Fashion-MNIST files")
 	report := fs.String("report", "", "write a JSON report to this file")
 	if err := cli.Parse(fs, args); err != nil {
@@ -50,7 +61,7 @@ func cmdEvaluate(args []string) error {
 	if err := cli.NoArgs(fs); err != nil {
 		return err
 	}
-	m, names, err := loadModel(*model)
+	m, names, err := loadModel(*model, *maxParams)
 	if err != nil {
 		return err
 	}
@@ -94,6 +105,7 @@ func cmdPredict(args []string) error {
 	fs := cli.NewFlagSet("capa predict", predictUsage)
 	model := fs.String("model", "", "model file written by capa train or Save")
 	top := fs.Int("top", 3, "how many classes to show per image")
+	maxParams := maxParamsFlag(fs)
 	maxPixels := maxPixelsFlag(fs)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -101,7 +113,7 @@ func cmdPredict(args []string) error {
 	if fs.NArg() == 0 {
 		return cli.Usagef("give one or more PNG or JPEG images after the flags")
 	}
-	m, names, err := loadModel(*model)
+	m, names, err := loadModel(*model, *maxParams)
 	if err != nil {
 		return err
 	}
@@ -145,13 +157,14 @@ func cmdPredict(args []string) error {
 func cmdSummary(args []string) error {
 	fs := cli.NewFlagSet("capa summary", summaryUsage)
 	model := fs.String("model", "", "model file")
+	maxParams := maxParamsFlag(fs)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if err := cli.NoArgs(fs); err != nil {
 		return err
 	}
-	m, _, err := loadModel(*model)
+	m, _, err := loadModel(*model, *maxParams)
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,7 @@ func cmdVisualize(args []string) error {
 	samples := fs.Int("samples", 32, "number of test images in samples.png")
 	limit := fs.Int("limit", 0, "confusion matrix on the first N test images only (0: all)")
 	maxPixels := maxPixelsFlag(fs)
+	maxParams := maxParamsFlag(fs)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -45,7 +46,7 @@ func cmdVisualize(args []string) error {
 	if *samples < 1 || *limit < 0 {
 		return cli.Usagef("--samples must be positive and --limit not negative, got %d and %d", *samples, *limit)
 	}
-	m, names, err := loadModel(*model)
+	m, names, err := loadModel(*model, *maxParams)
 	if err != nil {
 		return err
 	}
