@@ -38,7 +38,7 @@ type RandomFlip struct {
 	graph.Base
 	// Mode is "horizontal", "vertical" or "horizontal_and_vertical" (the
 	// default).
-	Mode string `json:"mode,omitempty"`
+	Mode string `json:"mode"`
 	Seed uint64 `json:"seed,omitempty"`
 
 	aug augmenter
@@ -123,9 +123,9 @@ func (f *ContrastFactor) UnmarshalJSON(b []byte) error {
 // warpConfig is the configuration shared by the geometric layers.
 type warpConfig struct {
 	// FillMode is "reflect" (the default), "constant", "nearest" or "wrap".
-	FillMode string `json:"fill_mode,omitempty"`
+	FillMode string `json:"fill_mode"`
 	// Interpolation is "bilinear" (the default) or "nearest".
-	Interpolation string  `json:"interpolation,omitempty"`
+	Interpolation string  `json:"interpolation"`
 	FillValue     float64 `json:"fill_value,omitempty"`
 	Seed          uint64  `json:"seed,omitempty"`
 }
@@ -197,6 +197,98 @@ func (l *RandomContrast) Build(in graph.Shape, rng *rand.Rand) (graph.Shape, err
 // the generator.
 func (l *RandomBrightness) Build(in graph.Shape, rng *rand.Rand) (graph.Shape, error) {
 	return l.aug.build(in, rng, l.Seed, nil, Brightness{Factor: l.Factor, ValueRange: l.ValueRange})
+}
+
+// SetDefaults fills the unset fields with Keras's defaults.
+func (l *RandomFlip) SetDefaults() {
+	if l.Mode == "" {
+		l.Mode = "horizontal_and_vertical"
+	}
+}
+
+// Validate checks the mode.
+func (l *RandomFlip) Validate() error {
+	_, err := ParseFlipMode(l.Mode)
+	return err
+}
+
+// SetDefaults fills the unset fields with Keras's defaults.
+func (l *RandomRotation) SetDefaults() { l.warpConfig.setDefaults() }
+
+// Validate checks the factor, the fill mode and the interpolation.
+func (l *RandomRotation) Validate() error {
+	return firstErr(Rotation{Factor: l.Factor}.validate(), l.warpConfig.validate())
+}
+
+// SetDefaults fills the unset fields with Keras's defaults.
+func (l *RandomTranslation) SetDefaults() { l.warpConfig.setDefaults() }
+
+// Validate checks the factors, the fill mode and the interpolation.
+func (l *RandomTranslation) Validate() error {
+	return firstErr(Translation{HeightFactor: l.HeightFactor, WidthFactor: l.WidthFactor}.validate(), l.warpConfig.validate())
+}
+
+// SetDefaults fills the unset fields with Keras's defaults.
+func (l *RandomZoom) SetDefaults() { l.warpConfig.setDefaults() }
+
+// Validate checks the factors, the fill mode and the interpolation.
+func (l *RandomZoom) Validate() error {
+	return firstErr(Zoom{HeightFactor: l.HeightFactor, WidthFactor: l.WidthFactor}.validate(), l.warpConfig.validate())
+}
+
+// SetDefaults fills an unset value range with [0, 1], the range of Capa's
+// images.
+func (l *RandomContrast) SetDefaults() {
+	if l.ValueRange == [2]float64{} {
+		l.ValueRange = defaultValueRange
+	}
+}
+
+// Validate checks the factor and the value range.
+func (l *RandomContrast) Validate() error {
+	if l.Factor[0] < 0 || l.Factor[1] < 0 {
+		return fmt.Errorf("augment: RandomContrast: factor (lower, upper) must not be negative, got %v", [2]float64(l.Factor))
+	}
+	return Contrast{Factor: Range{-l.Factor[0], l.Factor[1]}, ValueRange: l.ValueRange}.validate()
+}
+
+// SetDefaults fills an unset value range with [0, 1], the range of Capa's
+// images.
+func (l *RandomBrightness) SetDefaults() {
+	if l.ValueRange == [2]float64{} {
+		l.ValueRange = defaultValueRange
+	}
+}
+
+// Validate checks the factor and the value range.
+func (l *RandomBrightness) Validate() error {
+	return Brightness{Factor: l.Factor, ValueRange: l.ValueRange}.validate()
+}
+
+func (w *warpConfig) setDefaults() {
+	if w.FillMode == "" {
+		w.FillMode = "reflect"
+	}
+	if w.Interpolation == "" {
+		w.Interpolation = "bilinear"
+	}
+}
+
+func (w *warpConfig) validate() error {
+	if _, err := ParseFillMode(w.FillMode); err != nil {
+		return err
+	}
+	_, err := ParseInterpolation(w.Interpolation)
+	return err
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Call transforms x in a training graph and returns it unchanged otherwise.

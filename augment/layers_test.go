@@ -188,11 +188,13 @@ func TestLayerConfigs(t *testing.T) {
 		{"RandomBrightness", `{"factor": 1.5}`, "factor must be within"},
 		{"RandomZoom", `{"height_factor": [-1.5, 0]}`, "> -1"},
 	} {
+		// A bad configuration is refused when parsed (FromSpec validates).
 		l, err := graph.FromSpec(graph.LayerSpec{Class: tc.class, Config: json.RawMessage(tc.config)})
-		if err != nil {
+		if err == nil {
+			_, err = graph.Sequential(graph.Input(6, 6, 3), l)
+		} else if tc.err == "" {
 			t.Fatalf("%s %s: %v", tc.class, tc.config, err)
 		}
-		_, err = graph.Sequential(graph.Input(6, 6, 3), l)
 		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
 			t.Errorf("%s %s: error %v, want %q", tc.class, tc.config, err, tc.err)
 		}
