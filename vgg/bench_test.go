@@ -2,8 +2,6 @@ package vgg
 
 import (
 	"math/rand/v2"
-	"os"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -57,54 +55,64 @@ func benchFeatures(b *testing.B, hw, batch int) {
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "images/s")
 }
 
-// TestVGG16WinogradSpeed (CAPA_VGG_TIMES=reps) compares the forward pass of
-// VGG16's base with the im2col and with the Winograd convolutions in the
-// same process, alternating reps times, and logs the median and fastest
-// images/s of each: the gain of Winograd's algorithm measured on a machine
-// shared with other work. It also checks that both give the same features.
-func TestVGG16WinogradSpeed(t *testing.T) {
-	reps, _ := strconv.Atoi(os.Getenv("CAPA_VGG_TIMES"))
-	if reps < 1 {
-		t.Skip("set CAPA_VGG_TIMES=reps to compare the convolutions on VGG16")
-	}
+// BenchmarkVGG16WinogradVsIm2col compares the forward pass of VGG16's base
+// with the im2col and with the Winograd convolutions in the same process,
+// alternating them every iteration (so that both see the same machine
+// load), and reports the images/s of each and Winograd's speedup:
+//
+//	go test ./vgg -run '^$' -bench WinogradVsIm2col -benchtime 5x
+func BenchmarkVGG16WinogradVsIm2col(b *testing.B) {
 	defer graph.SetWinograd(graph.Engine().Winograd)
 	for _, s := range []struct{ hw, batch int }{{32, 64}, {224, 1}} {
-		m, x := featuresModel(t, s.hw, s.batch)
-		var rates [2][]float64
-		var outs [2][]float32
-		for r := 0; r <= reps; r++ { // the first round warms up
-			for i, wino := range []bool{false, true} {
+		b.Run(strconv.Itoa(s.hw), func(b *testing.B) {
+			m, x := featuresModel(b, s.hw, s.batch)
+			for _, wino := range []bool{false, true} { // warm up both graphs
 				graph.SetWinograd(wino)
-				start := time.Now()
-				y, err := m.Predict(x, s.batch)
-				if err != nil {
-					t.Fatal(err)
+				if _, err := m.Predict(x, s.batch); err != nil {
+					b.Fatal(err)
 				}
-				if r > 0 {
-					rates[i] = append(rates[i], float64(s.batch)/time.Since(start).Seconds())
-				}
-				outs[i] = y
 			}
-		}
-		want := make([]float64, len(outs[0]))
-		for i, v := range outs[0] {
-			want[i] = float64(v)
-		}
-		if e := relErr(outs[1], want); !(e < 1e-5) {
-			t.Errorf("%dx%d: Winograd's features differ from im2col's by %.3g (relative)", s.hw, s.hw, e)
-		}
-		t.Logf("%dx%d batch %d, %d runs each: im2col median %.2f (best %.2f) images/s, winograd median %.2f (best %.2f): %.2fx (best %.2fx); features' relative difference %.2g",
-			s.hw, s.hw, s.batch, reps, medianOf(rates[0]), slices.Max(rates[0]), medianOf(rates[1]), slices.Max(rates[1]),
-			medianOf(rates[1])/medianOf(rates[0]), slices.Max(rates[1])/slices.Max(rates[0]), relErr(outs[1], want))
+			var spent [2]time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for k := range 2 {
+					mode := (i + k) % 2 // alternate which goes first
+					graph.SetWinograd(mode == 1)
+					start := time.Now()
+					if _, err := m.Predict(x, s.batch); err != nil {
+						b.Fatal(err)
+					}
+					spent[mode] += time.Since(start)
+				}
+			}
+			im2col := float64(b.N*s.batch) / spent[0].Seconds()
+			wino := float64(b.N*s.batch) / spent[1].Seconds()
+			b.ReportMetric(im2col, "im2col-images/s")
+			b.ReportMetric(wino, "winograd-images/s")
+			b.ReportMetric(wino/im2col, "speedup")
+		})
 	}
 }
 
-// medianOf returns the median of v (the mean of the middle two for an even
-// count).
-func medianOf(v []float64) float64 {
-	s := slices.Sorted(slices.Values(v))
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
+// TestVGG16WinogradAgrees checks that VGG16's base gives the same features
+// with Winograd's convolutions as with im2col (to float32 rounding).
+func TestVGG16WinogradAgrees(t *testing.T) {
+	defer graph.SetWinograd(graph.Engine().Winograd)
+	m, x := featuresModel(t, 32, 2)
+	var outs [2][]float32
+	for i, wino := range []bool{false, true} {
+		graph.SetWinograd(wino)
+		y, err := m.Predict(x, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs[i] = y
 	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	want := make([]float64, len(outs[0]))
+	for i, v := range outs[0] {
+		want[i] = float64(v)
+	}
+	if e := relErr(outs[1], want); !(e < 1e-5) {
+		t.Errorf("Winograd's features differ from im2col's by %.3g (relative)", e)
+	}
 }
