@@ -49,6 +49,7 @@ func cmdTrain(args []string) error {
 	data := fs.String("data", "", "directory with the Fashion-MNIST files (default: $FASHION_MNIST_DIR, the Debian package, the user cache, or download)")
 	resume := fs.String("resume", "", "continue the interrupted run saved in this checkpoint")
 	maxParams := maxParamsFlag(fs)
+	stopDiv := fs.Bool("stop-on-divergence", true, "stop, exit 1 and leave --out untouched when the loss is NaN, Inf or 100x the first batch's")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -60,12 +61,12 @@ func cmdTrain(args []string) error {
 	if *resume != "" {
 		var others []string
 		fs.Visit(func(f *flag.Flag) {
-			if f.Name != "resume" && f.Name != "data" && f.Name != "max-params" {
+			if f.Name != "resume" && f.Name != "data" && f.Name != "max-params" && f.Name != "stop-on-divergence" {
 				others = append(others, "--"+f.Name)
 			}
 		})
 		if len(others) > 0 {
-			return cli.Usagef("--resume continues the saved run with its own settings; %v cannot be changed (only --data may be given)", others)
+			return cli.Usagef("--resume continues the saved run with its own settings; %v cannot be changed (only --data, --max-params and --stop-on-divergence may be given)", others)
 		}
 		var err error
 		if _, statErr := os.Stat(*resume); os.IsNotExist(statErr) {
@@ -131,6 +132,10 @@ func cmdTrain(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() { <-ctx.Done(); stop() }() // a second Ctrl-C kills at once
+	callbacks := []graph.Callback{&train.ModelCheckpoint{Path: ckpt}}
+	if *stopDiv {
+		callbacks = append([]graph.Callback{&train.TerminateOnDivergence{}}, callbacks...)
+	}
 	remaining := c.Epochs - m.State.Epoch
 	var secs float64
 	start := time.Now()
@@ -140,7 +145,7 @@ func cmdTrain(args []string) error {
 			BatchSize: c.BatchSize,
 			// A diverging run stops, and never overwrites c.Out: only the
 			// final Save below writes it.
-			Callbacks: []graph.Callback{&train.TerminateOnDivergence{}, &train.ModelCheckpoint{Path: ckpt}},
+			Callbacks: callbacks,
 		})
 		if errors.Is(err, graph.ErrInterrupted) {
 			fmt.Fprintf(os.Stderr, "\nInterrupted. Checkpoint saved to %s; continue with:\n  capa train --resume %s\n", ckpt, ckpt)
