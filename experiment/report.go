@@ -3,9 +3,9 @@ package experiment
 import (
 	"encoding/csv"
 	"fmt"
-	"os"
 	"strings"
 
+	"github.com/capa-ml/capa/internal/atomicfile"
 	"github.com/capa-ml/capa/viz"
 )
 
@@ -59,12 +59,7 @@ func WriteTables(results []Result, mdPath, csvPath string) error {
 }
 
 func writeAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("experiment: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.WriteBytes(path, b, 0o644); err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}
 	return nil

@@ -8,9 +8,8 @@ import (
 	"image/png"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 
+	"github.com/capa-ml/capa/internal/atomicfile"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
@@ -117,29 +116,11 @@ func (c Chart) Draw() *image.RGBA {
 // WritePNG renders the chart into a PNG file, written atomically.
 func (c Chart) WritePNG(path string) error { return WritePNG(path, c.Draw()) }
 
-// WritePNG encodes img into the file at path, atomically (a temporary file
-// renamed).
+// WritePNG encodes img into the file at path, atomically
+// (internal/atomicfile).
 func WritePNG(path string, img image.Image) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".viz-*.png")
-	if err != nil {
-		return fmt.Errorf("viz: %w", err)
-	}
-	if err := png.Encode(tmp, img); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
+	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error { return png.Encode(w, img) }); err != nil {
 		return fmt.Errorf("viz: %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("viz: %w", err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil { // CreateTemp made it private
-		os.Remove(tmp.Name())
-		return fmt.Errorf("viz: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("viz: %w", err)
 	}
 	return nil
 }

@@ -2,13 +2,11 @@ package main
 
 import (
 	"fmt"
-	"image/png"
-	"os"
-	"path/filepath"
 
 	"github.com/capa-ml/capa/augment"
 	"github.com/capa-ml/capa/dataset"
 	"github.com/capa-ml/capa/internal/cli"
+	"github.com/capa-ml/capa/viz"
 )
 
 // cmdAugment writes a preview of the default Fashion-MNIST augmentation: a
@@ -47,23 +45,8 @@ func cmdAugment(args []string) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(filepath.Dir(*out), "."+filepath.Base(*out)+".tmp")
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if err := png.Encode(f, img); err != nil {
-		f.Close()
-		os.Remove(tmp)
+	if err := viz.WritePNG(*out, img); err != nil {
 		return fmt.Errorf("preview: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, *out); err != nil {
-		os.Remove(tmp)
-		return err
 	}
 	fmt.Printf("%s\nwrote %s: %d originals (left) with %d augmented copies each\n", p, *out, len(idx), *copies)
 	return nil

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/capa-ml/capa/dataset"
 	"github.com/capa-ml/capa/formats/safetensors"
 	"github.com/capa-ml/capa/graph"
+	"github.com/capa-ml/capa/internal/atomicfile"
 	"github.com/capa-ml/capa/internal/cli"
 	"github.com/capa-ml/capa/train"
 )
@@ -208,12 +208,7 @@ func writeReport(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.WriteBytes(path, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil

@@ -14,6 +14,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/capa-ml/capa/internal/atomicfile"
 )
 
 // ErrFormat is returned (wrapped) for a file that is not a float32 .npy
@@ -175,23 +177,9 @@ func Write(w io.Writer, shape []int, data []float32) error {
 	return bw.Flush()
 }
 
-// WriteFile writes a .npy file atomically (a temporary file renamed).
+// WriteFile writes a .npy file atomically (internal/atomicfile).
 func WriteFile(path string, shape []int, data []float32) error {
-	tmp, err := os.CreateTemp(dirOf(path), ".npy-*")
-	if err != nil {
-		return fmt.Errorf("npy: %w", err)
-	}
-	if err := Write(tmp, shape, data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("npy: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error { return Write(w, shape, data) }); err != nil {
 		return fmt.Errorf("npy: %w", err)
 	}
 	return nil

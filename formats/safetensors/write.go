@@ -1,7 +1,6 @@
 package safetensors
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"encoding/binary"
@@ -9,10 +8,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
+
+	"github.com/capa-ml/capa/internal/atomicfile"
 )
 
 // Write writes tensors and metadata to w in the safetensors format.
@@ -122,58 +121,18 @@ func writeString(buf *bytes.Buffer, s string) {
 var wrapWriter = func(w io.Writer) io.Writer { return w }
 
 // WriteFile writes tensors and metadata to the file at path, as Write does,
-// atomically: it writes a temporary file in the same directory, syncs and
-// closes it, renames it over path and syncs the directory. On any error the
-// temporary file is removed and an existing file at path is left untouched.
-// The new file has mode 0644.
-func WriteFile(path string, tensors map[string]Tensor, metadata map[string]string) (err error) {
+// atomically (internal/atomicfile): a temporary file in the same directory,
+// synced, closed, renamed over path, and the directory synced. On any error
+// the temporary file is removed and an existing file at path is left
+// untouched. The new file has mode 0644.
+func WriteFile(path string, tensors map[string]Tensor, metadata map[string]string) error {
 	// Validate before touching the file system.
 	if _, _, err := encodeHeader(tensors, metadata); err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	err := atomicfile.Write(path, 0o644, func(w io.Writer) error { return Write(wrapWriter(w), tensors, metadata) })
 	if err != nil {
 		return fmt.Errorf("safetensors: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close() // may already be closed; the error is irrelevant then
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriterSize(wrapWriter(f), 1<<20)
-	if err := Write(bw, tensors, metadata); err != nil {
-		return fmt.Errorf("%w (writing %s)", err, tmp)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("safetensors: writing %s: %w", tmp, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("safetensors: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("safetensors: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("safetensors: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("safetensors: %w", err)
-	}
-	return syncDir(dir)
-}
-
-// syncDir fsyncs a directory so that a rename within it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("safetensors: syncing directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("safetensors: syncing directory %s: %w", dir, err)
 	}
 	return nil
 }
@@ -181,37 +140,18 @@ func syncDir(dir string) error {
 // TempFiles returns the temporary files that WriteFile leaves beside path
 // only when it is killed mid-write (".NAME.tmp-*"), oldest first by name.
 func TempFiles(path string) ([]string, error) {
-	pattern := filepath.Join(filepath.Dir(path), "."+globEscape(filepath.Base(path))+".tmp-*")
-	m, err := filepath.Glob(pattern)
+	m, err := atomicfile.TempFiles(path)
 	if err != nil {
-		return nil, fmt.Errorf("safetensors: temp files of %s: %w", path, err)
+		return nil, fmt.Errorf("safetensors: %w", err)
 	}
 	return m, nil
 }
 
 // RemoveTempFiles removes what TempFiles finds and returns their names.
 func RemoveTempFiles(path string) ([]string, error) {
-	m, err := TempFiles(path)
+	m, err := atomicfile.RemoveTempFiles(path)
 	if err != nil {
-		return nil, err
-	}
-	for _, f := range m {
-		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
-			return nil, fmt.Errorf("safetensors: removing stale temp file: %w", err)
-		}
+		return nil, fmt.Errorf("safetensors: %w", err)
 	}
 	return m, nil
-}
-
-// globEscape quotes the glob metacharacters of a file name.
-func globEscape(s string) string {
-	var b []byte
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '*', '?', '[', '\\':
-			b = append(b, '\\')
-		}
-		b = append(b, s[i])
-	}
-	return string(b)
 }
