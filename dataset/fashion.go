@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -74,9 +73,10 @@ type FashionMNISTOptions struct {
 	BaseURL string
 	// Client performs downloads. Default: an http.Client with a 10-minute timeout.
 	Client *http.Client
-	// Progress receives download progress. Default: os.Stderr; use
-	// io.Discard to silence it.
-	Progress io.Writer
+	// Progress is called as a download advances, with the file's name, the
+	// bytes so far and the total (-1 if unknown). Default: a progress bar on
+	// os.Stderr; pass func(string, int64, int64) {} to silence it.
+	Progress func(file string, done, total int64)
 	// NoDownload makes a missing data set an error instead of a download.
 	NoDownload bool
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -185,7 +186,12 @@ func TestFashionDownload(t *testing.T) {
 
 	cache := filepath.Join(t.TempDir(), "capa", "fashion-mnist")
 	var progress strings.Builder
-	opts := FashionMNISTOptions{CacheDir: cache, BaseURL: srv.URL + "/data/", Client: srv.Client(), Progress: &progress}
+	last := map[string][2]int64{}
+	report := func(f string, done, total int64) {
+		fmt.Fprintf(&progress, "downloading %s: %d / %d\n", f, done, total)
+		last[f] = [2]int64{done, total}
+	}
+	opts := FashionMNISTOptions{CacheDir: cache, BaseURL: srv.URL + "/data/", Client: srv.Client(), Progress: report}
 	train, test, err := LoadFashionMNISTWith(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -198,8 +204,10 @@ func TestFashionDownload(t *testing.T) {
 			t.Errorf("no progress for %s in %q", f.name, progress.String())
 		}
 	}
-	if !strings.Contains(progress.String(), " / ") || !strings.Contains(progress.String(), "bytes (100%)") {
-		t.Errorf("progress %q lacks bytes / total", progress.String())
+	for f, v := range last {
+		if v[0] != v[1] || v[0] != int64(len(files[f])) {
+			t.Errorf("last progress of %s: %d / %d, want %d / %d", f, v[0], v[1], len(files[f]), len(files[f]))
+		}
 	}
 	if m, _ := filepath.Glob(filepath.Join(cache, "*.part")); len(m) != 0 {
 		t.Errorf("temporary files left: %v", m)
@@ -220,7 +228,7 @@ func TestFashionDownloadBadMD5(t *testing.T) {
 	}))
 	defer srv.Close()
 	cache := t.TempDir()
-	_, _, err := LoadFashionMNISTWith(FashionMNISTOptions{CacheDir: cache, BaseURL: srv.URL + "/", Client: srv.Client(), Progress: io.Discard})
+	_, _, err := LoadFashionMNISTWith(FashionMNISTOptions{CacheDir: cache, BaseURL: srv.URL + "/", Client: srv.Client(), Progress: func(string, int64, int64) {}})
 	if !errors.Is(err, ErrChecksum) || !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "MD5") {
 		t.Errorf("err = %v", err)
 	}
@@ -235,7 +243,7 @@ func TestFashionNotFound(t *testing.T) {
 	defer srv.Close()
 	for _, opts := range []FashionMNISTOptions{
 		{Dir: "/nonexistent", CacheDir: t.TempDir(), NoDownload: true},
-		{CacheDir: t.TempDir(), BaseURL: srv.URL + "/", Client: srv.Client(), Progress: io.Discard},
+		{CacheDir: t.TempDir(), BaseURL: srv.URL + "/", Client: srv.Client(), Progress: func(string, int64, int64) {}},
 	} {
 		_, _, err := LoadFashionMNISTWith(opts)
 		if !errors.Is(err, ErrNotFound) {

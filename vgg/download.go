@@ -1,15 +1,16 @@
 package vgg
 
 import (
+	"context"
 	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/capa-ml/capa/internal/download"
 
 	"github.com/capa-ml/capa/internal/progress"
 )
@@ -36,7 +37,9 @@ type Downloader struct {
 	BaseURL  string       // default KerasBaseURL
 	CacheDir string       // default os.UserCacheDir()/capa/vgg16
 	Client   *http.Client // default: 30-minute timeout
-	Progress io.Writer    // default os.Stderr
+	// Progress is called as the download advances (file name, bytes so
+	// far, total or -1); default: a progress bar on os.Stderr.
+	Progress func(file string, done, total int64)
 }
 
 // KerasWeights returns the path of Keras's VGG16 weight file (with or
@@ -67,7 +70,7 @@ func (d Downloader) KerasWeights(includeTop bool) (string, error) {
 		d.Client = &http.Client{Timeout: 30 * time.Minute}
 	}
 	if d.Progress == nil {
-		d.Progress = os.Stderr
+		d.Progress = progress.Downloads(os.Stderr)
 	}
 	path := filepath.Join(d.CacheDir, name)
 	if _, err := os.Stat(path); err == nil {
@@ -79,43 +82,18 @@ func (d Downloader) KerasWeights(includeTop bool) (string, error) {
 	return path, nil
 }
 
-func (d Downloader) download(url, dst, wantMD5 string) (err error) {
+// download fetches url to dst with internal/download: resumed from a
+// partial file, checked against the MD5 Keras publishes, renamed into place
+// only when complete and correct.
+func (d Downloader) download(url, dst, wantMD5 string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	resp, err := d.Client.Get(url)
-	if err != nil {
-		return err
+	name := filepath.Base(dst)
+	err := download.File(context.Background(), url, dst, download.Options{Client: d.Client, Hash: md5.New, Sum: wantMD5,
+		Progress: func(done, total int64) { d.Progress(name, done, total) }})
+	if errors.Is(err, download.ErrChecksum) {
+		return fmt.Errorf("the MD5 is not the one Keras publishes: %w", err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".download-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	fmt.Fprintf(d.Progress, "Downloading %s\n", url)
-	bar := progress.New(d.Progress, int(resp.ContentLength), progress.WithUnit(progress.Bytes))
-	h := md5.New()
-	if _, err := io.Copy(io.MultiWriter(tmp, h, bar), resp.Body); err != nil {
-		return fmt.Errorf("GET %s: %w", url, err)
-	}
-	bar.Finish()
-	if got := hex.EncodeToString(h.Sum(nil)); got != wantMD5 {
-		return fmt.Errorf("%s: MD5 %s, Keras publishes %s", url, got, wantMD5)
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dst)
+	return err
 }

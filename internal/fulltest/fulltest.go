@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/capa-ml/capa/internal/atomicfile"
 )
 
 // Skip skips t unless the full-size checks are enabled; why says what the
@@ -75,7 +77,7 @@ func Generated(t testing.TB, env, name string, args ...string) string {
 	}
 	// Another package's test may have written it meanwhile: either copy
 	// is complete.
-	if err := os.Rename(tmp, dest); err != nil {
+	if err := atomicfile.Rename(tmp, dest); err != nil {
 		if _, serr := os.Stat(dest); serr != nil {
 			t.Fatalf("fulltest: %v", err)
 		}
