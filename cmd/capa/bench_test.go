@@ -96,7 +96,7 @@ func TestBench(t *testing.T) {
 	needData(t)
 	rep := filepath.Join(t.TempDir(), "bench.json")
 	out := run(t, "bench", "--limit", "640", "--test-limit", "1000", "--runs", "1", "--report", rep)
-	for _, want := range []string{"train images/s, batch 32", "inference images/s, batch 1000", "latency, batch 1", "peak RSS"} {
+	for _, want := range []string{"train images/s, batch 32", "inference images/s, batch 1000", "predict images/s, batch 32, 2 goroutines", "latency, batch 1", "peak RSS"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("bench output lacks %q:\n%s", want, out)
 		}
@@ -113,7 +113,8 @@ func TestBench(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"train_images_per_second", "train_images_per_second_batch64", "inference_images_per_second",
-		"latency_batch1_seconds", "allocs_per_step", "bytes_per_step", "peak_rss_bytes"} {
+		"latency_batch1_seconds", "allocs_per_step", "bytes_per_step", "peak_rss_bytes",
+		"predict_images_per_second_1_goroutine", "predict_images_per_second_2_goroutines", "predict_parallel_speedup"} {
 		positive(t, r, k)
 	}
 	if r["train_images"] != 640.0 || r["test_images"] != 1000.0 || r["runs"] != 1.0 || r["gomaxprocs"] != float64(runtime.GOMAXPROCS(0)) {
