@@ -78,9 +78,12 @@ type Training struct {
 	Epochs    int    `json:"epochs"`
 	BatchSize int    `json:"batch_size,omitempty"`
 	Seed      uint64 `json:"seed,omitempty"`
-	// EarlyStopping, if set, stops when the monitored validation metric
-	// stops improving and restores the best weights.
-	EarlyStopping *EarlyStopping `json:"early_stopping,omitempty"`
+	// EarlyStopping, if set, is the config of Keras's EarlyStopping
+	// (train.EarlyStopping, by the callback registry): {"monitor":
+	// "val_accuracy", "patience": 3, "min_delta": 0.001}. It stops when the
+	// monitored validation metric stops improving and, unless
+	// "restore_best_weights" is false, restores the best weights.
+	EarlyStopping json.RawMessage `json:"early_stopping,omitempty"`
 	// Schedule, if set, varies the learning rate during training.
 	Schedule *Schedule `json:"schedule,omitempty"`
 	// Augment names an augmentation pipeline applied to every training
@@ -95,51 +98,47 @@ type Schedule struct {
 	Config json.RawMessage `json:"config,omitempty"`
 }
 
-// plateau is ReduceLROnPlateau's configuration, with Keras's field names.
-type plateau struct {
-	Monitor  string  `json:"monitor"`
-	Factor   float64 `json:"factor"`
-	Patience int     `json:"patience"`
-	MinDelta float64 `json:"min_delta"`
-	Cooldown int     `json:"cooldown"`
-	MinLR    float64 `json:"min_lr"`
-}
-
-// build returns the schedule, or the callback for ReduceLROnPlateau.
+// build returns the schedule, or the callback for ReduceLROnPlateau, both
+// decoded by Capa's registries (graph.ScheduleFromConfig,
+// graph.CallbackFromConfig) into package train's types.
 func (s *Schedule) build() (graph.Schedule, graph.Callback, error) {
 	if s == nil {
 		return nil, nil, nil
 	}
-	decode := func(v any) error {
-		if len(s.Config) == 0 {
-			return nil
-		}
-		return graph.StrictJSON(s.Config, v)
-	}
-	switch s.Class {
-	case "ReduceLROnPlateau":
-		var v plateau
-		if err := decode(&v); err != nil {
+	if s.Class == "ReduceLROnPlateau" {
+		cb, err := graph.CallbackFromConfig(s.Class, s.Config)
+		if err != nil {
 			return nil, nil, err
 		}
-		if v.Monitor != "" && !strings.HasPrefix(v.Monitor, "val_") {
-			return nil, nil, fmt.Errorf("monitor must be a validation metric (val_loss, val_accuracy), got %q", v.Monitor)
+		if mon := cb.(*train.ReduceLROnPlateau).Monitor; !strings.HasPrefix(mon, "val_") {
+			return nil, nil, fmt.Errorf("monitor must be a validation metric (val_loss, val_accuracy), got %q", mon)
 		}
-		if v.Factor != 0 && !(v.Factor > 0 && v.Factor < 1) {
-			return nil, nil, fmt.Errorf("factor must be in (0, 1), got %v", v.Factor)
-		}
-		if v.Patience < 0 || v.Cooldown < 0 || v.MinDelta < 0 || v.MinLR < 0 {
-			return nil, nil, fmt.Errorf("patience, cooldown, min_delta and min_lr must be at least 0")
-		}
-		return nil, &train.ReduceLROnPlateau{Monitor: v.Monitor, Factor: v.Factor, Patience: v.Patience,
-			MinDelta: v.MinDelta, Cooldown: v.Cooldown, MinLR: v.MinLR}, nil
+		return nil, cb, nil
 	}
-	// The schedules registered with package train.
-	sch, err := train.ScheduleFromConfig(s.Class, s.Config)
+	sch, err := graph.ScheduleFromConfig(s.Class, s.Config)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w (or ReduceLROnPlateau)", err)
 	}
 	return sch, nil, nil
+}
+
+// earlyStopping returns the configured train.EarlyStopping, or nil.
+func (t Training) earlyStopping() (*train.EarlyStopping, error) {
+	if len(t.EarlyStopping) == 0 {
+		return nil, nil
+	}
+	cb, err := graph.CallbackFromConfig("EarlyStopping", t.EarlyStopping)
+	if err != nil {
+		return nil, err
+	}
+	es := cb.(*train.EarlyStopping)
+	if !strings.Contains(string(t.EarlyStopping), `"restore_best_weights"`) {
+		es.RestoreBestWeights = true
+	}
+	if !strings.HasPrefix(es.Monitor, "val_") {
+		return nil, fmt.Errorf("monitor must be a validation metric (val_loss, val_accuracy), got %q", es.Monitor)
+	}
+	return es, nil
 }
 
 // augmentation returns the configured training-batch transform, or nil.
@@ -151,13 +150,6 @@ func (t Training) augmentation(seed uint64) (graph.BatchTransform, error) {
 		return augment.FashionMNIST(seed), nil
 	}
 	return nil, fmt.Errorf("unknown pipeline %q (\"fashion-mnist\", or augmentation layers in the model)", t.Augment)
-}
-
-// EarlyStopping configures train.EarlyStopping (restoring the best weights).
-type EarlyStopping struct {
-	Monitor  string  `json:"monitor,omitempty"`
-	Patience int     `json:"patience"`
-	MinDelta float64 `json:"min_delta,omitempty"`
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
@@ -209,8 +201,8 @@ func (c Config) Validate() error {
 	if _, err := train.LossByName(c.loss()); err != nil {
 		return fmt.Errorf(`field "training.loss": %w`, err)
 	}
-	if es := t.EarlyStopping; es != nil && (es.Patience < 0 || (es.Monitor != "" && !strings.HasPrefix(es.Monitor, "val_"))) {
-		return fmt.Errorf(`field "training.early_stopping": patience must be >= 0 and monitor a validation metric (val_loss, val_accuracy), got %+v`, *es)
+	if _, err := t.earlyStopping(); err != nil {
+		return fmt.Errorf(`field "training.early_stopping": %w`, err)
 	}
 	if _, _, err := t.Schedule.build(); err != nil {
 		return fmt.Errorf(`field "training.schedule": %w`, err)
@@ -384,8 +376,12 @@ func runOne(ctx context.Context, c Config, trainData, valData, testData graph.Da
 		return Result{}, err
 	}
 	var cbs []graph.Callback
-	if es := c.Training.EarlyStopping; es != nil {
-		cbs = append(cbs, &train.EarlyStopping{Monitor: es.Monitor, Patience: es.Patience, MinDelta: es.MinDelta, RestoreBestWeights: true})
+	es, err := c.Training.earlyStopping()
+	if err != nil {
+		return Result{}, err
+	}
+	if es != nil {
+		cbs = append(cbs, es)
 	}
 	sch, plateauCB, err := c.Training.Schedule.build()
 	if err != nil {

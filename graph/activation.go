@@ -2,35 +2,39 @@ package graph
 
 import (
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/capa-ml/capa/internal/engine"
 	G "gorgonia.org/gorgonia"
 )
 
-// Activation functions by Keras name. "linear" (or "") is the identity.
-var activations = map[string]func(*G.Node) (*G.Node, error){
-	"linear":  func(x *G.Node) (*G.Node, error) { return x, nil },
-	"relu":    engine.Relu,
-	"sigmoid": G.Sigmoid,
-	"tanh":    G.Tanh,
-	"softmax": engine.Softmax,
+// ActivationFunc is an activation function on a graph node, such as
+// engine's ReLU: registered by name with RegisterActivation, it can be named
+// by a layer's Activation field and by the Activation layer.
+type ActivationFunc func(x *G.Node) (*G.Node, error)
+
+func init() {
+	RegisterActivation("linear", func(x *G.Node) (*G.Node, error) { return x, nil })
+	RegisterActivation("relu", engine.Relu)
+	RegisterActivation("sigmoid", G.Sigmoid)
+	RegisterActivation("tanh", G.Tanh)
+	RegisterActivation("softmax", engine.Softmax)
 }
+
+// RegisterActivation makes an activation known by its Keras name ("relu",
+// "gelu", ...). A softmax or sigmoid output is known to the losses (their
+// from_logits computation); a registered function is applied as it is.
+// It panics if the name is taken.
+func RegisterActivation(name string, f ActivationFunc) { activations.add(name, f) }
+
+// Activations returns the registered activation names, sorted.
+func Activations() []string { return activations.names() }
 
 func checkActivation(name string) error {
 	if name == "" {
 		return nil
 	}
-	if _, ok := activations[name]; !ok {
-		known := make([]string, 0, len(activations))
-		for k := range activations {
-			known = append(known, k)
-		}
-		sort.Strings(known)
-		return fmt.Errorf("unknown activation %q (known: %s)", name, strings.Join(known, ", "))
-	}
-	return nil
+	_, err := activations.get(name)
+	return err
 }
 
 // activate applies the named activation to x. Softmax and sigmoid outputs
@@ -39,9 +43,9 @@ func activate(c *Ctx, name string, x *G.Node) (*G.Node, error) {
 	if name == "" || name == "linear" {
 		return x, nil
 	}
-	f, ok := activations[name]
-	if !ok {
-		return nil, checkActivation(name)
+	f, err := activations.get(name)
+	if err != nil {
+		return nil, err
 	}
 	if name == "softmax" && x.Shape().Dims() != 2 {
 		return nil, fmt.Errorf("softmax needs a (batch, classes) input, got shape %v", x.Shape())

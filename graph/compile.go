@@ -2,7 +2,6 @@ package graph
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"sync"
 
@@ -60,9 +59,10 @@ func (m *Model) Compile(opt Optimizer, loss Loss) error {
 	}
 	lr := 0.0
 	if opt != nil {
-		if lr = opt.LR(); !(lr > 0) || math.IsInf(lr, 0) {
-			return fmt.Errorf("graph: Compile: learning rate must be positive, got %v", lr)
+		if err := validateOptimizer(opt); err != nil {
+			return fmt.Errorf("graph: Compile: %s: %w", opt.Class(), err)
 		}
+		lr = opt.LR()
 	}
 	m.optimizer, m.loss = opt, loss
 	m.State = State{LearningRate: lr, History: History{}}

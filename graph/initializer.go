@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
 )
 
 // Initializer fills a weight tensor of the given shape, drawing from rng.
@@ -13,7 +12,7 @@ import (
 // in and out.
 type Initializer func(dst []float32, fanIn, fanOut int, rng *rand.Rand)
 
-var initializers = map[string]Initializer{
+var builtinInitializers = map[string]Initializer{
 	"zeros": func(dst []float32, _, _ int, _ *rand.Rand) { clear(dst) },
 	"ones": func(dst []float32, _, _ int, _ *rand.Rand) {
 		for i := range dst {
@@ -40,14 +39,20 @@ var initializers = map[string]Initializer{
 	},
 }
 
-// RegisterInitializer makes an initializer available by name to layer
-// configurations. It panics if the name is already taken.
-func RegisterInitializer(name string, f Initializer) {
-	if _, dup := initializers[name]; dup {
-		panic("graph: initializer " + name + " registered twice")
+func init() {
+	for name, f := range builtinInitializers {
+		RegisterInitializer(name, f)
 	}
-	initializers[name] = f
 }
+
+// RegisterInitializer makes an initializer available by name (snake case,
+// as "glorot_uniform") to layer configurations; files name it in Keras's
+// form, {"class_name": "GlorotUniform", "config": {"seed": null}}. It
+// panics if the name is already taken.
+func RegisterInitializer(name string, f Initializer) { initializers.add(name, f) }
+
+// Initializers returns the registered initializer names, sorted.
+func Initializers() []string { return initializers.names() }
 
 // initializerDraws reports whether the named initializer is random (Keras
 // gives those a seed in their config).
@@ -56,13 +61,13 @@ func initializerDraws(name string) bool { return name != "zeros" && name != "one
 // initializerName resolves a Keras class name ("GlorotUniform") or a name
 // ("glorot_uniform") to a registered initializer's name.
 func initializerName(class string) (string, error) {
-	if _, ok := initializers[class]; ok {
+	if initializers.has(class) {
 		return class, nil
 	}
-	if n := snakeName(class); initializers[n] != nil {
+	if n := snakeName(class); initializers.has(n) {
 		return n, nil
 	}
-	for n := range initializers {
+	for _, n := range initializers.names() {
 		if camelName(n) == class {
 			return n, nil
 		}
@@ -83,16 +88,7 @@ func initializer(name, def string) (Initializer, error) {
 	if name == "" {
 		name = def
 	}
-	f, ok := initializers[name]
-	if !ok {
-		names := make([]string, 0, len(initializers))
-		for n := range initializers {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return nil, fmt.Errorf("unknown initializer %q (known: %v)", name, names)
-	}
-	return f, nil
+	return initializers.get(name)
 }
 
 func uniform(dst []float32, limit float64, rng *rand.Rand) {

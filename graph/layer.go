@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"strings"
 	"unicode"
 
@@ -130,27 +129,13 @@ func NameOf(l Layer) string { return l.base().Name }
 // ParamsOf returns a layer's weights.
 func ParamsOf(l Layer) []*Param { return l.base().params }
 
-var registry = map[string]func() Layer{}
-
 // Register makes a layer type known by its Keras class name, so that saved
 // models can be rebuilt. newLayer returns a zero layer whose configuration
 // JSON is then decoded into it. Register panics on a duplicate name.
-func Register(class string, newLayer func() Layer) {
-	if _, dup := registry[class]; dup {
-		panic("graph: layer class " + class + " registered twice")
-	}
-	registry[class] = newLayer
-}
+func Register(class string, newLayer func() Layer) { layerClasses.add(class, newLayer) }
 
 // Classes lists the registered layer classes, sorted.
-func Classes() []string {
-	out := make([]string, 0, len(registry))
-	for c := range registry {
-		out = append(out, c)
-	}
-	sort.Strings(out)
-	return out
-}
+func Classes() []string { return layerClasses.names() }
 
 // LayerSpec is a layer's serialized form: its class and configuration.
 type LayerSpec struct {
@@ -174,9 +159,9 @@ func Spec(l Layer) (LayerSpec, error) {
 
 // FromSpec creates an unbuilt layer from its serialized form.
 func FromSpec(s LayerSpec) (Layer, error) {
-	newLayer, ok := registry[s.Class]
-	if !ok {
-		return nil, fmt.Errorf("graph: unknown layer class %q (known: %s)", s.Class, strings.Join(Classes(), ", "))
+	newLayer, err := layerClasses.get(s.Class)
+	if err != nil {
+		return nil, fmt.Errorf("graph: %w", err)
 	}
 	cfg, err := fromKerasConfig(s.Config)
 	if err != nil {
@@ -209,9 +194,9 @@ func FromSpec(s LayerSpec) (Layer, error) {
 // New returns a new layer of a registered class with its configuration
 // unset (Go zero values), as a Keras importer fills it.
 func New(class string) (Layer, error) {
-	newLayer, ok := registry[class]
-	if !ok {
-		return nil, fmt.Errorf("graph: unknown layer class %q (known: %s)", class, strings.Join(Classes(), ", "))
+	newLayer, err := layerClasses.get(class)
+	if err != nil {
+		return nil, fmt.Errorf("graph: %w", err)
 	}
 	return newLayer(), nil
 }

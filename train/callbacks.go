@@ -14,23 +14,73 @@ import (
 type EarlyStopping struct {
 	// Monitor is the metric, "val_loss" by default. Metrics whose name
 	// contains "acc" are maximized, others minimized.
-	Monitor string
-	// MinDelta is the smallest change that counts as an improvement.
-	MinDelta float64
-	// Patience is the number of epochs without improvement to tolerate.
-	Patience int
+	Monitor string `json:"monitor"`
+	// MinDelta is the smallest change that counts as an improvement (0, as
+	// Keras's default).
+	MinDelta float64 `json:"min_delta"`
+	// Patience is the number of epochs without improvement to tolerate (0,
+	// as Keras's default).
+	Patience int `json:"patience"`
 	// RestoreBestWeights puts back the weights of the best epoch when
 	// training stops early.
-	RestoreBestWeights bool
+	RestoreBestWeights bool `json:"restore_best_weights"`
 
 	best    float64
 	started bool
 	wait    int
 	weights map[string][]float32
 	// StoppedEpoch is the epoch (1-based) at which training stopped, 0 if not.
-	StoppedEpoch int
+	StoppedEpoch int `json:"-"`
 	// BestEpoch is the epoch (1-based) with the best monitored value.
-	BestEpoch int
+	BestEpoch int `json:"-"`
+}
+
+// Validate checks the patience and the minimum delta.
+func (e *EarlyStopping) Validate() error {
+	if e.Patience < 0 {
+		return fmt.Errorf("patience must be at least 0, got %d", e.Patience)
+	}
+	return nonNegative("min_delta", e.MinDelta)
+}
+
+// Validate checks that the checkpoint has a path.
+func (c *ModelCheckpoint) Validate() error {
+	if c.Path == "" {
+		return fmt.Errorf("filepath is required")
+	}
+	return nil
+}
+
+// Validate checks that the logger has a file.
+func (c *CSVLogger) Validate() error {
+	if c.Path == "" {
+		return fmt.Errorf("filename is required")
+	}
+	return nil
+}
+
+// Validate checks that the logger has a file.
+func (j *JSONLogger) Validate() error {
+	if j.Path == "" {
+		return fmt.Errorf("filename is required")
+	}
+	return nil
+}
+
+// Validate checks the factor.
+func (d *TerminateOnDivergence) Validate() error {
+	if d.Factor != 0 && !(d.Factor > 1) {
+		return fmt.Errorf("factor must be above 1, got %v", d.Factor)
+	}
+	return nil
+}
+
+func init() {
+	graph.RegisterCallback("EarlyStopping", func() graph.Callback { return &EarlyStopping{Monitor: "val_loss"} })
+	graph.RegisterCallback("ModelCheckpoint", func() graph.Callback { return &ModelCheckpoint{Monitor: "val_loss"} })
+	graph.RegisterCallback("CSVLogger", func() graph.Callback { return &CSVLogger{} })
+	graph.RegisterCallback("JSONLogger", func() graph.Callback { return &JSONLogger{} })
+	graph.RegisterCallback("TerminateOnDivergence", func() graph.Callback { return &TerminateOnDivergence{Factor: 100} })
 }
 
 func monitorOf(name string) string {
@@ -99,16 +149,16 @@ func restore(m *graph.Model, w map[string][]float32) {
 // retries. A failed write when training is interrupted is returned, since
 // the run could not be resumed from it.
 type ModelCheckpoint struct {
-	Path         string
-	Monitor      string
-	SaveBestOnly bool
+	Path         string `json:"filepath"`
+	Monitor      string `json:"monitor"`
+	SaveBestOnly bool   `json:"save_best_only"`
 	// Log receives a line for each failed write (default os.Stderr).
-	Log io.Writer
+	Log io.Writer `json:"-"`
 
 	best    float64
 	started bool
 	// Failures counts the epoch-end writes that failed.
-	Failures int
+	Failures int `json:"-"`
 }
 
 // OnEpochEnd saves the trainer.

@@ -20,7 +20,7 @@ var ErrDiverged = errors.New("train: training diverged")
 type TerminateOnDivergence struct {
 	// Factor is how far above the starting loss a loss may go, 100 by
 	// default.
-	Factor float64
+	Factor float64 `json:"factor"`
 
 	ref     float64
 	started bool

@@ -30,10 +30,11 @@ import (
 // added after those already in it, in the columns of its header (or under a
 // new header if the file is empty or absent): use it when resuming a run.
 type CSVLogger struct {
-	Path string
-	// Separator between fields, ',' by default.
-	Separator rune
-	Append    bool
+	Path string `json:"filename"`
+	// Separator between fields, ',' by default (in a config, a rune's
+	// code: 44 is ',').
+	Separator rune `json:"separator"`
+	Append    bool `json:"append"`
 
 	keys    []string // metric columns, after "epoch"
 	started bool     // the file was opened once: later epochs append
@@ -122,8 +123,8 @@ func csvHeader(path string, sep rune) ([]string, error) {
 // infinities, which JSON cannot hold, as null. The file is written and
 // closed at each epoch's end; without Append the first epoch truncates it.
 type JSONLogger struct {
-	Path   string
-	Append bool
+	Path   string `json:"filename"`
+	Append bool   `json:"append"`
 
 	started bool
 }

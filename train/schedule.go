@@ -1,12 +1,10 @@
 package train
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"math"
-	"slices"
-	"strings"
 
 	"github.com/capa-ml/capa/graph"
 )
@@ -53,7 +51,7 @@ func (s StepDecay) Validate() error {
 type ExponentialDecay struct {
 	DecaySteps int     `json:"decay_steps"`
 	DecayRate  float64 `json:"decay_rate"`
-	Staircase  bool    `json:"staircase,omitempty"`
+	Staircase  bool    `json:"staircase"`
 }
 
 // LR returns base·DecayRate^(step/DecaySteps).
@@ -88,9 +86,9 @@ func (s ExponentialDecay) Validate() error {
 // warmup_target with it; WarmupFrom is then Keras's initial_learning_rate.
 type CosineDecay struct {
 	DecaySteps  int     `json:"decay_steps"`
-	Alpha       float64 `json:"alpha,omitempty"`
-	WarmupSteps int     `json:"warmup_steps,omitempty"`
-	WarmupFrom  float64 `json:"warmup_from,omitempty"`
+	Alpha       float64 `json:"alpha"`
+	WarmupSteps int     `json:"warmup_steps"`
+	WarmupFrom  float64 `json:"warmup_from"`
 }
 
 // LR returns the cosine-decayed rate, or the warmup's.
@@ -135,50 +133,91 @@ func (s CosineDecay) Validate() error {
 // (State.LearningRate); the callback's own counters are not (nor are Keras's
 // or EarlyStopping's), so a run resumed from a file starts counting afresh.
 // List it before ModelCheckpoint so that a checkpoint holds the reduced rate.
+//
+// NewReduceLROnPlateau returns Keras's defaults explicitly, after which
+// every field means what it holds (Patience 0 reduces at the first epoch
+// without improvement, MinDelta 0 counts any improvement); a configuration
+// is decoded over them. In a struct literal a zero Factor, Patience or
+// MinDelta means Keras's default.
 type ReduceLROnPlateau struct {
 	// Monitor is the metric, "val_loss" by default. Metrics whose name
 	// contains "acc" are maximized, others minimized.
-	Monitor string
+	Monitor string `json:"monitor"`
 	// Factor multiplies the rate at each reduction, 0.1 by default; it must
 	// be in (0, 1).
-	Factor float64
+	Factor float64 `json:"factor"`
 	// Patience is the number of epochs without improvement after which the
 	// rate is reduced, 10 by default.
-	Patience int
+	Patience int `json:"patience"`
 	// MinDelta is the smallest change that counts as an improvement, 1e-4
-	// by default (math.SmallestNonzeroFloat64 for, in effect, none).
-	MinDelta float64
+	// by default.
+	MinDelta float64 `json:"min_delta"`
 	// Cooldown is the number of epochs to wait after a reduction.
-	Cooldown int
+	Cooldown int `json:"cooldown"`
 	// MinLR is the lowest rate a reduction gives.
-	MinLR float64
+	MinLR float64 `json:"min_lr"`
 	// Log, if set, receives a line at each reduction (Keras's verbose=1).
-	Log io.Writer
+	Log io.Writer `json:"-"`
+
+	explicit bool // from NewReduceLROnPlateau: zero fields are zero
 
 	best     float64
 	started  bool
 	wait     int
 	cooldown int
 	// Reductions counts the reductions made so far.
-	Reductions int
+	Reductions int `json:"-"`
+}
+
+// NewReduceLROnPlateau returns Keras's defaults, explicitly: monitor
+// val_loss, factor 0.1, patience 10, min_delta 1e-4, no cooldown, min_lr 0.
+func NewReduceLROnPlateau() *ReduceLROnPlateau {
+	return &ReduceLROnPlateau{Monitor: "val_loss", Factor: 0.1, Patience: 10, MinDelta: 1e-4, explicit: true}
+}
+
+// eff returns the values the callback runs with.
+func (r *ReduceLROnPlateau) eff() ReduceLROnPlateau {
+	e := *r
+	e.Monitor = monitorOf(e.Monitor)
+	if !e.explicit {
+		e.Factor = or(e.Factor, 0.1)
+		e.MinDelta = or(e.MinDelta, 1e-4)
+		if e.Patience == 0 {
+			e.Patience = 10
+		}
+	}
+	return e
+}
+
+// MarshalJSON writes the values the callback runs with, every one
+// explicit.
+func (r *ReduceLROnPlateau) MarshalJSON() ([]byte, error) {
+	type plain ReduceLROnPlateau
+	e := r.eff()
+	return json.Marshal((*plain)(&e))
+}
+
+// Validate checks the factor, the patience, the cooldown, the minimum
+// delta and the minimum rate.
+func (r *ReduceLROnPlateau) Validate() error {
+	e := r.eff()
+	if !(e.Factor > 0 && e.Factor < 1) {
+		return fmt.Errorf("factor must be in (0, 1), got %v", e.Factor)
+	}
+	if e.Patience < 0 || e.Cooldown < 0 {
+		return fmt.Errorf("patience (%d) and cooldown (%d) must be at least 0", e.Patience, e.Cooldown)
+	}
+	return firstErr(nonNegative("min_delta", e.MinDelta), nonNegative("min_lr", e.MinLR))
 }
 
 // OnEpochEnd counts the epochs without improvement and lowers
 // m.State.LearningRate.
 func (r *ReduceLROnPlateau) OnEpochEnd(m *graph.Model, logs graph.Logs) error {
-	mon := monitorOf(r.Monitor)
-	factor := or(r.Factor, 0.1)
-	if !(factor > 0 && factor < 1) {
-		return fmt.Errorf("train: ReduceLROnPlateau: factor must be in (0, 1), got %v", r.Factor)
+	if err := r.Validate(); err != nil {
+		return fmt.Errorf("train: ReduceLROnPlateau: %w", err)
 	}
-	if r.Patience < 0 || r.Cooldown < 0 || !(r.MinDelta >= 0) || !(r.MinLR >= 0) {
-		return fmt.Errorf("train: ReduceLROnPlateau: patience (%d), cooldown (%d), min delta (%v) and min lr (%v) must be at least 0",
-			r.Patience, r.Cooldown, r.MinDelta, r.MinLR)
-	}
-	patience := r.Patience
-	if patience == 0 {
-		patience = 10
-	}
+	e := r.eff()
+	mon, factor, patience := e.Monitor, e.Factor, e.Patience
 	v, ok := logs[mon]
 	if !ok {
 		return fmt.Errorf("train: ReduceLROnPlateau monitors %q, which this run does not log (give validation data for val_ metrics)", mon)
@@ -194,14 +233,14 @@ func (r *ReduceLROnPlateau) OnEpochEnd(m *graph.Model, logs graph.Logs) error {
 		r.wait = 0
 	}
 	switch {
-	case better(mon, v, r.best, or(r.MinDelta, 1e-4)):
+	case better(mon, v, r.best, e.MinDelta):
 		r.best, r.wait = v, 0
 	case r.cooldown == 0:
 		r.wait++
 		old := m.State.LearningRate
-		if r.wait >= patience && old > r.MinLR {
-			m.State.LearningRate = max(old*factor, r.MinLR)
-			r.cooldown, r.wait = r.Cooldown, 0
+		if r.wait >= patience && old > e.MinLR {
+			m.State.LearningRate = max(old*factor, e.MinLR)
+			r.cooldown, r.wait = e.Cooldown, 0
 			r.Reductions++
 			if r.Log != nil {
 				fmt.Fprintf(r.Log, "Epoch %d: ReduceLROnPlateau reducing learning rate to %v.\n", m.State.Epoch, m.State.LearningRate)
@@ -211,42 +250,9 @@ func (r *ReduceLROnPlateau) OnEpochEnd(m *graph.Model, logs graph.Logs) error {
 	return nil
 }
 
-var schedules = map[string]func() graph.Schedule{}
-
-// RegisterSchedule makes a learning-rate schedule class known to
-// ScheduleFromConfig (and so to experiment configurations), as Keras's
-// serialization registry does; new returns a pointer with the defaults,
-// which JSON decodes the config into. It panics if the class is taken.
-func RegisterSchedule(class string, new func() graph.Schedule) {
-	if _, dup := schedules[class]; dup {
-		panic("train: schedule " + class + " registered twice")
-	}
-	schedules[class] = new
-}
-
 func init() {
-	RegisterSchedule("StepDecay", func() graph.Schedule { return &StepDecay{} })
-	RegisterSchedule("ExponentialDecay", func() graph.Schedule { return &ExponentialDecay{} })
-	RegisterSchedule("CosineDecay", func() graph.Schedule { return &CosineDecay{} })
-}
-
-// ScheduleFromConfig returns a registered schedule from its class name and
-// JSON config (unknown fields are an error), validated.
-func ScheduleFromConfig(class string, config []byte) (graph.Schedule, error) {
-	f, ok := schedules[class]
-	if !ok {
-		return nil, fmt.Errorf("train: unknown schedule %q (known: %s)", class, strings.Join(slices.Sorted(maps.Keys(schedules)), ", "))
-	}
-	s := f()
-	if len(config) > 0 {
-		if err := graph.StrictJSON(config, s); err != nil {
-			return nil, fmt.Errorf("train: schedule %s config: %w", class, err)
-		}
-	}
-	if v, ok := s.(interface{ Validate() error }); ok {
-		if err := v.Validate(); err != nil {
-			return nil, err
-		}
-	}
-	return s, nil
+	graph.RegisterSchedule("StepDecay", func() graph.Schedule { return &StepDecay{} })
+	graph.RegisterSchedule("ExponentialDecay", func() graph.Schedule { return &ExponentialDecay{} })
+	graph.RegisterSchedule("CosineDecay", func() graph.Schedule { return &CosineDecay{} })
+	graph.RegisterCallback("ReduceLROnPlateau", func() graph.Callback { return NewReduceLROnPlateau() })
 }

@@ -253,7 +253,7 @@ func TestFitDataErrors(t *testing.T) {
 	_, err := tr.FitContext(context.Background(), d, graph.FitOptions{BatchSize: -1, Progress: io.Discard})
 	utWantErr(t, "negative batch", err, "-1")
 	err = utCompileErr(utMLP(t, 1, false), &SGD{LearningRate: -1}, SparseCategoricalCrossentropy{})
-	utWantErr(t, "negative learning rate", err, "learning rate", "-1")
+	utWantErr(t, "negative learning rate", err, "learning_rate", "-1")
 	err = utCompileErr(nil, &SGD{}, SparseCategoricalCrossentropy{})
 	utWantErr(t, "nil model", err, "model")
 }
