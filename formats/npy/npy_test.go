@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/capa-ml/capa/internal/fulltest"
@@ -57,6 +58,18 @@ func TestErrors(t *testing.T) {
 	}
 	if err := Write(&b, []int{3}, []float32{1}); err == nil {
 		t.Error("wrong length accepted")
+	}
+	// Found by FuzzRead: a header declaring 2^29 values, followed by
+	// four bytes, once allocated 2 GB before finding the data short.
+	huge := rawSeed(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (32768, 16384), }\n", 1)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, _, err := Read(bytes.NewReader(huge), -1); !errors.Is(err, ErrFormat) {
+		t.Errorf("huge shape, short data: %v", err)
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+		t.Errorf("huge shape, short data: allocated %d MB before failing", grew>>20)
 	}
 }
 
