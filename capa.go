@@ -38,6 +38,13 @@ func SequentialSeed(seed uint64, layers ...graph.Layer) (*Model, error) {
 	return graph.SequentialSeed(seed, layers...)
 }
 
+// Functional makes a model of the layers between inputs and outputs
+// (Keras's keras.Model(inputs, outputs)): see graph.NewInput and
+// graph.Apply.
+func Functional(inputs, outputs []*graph.Tensor) (*Model, error) {
+	return graph.Functional(inputs, outputs)
+}
+
 // Load reads a model saved by Model.Save (Keras's load_model); a compiled
 // model comes back compiled, ready to evaluate or to continue training
 // where it stopped. This package imports every package of Capa that

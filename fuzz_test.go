@@ -68,6 +68,14 @@ func modelSeeds(t testing.TB) [][]byte {
 		&graph.AveragePooling2D{PoolSize: [2]int{2, 2}, Strides: [2]int{1, 1}},
 		&graph.Flatten{}, &graph.Activation{Activation: "tanh"}, &graph.Dense{Units: 1})
 	save(m, err, &train.SGD{LearningRate: 0.1, Momentum: 0.9})
+	// A Functional model: two inputs, a shared layer, merges.
+	p, q := graph.NewInput(2, 2, 1), graph.NewInput(2, 2, 1)
+	shared := &graph.Conv2D{Filters: 1, KernelSize: [2]int{1, 1}}
+	x, y := graph.Apply(shared, p), graph.Apply(shared, q)
+	z := graph.Apply(&graph.Concatenate{}, graph.Apply(&graph.Add{}, x, y), graph.Apply(&graph.Maximum{}, x, y))
+	z = graph.Apply(&graph.GlobalMaxPooling2D{}, z)
+	m, err = graph.FunctionalSeed(4, []*graph.Tensor{p, q}, []*graph.Tensor{z})
+	save(m, err, nil)
 
 	// Mutations: a newer version, a weight of the wrong shape, an extra
 	// tensor, an architecture that does not parse.
@@ -140,15 +148,15 @@ func checkRead(t *testing.T, b []byte) {
 	if _, err := json.Marshal(spec); err != nil {
 		t.Fatalf("marshaling the spec of a loaded model: %v", err)
 	}
-	n := 1
-	for _, d := range spec.Input {
-		n *= d
+	var xs [][]float32
+	for _, s := range m.Inputs() {
+		xs = append(xs, make([]float32, s.Size()))
 	}
-	y, err := m.Predict(make([]float32, n), 1)
+	ys, err := m.PredictInputs(xs, 1)
 	if err != nil {
 		t.Fatalf("Predict on a loaded model: %v", err)
 	}
-	if len(y) != m.OutputShape().Size() {
+	if y := ys[0]; len(y) != m.OutputShape().Size() {
 		t.Fatalf("Predict gave %d values, the output shape is %v", len(y), m.OutputShape())
 	}
 }
@@ -202,7 +210,7 @@ func TestModelSeeds(t *testing.T) {
 			t.Errorf("seed %d is %d bytes, want a small seed", i, len(b))
 		}
 		_, err := graph.ReadModel(bytes.NewReader(b), int64(len(b)), "seed")
-		if (err == nil) != (i < 4) {
+		if (err == nil) != (i < 5) { // five saved models, then the mutations
 			t.Errorf("seed %d: error %v", i, err)
 		}
 	}

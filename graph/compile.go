@@ -241,6 +241,9 @@ func (m *Model) compile(k compiledKey) (*compiled, error) {
 		if m.loss == nil {
 			return nil, fmt.Errorf("graph: model %q has no loss: call Compile first", m.Name)
 		}
+		if len(m.outputs) > 1 {
+			return nil, fmt.Errorf("graph: model %q has %d outputs: training and evaluating with one loss per output is not supported yet (Predict works)", m.Name, len(m.outputs))
+		}
 		s.target = tensor.New(tensor.WithShape(outShape.WithBatch(k.batch)...), tensor.Of(tensor.Float32))
 		tn := G.NodeFromAny(gr.G, s.target, G.WithName("target"))
 		loss, err := m.loss.Build(gr.Output(), tn)

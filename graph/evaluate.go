@@ -12,7 +12,7 @@ func (m *Model) Evaluate(d Data, batch int) (Report, error) {
 	if m.loss == nil {
 		return Report{}, fmt.Errorf("graph: Evaluate needs a loss: call Compile first (the optimizer may be nil)")
 	}
-	in, k := m.input.Size(), m.OutputShape().Size()
+	in, k := m.inputSizes(), m.OutputShape().Size()
 	ls := m.loss.LabelSize(k)
 	if batch < 1 {
 		batch = 32

@@ -89,3 +89,42 @@ func ExampleSpec() {
 	// Conv2D {"trainable":true,"filters":32,"kernel_size":[5,5],"strides":[1,1],"padding":"valid","activation":"relu","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null}
 	// *graph.Conv2D 32
 }
+
+// A residual block with Keras's Functional API: symbolic tensors from
+// NewInput, layers applied with Apply, the model made by Functional.
+func ExampleFunctional() {
+	in := graph.NewInput(8, 8, 1)
+	x := graph.Apply(&graph.Conv2D{Filters: 4, KernelSize: [2]int{3, 3}, Padding: "same", Activation: "relu"}, in)
+	y := graph.Apply(&graph.Conv2D{Filters: 4, KernelSize: [2]int{3, 3}, Padding: "same"}, x)
+	y = graph.Apply(&graph.Add{}, x, y) // the shortcut
+	y = graph.Apply(&graph.GlobalAveragePooling2D{}, y)
+	out := graph.Apply(&graph.Dense{Units: 3, Activation: "softmax"}, y)
+	m, err := graph.Functional([]*graph.Tensor{in}, []*graph.Tensor{out})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Print(m.Summary())
+	// Output:
+	// Model: "functional"
+	// _______________________________________________________________________________________________________________________
+	//  Layer (type)                                       Output Shape         Param #     Connected to
+	// =======================================================================================================================
+	//  input_layer (InputLayer)                           [(None, 8, 8, 1)]    0           []
+	//
+	//  conv2d (Conv2D)                                    (None, 8, 8, 4)      40          ['input_layer[0][0]']
+	//
+	//  conv2d_1 (Conv2D)                                  (None, 8, 8, 4)      148         ['conv2d[0][0]']
+	//
+	//  add (Add)                                          (None, 8, 8, 4)      0           ['conv2d[0][0]',
+	//                                                                                       'conv2d_1[0][0]']
+	//
+	//  global_average_pooling2d (GlobalAveragePooling2D)  (None, 4)            0           ['add[0][0]']
+	//
+	//  dense (Dense)                                      (None, 3)            15          ['global_average_pooling2d[0][0]']
+	// =======================================================================================================================
+	// Total params: 203
+	// Trainable params: 203
+	// Non-trainable params: 0
+	// _______________________________________________________________________________________________________________________
+}

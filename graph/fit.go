@@ -190,20 +190,32 @@ func checkLabels(loss Loss, d Data, k int) error {
 // run feeds samples idx (or a contiguous range when idx is nil, from lo),
 // transformed by aug if not nil, and runs s; it returns the batch's loss.
 func (m *Model) run(s *compiled, d Data, idx []int, lo int, labels []float32, aug BatchTransform) (float64, error) {
-	in := m.input.Size()
 	ls := m.loss.LabelSize(s.outSize)
-	x := s.r.Input() // gathered straight into the graph's input
-	b := len(x) / in
+	b := s.r.Batch
+	for k, ni := range m.inputs {
+		in := m.nodes[ni].shape.Size()
+		x, src := s.r.InputN(k), d.input(k) // gathered straight into the graph's input
+		for i := 0; i < b; i++ {
+			j := lo + i
+			if idx != nil {
+				j = idx[i]
+			}
+			copy(x[i*in:(i+1)*in], src[j*in:(j+1)*in])
+		}
+	}
 	labels = labels[:0]
 	for i := 0; i < b; i++ {
 		j := lo + i
 		if idx != nil {
 			j = idx[i]
 		}
-		copy(x[i*in:(i+1)*in], d.X[j*in:(j+1)*in])
 		labels = append(labels, d.Y[j*ls:(j+1)*ls]...)
 	}
 	if aug != nil {
+		if len(m.inputs) > 1 {
+			return 0, fmt.Errorf("graph: augmentation of a model with %d inputs is not supported", len(m.inputs))
+		}
+		x := s.r.Input()
 		if err := aug.Apply(x, b, m.input); err != nil {
 			return 0, fmt.Errorf("graph: augmenting a batch: %w", err)
 		}
@@ -250,7 +262,7 @@ func (m *Model) FitContext(ctx context.Context, d Data, o FitOptions) (History, 
 	if m.loss == nil || m.optimizer == nil {
 		return m.State.History, fmt.Errorf("graph: Fit needs a model compiled with an optimizer and a loss: call Compile first")
 	}
-	in, ls := m.input.Size(), m.loss.LabelSize(m.OutputShape().Size())
+	in, ls := m.inputSizes(), m.loss.LabelSize(m.OutputShape().Size())
 	if o.Epochs == 0 {
 		o.Epochs = 1
 	}

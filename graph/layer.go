@@ -42,6 +42,19 @@ type Layer interface {
 	base() *Base
 }
 
+// MultiInput is implemented by layers that take several inputs, such as
+// the merge layers (Add, Concatenate): the model calls BuildMulti and
+// CallMulti instead of Build and Call, with the inputs in the order they
+// were given to Apply.
+type MultiInput interface {
+	Layer
+	// BuildMulti checks the input shapes (per sample) and returns the
+	// output shape, as Build does for one input.
+	BuildMulti(in []Shape, rng *rand.Rand) (Shape, error)
+	// CallMulti applies the layer to xs in c's graph.
+	CallMulti(c *Ctx, xs []*G.Node) (*G.Node, error)
+}
+
 // Stateful is implemented by layers that carry random state (Dropout), so a
 // resumed training run continues the same random sequence.
 type Stateful interface {
@@ -62,6 +75,13 @@ type Base struct {
 	params  []*Param
 	inShape Shape
 	built   bool
+
+	// Set by Apply (functional.go), which builds a layer before its model
+	// exists (Functional builds it again, named and seeded): the input
+	// shapes and output shape of its first application.
+	applied  bool
+	inShapes []Shape
+	outShape Shape
 }
 
 func (b *Base) base() *Base { return b }
@@ -141,6 +161,50 @@ func Classes() []string { return layerClasses.names() }
 type LayerSpec struct {
 	Class  string          `json:"class_name"`
 	Config json.RawMessage `json:"config"`
+	// In a Functional model's spec: the layer's name (as in its config)
+	// and, for each application of the layer, the tensors it is applied
+	// to (Keras's "inbound_nodes"; none for an InputLayer).
+	Name         string      `json:"name,omitempty"`
+	InboundNodes [][]NodeRef `json:"inbound_nodes,omitempty"`
+}
+
+// NodeRef names a tensor of a Functional model as Keras's config does:
+// the output of application Node of layer Layer (Tensor is always 0: a
+// layer has one output). In JSON it is Keras's ["name", node, tensor, {}].
+type NodeRef struct {
+	Layer  string
+	Node   int
+	Tensor int
+}
+
+// MarshalJSON writes ["name", node, tensor, {}].
+func (r NodeRef) MarshalJSON() ([]byte, error) {
+	return json.Marshal([]any{r.Layer, r.Node, r.Tensor, struct{}{}})
+}
+
+// UnmarshalJSON reads ["name", node, tensor] with an optional fourth
+// element (Keras's call arguments, which must be empty).
+func (r *NodeRef) UnmarshalJSON(b []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil || len(raw) < 3 || len(raw) > 4 {
+		return fmt.Errorf("graph: a node reference is [\"layer\", node, tensor], got %s", b)
+	}
+	if err := json.Unmarshal(raw[0], &r.Layer); err != nil {
+		return fmt.Errorf("graph: node reference %s: layer name: %w", b, err)
+	}
+	if err := json.Unmarshal(raw[1], &r.Node); err != nil || r.Node < 0 {
+		return fmt.Errorf("graph: node reference %s: bad node index", b)
+	}
+	if err := json.Unmarshal(raw[2], &r.Tensor); err != nil || r.Tensor != 0 {
+		return fmt.Errorf("graph: node reference %s: tensor index must be 0 (a layer has one output)", b)
+	}
+	if len(raw) == 4 {
+		var kw map[string]json.RawMessage
+		if err := json.Unmarshal(raw[3], &kw); err != nil || len(kw) > 0 {
+			return fmt.Errorf("graph: node reference %s: call arguments are not supported", b)
+		}
+	}
+	return nil
 }
 
 // Spec serializes a layer's configuration in Keras's keys, every default

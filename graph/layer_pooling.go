@@ -6,6 +6,7 @@ import (
 
 	"github.com/capa-ml/capa/internal/engine"
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 )
 
 // poolDefaults applies a pooling layer's defaults: pool 2x2, strides =
@@ -128,4 +129,35 @@ func (l *GlobalAveragePooling2D) Build(in Shape, _ *rand.Rand) (Shape, error) {
 // Call averages x (N, H, W, C) to (N, C).
 func (l *GlobalAveragePooling2D) Call(_ *Ctx, x *G.Node) (*G.Node, error) {
 	return engine.GlobalAvgPool2D(x)
+}
+
+// GlobalMaxPooling2D takes each channel's maximum over the whole map:
+// (H, W, C) -> (C).
+type GlobalMaxPooling2D struct{ Base }
+
+func init() {
+	Register("GlobalMaxPooling2D", func() Layer { return &GlobalMaxPooling2D{} })
+}
+
+// Class returns "GlobalMaxPooling2D".
+func (l *GlobalMaxPooling2D) Class() string { return "GlobalMaxPooling2D" }
+
+// Build checks the input is (H, W, C).
+func (l *GlobalMaxPooling2D) Build(in Shape, _ *rand.Rand) (Shape, error) {
+	if len(in) != 3 {
+		return nil, fmt.Errorf("GlobalMaxPooling2D needs (height, width, channels) input, got %v", in)
+	}
+	return Shape{in[2]}, nil
+}
+
+// Call takes the maximum of x (N, H, W, C) over H and W: (N, C), as one
+// max pool over the whole map (Capa's pooling kernel, forward and
+// backward).
+func (l *GlobalMaxPooling2D) Call(_ *Ctx, x *G.Node) (*G.Node, error) {
+	s := x.Shape()
+	y, err := engine.MaxPool2D(x, [2]int{s[1], s[2]}, [2]int{s[1], s[2]}, [4]int{})
+	if err != nil {
+		return nil, err
+	}
+	return G.Reshape(y, tensor.Shape{s[0], s[3]})
 }

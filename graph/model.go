@@ -13,20 +13,30 @@ import (
 // that the same program builds the same model.
 const DefaultSeed = 1
 
-// Model is Capa's one model type: a sequential stack of layers with its
-// weights and, once compiled, its optimizer, loss and training state. It is
-// built as layers are added: every layer knows its input and output shapes,
-// and its weights exist. Model.Graph turns it into a Gorgonia expression
-// graph; Fit, Evaluate and Predict run such graphs from one cache.
+// Model is Capa's one model type: a directed acyclic graph of layers
+// (Sequential: a chain; Functional: any graph, with several inputs and
+// outputs and shared layers) with its weights and, once compiled, its
+// optimizer, loss and training state. Every layer knows its input and
+// output shapes, and its weights exist. Model.Graph turns it into a
+// Gorgonia expression graph; Fit, Evaluate and Predict run such graphs from
+// one cache.
 type Model struct {
-	// Name is the model's name, "sequential" by default.
+	// Name is the model's name, "sequential" or "functional" by default.
 	Name string
 
 	seed   uint64
-	layers []Layer
-	shapes []Shape // output shape of each layer
-	input  Shape
+	layers []Layer        // the layers (not the inputs), in order of first use
+	shapes []Shape        // output shape of each layer (its first application)
+	input  Shape          // shape of the first input
 	count  map[string]int // names generated so far, by prefix
+
+	// The graph: every application of a layer, each after its inbound
+	// nodes (functional.go). A Sequential model is the chain input,
+	// layers[0], layers[1], ...
+	nodes      []node
+	inputs     []int // nodes of the model's inputs
+	outputs    []int // nodes of the model's outputs
+	functional bool
 
 	limits         *Limits // nil: DefaultLimits
 	nParams, nActs int64   // running totals checked against the limits
@@ -73,6 +83,9 @@ func (m *Model) Add(l Layer) error {
 	if b.built {
 		return fmt.Errorf("graph: layer %q (%s) already belongs to a model", b.Name, l.Class())
 	}
+	if m.functional {
+		return fmt.Errorf("graph: Add appends to a Sequential model; model %q is Functional", m.Name)
+	}
 	if in, ok := l.(*InputLayer); ok {
 		if m.input != nil {
 			return fmt.Errorf("graph: Input must be the first layer, got it at position %d", len(m.layers)+1)
@@ -85,10 +98,18 @@ func (m *Model) Add(l Layer) error {
 		}
 		m.input = Shape(in.Shape).Clone()
 		b.built = true
+		m.inputs, m.outputs = []int{0}, []int{0}
+		m.nodes = []node{{layer: in, shape: m.input.Clone()}}
 		return nil
 	}
 	if m.input == nil {
 		return fmt.Errorf("graph: the first layer must be graph.Input(h, w, c), got %s", l.Class())
+	}
+	if _, ok := l.(MultiInput); ok {
+		return fmt.Errorf("graph: layer %s takes several inputs: use it in a Functional model", l.Class())
+	}
+	if b.applied {
+		return fmt.Errorf("graph: layer %q (%s) was applied to tensors: use it in a Functional model", b.Name, l.Class())
 	}
 	l.SetDefaults()
 	if err := l.Validate(); err != nil {
@@ -130,6 +151,8 @@ func (m *Model) Add(l Layer) error {
 	}
 	m.layers = append(m.layers, l)
 	m.shapes = append(m.shapes, out)
+	m.nodes = append(m.nodes, node{layer: l, in: []int{m.outputs[0]}, shape: out.Clone()})
+	m.outputs = []int{len(m.nodes) - 1}
 	// Graphs built before this layer existed are stale.
 	m.cache.reset()
 	return nil
@@ -144,8 +167,8 @@ func (m *Model) uniqueName(prefix string) string {
 			name = fmt.Sprintf("%s_%d", prefix, n)
 		}
 		taken := false
-		for _, o := range m.layers {
-			if o.base().Name == name {
+		for _, nd := range m.nodes {
+			if nd.layer.base().Name == name {
 				taken = true
 			}
 		}
@@ -161,12 +184,13 @@ func (m *Model) Seed() uint64 { return m.seed }
 // InputShape is the per-sample input shape (H, W, C).
 func (m *Model) InputShape() Shape { return m.input.Clone() }
 
-// OutputShape is the per-sample output shape of the last layer.
+// OutputShape is the per-sample shape of the model's (first) output: the
+// last layer's of a Sequential model.
 func (m *Model) OutputShape() Shape {
-	if len(m.shapes) == 0 {
+	if len(m.outputs) == 0 {
 		return m.input.Clone()
 	}
-	return m.shapes[len(m.shapes)-1].Clone()
+	return m.nodes[m.outputs[0]].shape.Clone()
 }
 
 // Layers returns the layers after the Input, in order.
@@ -220,6 +244,9 @@ func (m *Model) CountParams() (trainable, nonTrainable int) {
 // and class, its output shape in Keras notation and its number of weights,
 // then the total, trainable and non-trainable counts.
 func (m *Model) Summary() string {
+	if m.functional {
+		return m.functionalSummary()
+	}
 	var b strings.Builder
 	names := make([]string, len(m.layers))
 	w1, w2 := len("Layer (type)"), len("Output Shape")
@@ -263,11 +290,16 @@ func commas(n int) string {
 // size and mode.
 type Graph struct {
 	*Ctx
-	// X is the input node, (Batch, H, W, C); feed it with Feed.
+	// X is the (first) input node, (Batch, H, W, C); feed it with Feed.
 	X *G.Node
-	// Out is the model's output node, (Batch, out...).
+	// Xs are the input nodes, one per model input (X is Xs[0]).
+	Xs []*G.Node
+	// Out is the model's (first) output node, (Batch, out...).
 	Out *G.Node
-	// Outputs[i] is the output node of the model's layer i (Layers()[i]),
+	// Outs are the output nodes, one per model output (Out is Outs[0]).
+	Outs []*G.Node
+	// Outputs[i] is the output node of the model's layer i (Layers()[i];
+	// of its first application when the layer is shared),
 	// (Batch, LayerOutputShape(i)...): the node its Call returned, which may
 	// be shared with the next layer (a Dropout in inference returns its
 	// input) and whose pre-activation may not exist (fused ops).
@@ -275,7 +307,7 @@ type Graph struct {
 	// Batch is the fixed batch size of this graph.
 	Batch int
 
-	x *tensor.Dense
+	xs []*tensor.Dense
 }
 
 // Graph builds the model's computation for batch samples into a new
@@ -290,32 +322,77 @@ func (m *Model) Graph(batch int, training bool) (*Graph, error) {
 	}
 	g := G.NewGraph()
 	c := NewCtx(g, training)
-	xt := tensor.New(tensor.WithShape(m.input.WithBatch(batch)...), tensor.Of(tensor.Float32))
-	x := G.NodeFromAny(g, xt, G.WithName("input"))
-	out := x
-	outputs := make([]*G.Node, 0, len(m.layers))
-	for _, l := range m.layers {
-		var err error
-		if out, err = l.Call(c, out); err != nil {
-			return nil, fmt.Errorf("graph: layer %q (%s): %w", l.base().Name, l.Class(), err)
+	gr := &Graph{Ctx: c, Batch: batch}
+	vals := make([]*G.Node, len(m.nodes))
+	for k, ni := range m.inputs {
+		xt := tensor.New(tensor.WithShape(m.nodes[ni].shape.WithBatch(batch)...), tensor.Of(tensor.Float32))
+		name := "input"
+		if k > 0 {
+			name = fmt.Sprintf("input_%d", k)
 		}
-		outputs = append(outputs, out)
+		vals[ni] = G.NodeFromAny(g, xt, G.WithName(name))
+		gr.xs = append(gr.xs, xt)
+		gr.Xs = append(gr.Xs, vals[ni])
 	}
-	return &Graph{Ctx: c, X: x, Out: out, Outputs: outputs, Batch: batch, x: xt}, nil
+	gr.Outputs = make([]*G.Node, 0, len(m.layers))
+	for i, nd := range m.nodes {
+		if vals[i] != nil {
+			continue // an input
+		}
+		// A fresh slice per node: Gorgonia keeps the one it is given as
+		// the node's children.
+		args := make([]*G.Node, 0, len(nd.in))
+		for _, j := range nd.in {
+			args = append(args, vals[j])
+		}
+		var out *G.Node
+		var err error
+		if mi, ok := nd.layer.(MultiInput); ok {
+			out, err = mi.CallMulti(c, args)
+		} else {
+			out, err = nd.layer.Call(c, args[0])
+		}
+		if err != nil {
+			return nil, fmt.Errorf("graph: layer %q (%s): %w", nd.layer.base().Name, nd.layer.Class(), err)
+		}
+		vals[i] = out
+		if nd.app == 0 {
+			gr.Outputs = append(gr.Outputs, out)
+		}
+	}
+	for _, ni := range m.outputs {
+		gr.Outs = append(gr.Outs, vals[ni])
+	}
+	gr.X, gr.Out = gr.Xs[0], gr.Outs[0]
+	return gr, nil
 }
 
-// Output returns the graph's output as its last layer declares it (for
+// Output returns the graph's (first) output as its layer declares it (for
 // losses).
 func (gr *Graph) Output() Output { return gr.Ctx.Output(gr.Out) }
 
 // Feed copies a batch of inputs, Batch*H*W*C values in NHWC order, into the
-// graph's input tensor.
+// graph's input tensor (of a model with one input; FeedInputs for several).
 func (gr *Graph) Feed(x []float32) error {
-	d := gr.x.Data().([]float32)
-	if len(x) != len(d) {
-		return fmt.Errorf("graph: feed %d values into an input of shape %v (%d values)", len(x), gr.x.Shape(), len(d))
+	if len(gr.xs) != 1 {
+		return fmt.Errorf("graph: feed one input into a model with %d inputs: use FeedInputs", len(gr.xs))
 	}
-	copy(d, x)
+	return gr.FeedInputs(x)
+}
+
+// FeedInputs copies a batch of each input, in the order of the model's
+// inputs, into the graph's input tensors.
+func (gr *Graph) FeedInputs(xs ...[]float32) error {
+	if len(xs) != len(gr.xs) {
+		return fmt.Errorf("graph: feed %d inputs into a model with %d", len(xs), len(gr.xs))
+	}
+	for i, x := range xs {
+		d := gr.xs[i].Data().([]float32)
+		if len(x) != len(d) {
+			return fmt.Errorf("graph: feed %d values into input %d of shape %v (%d values)", len(x), i, gr.xs[i].Shape(), len(d))
+		}
+		copy(d, x)
+	}
 	return nil
 }
 

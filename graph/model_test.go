@@ -298,18 +298,74 @@ func mtEveryClass() []graph.Layer {
 	}
 }
 
+// mtEveryMerge is a Functional model with every merge layer and
+// GlobalMaxPooling2D, a shared layer and two inputs.
+func mtEveryMerge(t *testing.T) *graph.Model {
+	t.Helper()
+	a, b := graph.NamedInput("left", 4, 4, 2), graph.NamedInput("right", 4, 4, 2)
+	shared := &graph.Conv2D{Filters: 2, KernelSize: [2]int{1, 1}}
+	x, y := graph.Apply(shared, a), graph.Apply(shared, b)
+	var ms []*graph.Tensor
+	for _, l := range []graph.Layer{&graph.Add{}, &graph.Subtract{}, &graph.Multiply{}, &graph.Average{}, &graph.Maximum{}, &graph.Minimum{}} {
+		ms = append(ms, graph.Apply(l, x, y))
+	}
+	z := graph.Apply(&graph.Concatenate{Axis: 3}, ms...)
+	z = graph.Apply(&graph.GlobalMaxPooling2D{}, z)
+	z = graph.Apply(&graph.Dense{Units: 2}, z)
+	m, err := graph.FunctionalSeed(9, []*graph.Tensor{a, b}, []*graph.Tensor{z})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Name = "every_merge"
+	return m
+}
+
+// mtRoundTrip checks that m's spec goes through JSON and rebuilds the
+// same model, weights included.
+func mtRoundTrip(t *testing.T, m *graph.Model) {
+	spec, err := m.Spec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := json.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back graph.ModelSpec
+	if err := json.Unmarshal(js, &back); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := back.Build()
+	if err != nil {
+		t.Fatalf("rebuild: %v\n%s", err, js)
+	}
+	spec2, err := m2.Spec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if js2, _ := json.Marshal(spec2); string(js) != string(js2) {
+		t.Errorf("spec changed through JSON:\n%s\n%s", js, js2)
+	}
+	if m.Summary() != m2.Summary() || m2.Name != m.Name || m2.Seed() != m.Seed() {
+		t.Errorf("summary, name or seed changed:\n%s\n%s", m.Summary(), m2.Summary())
+	}
+	mtSameWeights(t, m, m2)
+}
+
 func TestSpecRoundTrip(t *testing.T) {
 	m, err := graph.SequentialSeed(7, mtEveryClass()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.Name = "every_class"
+	fm := mtEveryMerge(t)
 	// Every class of this package is covered (package augment, linked in
 	// through capa, tests its own).
 	seen := map[string]bool{"InputLayer": true}
-	for _, l := range m.Layers() {
+	for _, l := range append(m.Layers(), fm.Layers()...) {
 		seen[l.Class()] = true
 	}
+	t.Run("functional", func(t *testing.T) { mtRoundTrip(t, fm) })
 	for _, c := range graph.Classes() {
 		l, err := graph.New(c)
 		if err != nil {

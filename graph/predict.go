@@ -19,7 +19,7 @@ type Runner struct {
 // (such as a loss and the gradient nodes returned by gorgonia.Grad). Only
 // what they depend on is computed.
 func NewRunner(gr *Graph, extra ...*G.Node) (*Runner, error) {
-	ex, err := engine.NewExecutor(gr.G, append([]*G.Node{gr.Out}, extra...)...)
+	ex, err := engine.NewExecutor(gr.G, append(append([]*G.Node(nil), gr.Outs...), extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -34,9 +34,12 @@ func (r *Runner) Run(x []float32) error {
 	return r.ex.Run()
 }
 
-// Input returns the graph's input values (Batch samples, NHWC) to be
-// filled in place before Exec, saving the copy Run makes.
-func (r *Runner) Input() []float32 { return r.x.Data().([]float32) }
+// Input returns the graph's (first) input values (Batch samples, NHWC) to
+// be filled in place before Exec, saving the copy Run makes.
+func (r *Runner) Input() []float32 { return r.xs[0].Data().([]float32) }
+
+// InputN returns the values of the model's input i, as Input does.
+func (r *Runner) InputN(i int) []float32 { return r.xs[i].Data().([]float32) }
 
 // Exec runs the graph once on the current contents of Input.
 func (r *Runner) Exec() error { return r.ex.Run() }
@@ -44,10 +47,13 @@ func (r *Runner) Exec() error { return r.ex.Run() }
 // Value returns the value of a node after Run (valid until the next Run).
 func (r *Runner) Value(n *G.Node) (G.Value, error) { return r.ex.Value(n) }
 
-// Output returns the values of the output node after Run (valid until the
-// next Run).
-func (r *Runner) Output() []float32 {
-	v, err := r.ex.Value(r.Out)
+// Output returns the values of the (first) output node after Run (valid
+// until the next Run).
+func (r *Runner) Output() []float32 { return r.OutputN(0) }
+
+// OutputN returns the values of the model's output i after Run.
+func (r *Runner) OutputN(i int) []float32 {
+	v, err := r.ex.Value(r.Outs[i])
 	if err != nil {
 		return nil
 	}
@@ -63,32 +69,73 @@ func (r *Runner) Close() { r.ex = nil }
 // batch runs through a graph of its own size, so every sample is covered.
 // Predict needs no Compile. It is safe for concurrent use, and parallel:
 // each call runs on a compiled graph of its own, taken from the model's
-// pool and given back (the weights are shared, read only).
+// pool and given back (the weights are shared, read only). A model with
+// several inputs or outputs is run with PredictInputs.
 func (m *Model) Predict(x []float32, batch int) ([]float32, error) {
 	if m.input == nil {
 		return nil, fmt.Errorf("graph: model %q has no Input", m.Name)
 	}
-	in, out := m.input.Size(), m.OutputShape().Size()
+	if len(m.inputs) != 1 || len(m.outputs) != 1 {
+		return nil, fmt.Errorf("graph: Predict: model %q has %d inputs and %d outputs: use PredictInputs", m.Name, len(m.inputs), len(m.outputs))
+	}
+	res, err := m.PredictInputs([][]float32{x}, batch)
+	if err != nil {
+		return nil, err
+	}
+	return res[0], nil
+}
+
+// PredictInputs is Predict for a model with any number of inputs and
+// outputs: xs[i] holds the n samples of input i, and the result one slice
+// per output.
+func (m *Model) PredictInputs(xs [][]float32, batch int) ([][]float32, error) {
+	if m.input == nil {
+		return nil, fmt.Errorf("graph: model %q has no Input", m.Name)
+	}
 	if batch < 1 {
 		return nil, fmt.Errorf("graph: batch size must be positive, got %d", batch)
 	}
-	if len(x)%in != 0 {
-		return nil, fmt.Errorf("graph: Predict: %d input values are not a whole number of %v samples", len(x), m.input)
+	ins, outs := m.Inputs(), m.Outputs()
+	if len(xs) != len(ins) {
+		return nil, fmt.Errorf("graph: Predict: %d inputs for a model with %d", len(xs), len(ins))
 	}
-	n := len(x) / in
-	res := make([]float32, 0, n*out)
+	n := -1
+	for i, x := range xs {
+		in := ins[i].Size()
+		if len(x)%in != 0 {
+			return nil, fmt.Errorf("graph: Predict: %d input values are not a whole number of %v samples", len(x), ins[i])
+		}
+		if n >= 0 && len(x)/in != n {
+			return nil, fmt.Errorf("graph: Predict: input %d has %d samples, input 0 has %d", i, len(x)/in, n)
+		}
+		n = len(x) / in
+	}
+	res := make([][]float32, len(outs))
+	for j, o := range outs {
+		res[j] = make([]float32, 0, n*o.Size())
+	}
+	feed := make([][]float32, len(xs))
 	for i := 0; i < n; i += batch {
 		b := min(batch, n-i)
+		for j, x := range xs {
+			in := ins[j].Size()
+			feed[j] = x[i*in : (i+b)*in]
+		}
 		k := compiledKey{batch: b}
 		s, gen, err := m.take(k)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.r.Run(x[i*in : (i+b)*in]); err != nil {
+		if err := s.r.FeedInputs(feed...); err == nil {
+			err = s.r.Exec()
+		}
+		if err != nil {
 			m.give(k, s, gen)
 			return nil, err
 		}
-		res = append(res, s.r.Output()...)
+		for j := range outs {
+			res[j] = append(res[j], s.r.OutputN(j)...)
+		}
 		m.give(k, s, gen)
 	}
 	return res, nil

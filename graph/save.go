@@ -15,8 +15,15 @@ import (
 // writes; it reads this version and older ones. Version 2 writes layer
 // configurations in Keras's keys with every default explicit ("use_bias",
 // "trainable", initializers as {"class_name", "config"}); version 1 wrote
-// Capa's keys ("no_bias", "frozen") and omitted defaults.
-const FormatVersion = 2
+// Capa's keys ("no_bias", "frozen") and omitted defaults. Version 3 adds
+// Functional models (every layer with its "inbound_nodes", the model's
+// "input_layers" and "output_layers", as Keras's functional config);
+// Sequential models are still written as version 2, so that older Capas
+// read them.
+const FormatVersion = 3
+
+// sequentialVersion is the version written for Sequential models.
+const sequentialVersion = 2
 
 // ErrVersion is returned when a model file was written by a newer Capa.
 var ErrVersion = errors.New("graph: model file format version not supported")
@@ -67,7 +74,11 @@ func (m *Model) Save(path string, opts ...SaveOption) error {
 	if err != nil {
 		return fmt.Errorf("graph: save %s: %w", path, err)
 	}
-	meta := map[string]string{MetaFormat: "capa", MetaVersion: strconv.Itoa(FormatVersion), MetaModel: string(arch)}
+	version := FormatVersion
+	if !m.functional {
+		version = sequentialVersion
+	}
+	meta := map[string]string{MetaFormat: "capa", MetaVersion: strconv.Itoa(version), MetaModel: string(arch)}
 	tensors := map[string]safetensors.Tensor{}
 	for _, p := range m.Params() {
 		tensors[p.Name] = safetensors.F32(p.Shape(), p.Data())

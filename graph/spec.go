@@ -12,12 +12,20 @@ type ModelSpec struct {
 	Input  []int       `json:"input_shape"`
 	Layers []LayerSpec `json:"layers"`
 	// BuildShapes records each layer's input shape, so a loader can check
-	// that the rebuilt model has the weights it expects.
+	// that the rebuilt model has the weights it expects (Sequential).
 	BuildShapes [][]int `json:"build_shapes"`
+	// A Functional model lists every layer in Layers, its inputs first,
+	// each with its inbound nodes, and names its inputs and outputs here
+	// (Keras's functional config); Input is then its first input's shape.
+	InputLayers  []NodeRef `json:"input_layers,omitempty"`
+	OutputLayers []NodeRef `json:"output_layers,omitempty"`
 }
 
 // Spec returns the model's architecture.
 func (m *Model) Spec() (ModelSpec, error) {
+	if m.functional {
+		return m.functionalSpec()
+	}
 	s := ModelSpec{Name: m.Name, Seed: m.seed, Input: m.input.Clone()}
 	for _, l := range m.layers {
 		ls, err := Spec(l)
@@ -52,6 +60,9 @@ func (s ModelSpec) BuildLimits(lim Limits) (*Model, error) {
 // build makes the model; with deferAlloc its weights are declared and
 // checked but not allocated (see Model.allocate).
 func (s ModelSpec) build(lim Limits, deferAlloc bool) (*Model, error) {
+	if len(s.InputLayers) > 0 {
+		return s.buildFunctional(lim, deferAlloc)
+	}
 	m := &Model{Name: "sequential", seed: s.Seed, count: map[string]int{}, deferAlloc: deferAlloc}
 	m.SetLimits(lim)
 	if err := m.Add(Input(s.Input...)); err != nil {

@@ -45,3 +45,26 @@ func reluBackwardGeneric(d, y, g []float32) {
 		d[i] = math.Float32frombits(math.Float32bits(g[i]) &^ m)
 	}
 }
+
+// ConcatTo joins srcs along an axis: each source is outer blocks of
+// chunks[i] contiguous values, and dst is outer blocks of sum(chunks), the
+// sources' blocks one after the other (a concatenation along the axis
+// whose block sizes, times the inner dimensions, are chunks).
+func ConcatTo(dst []float32, srcs [][]float32, outer int, chunks []int) {
+	o := 0
+	for b := 0; b < outer; b++ {
+		for i, s := range srcs {
+			c := chunks[i]
+			copy(dst[o:o+c], s[b*c:(b+1)*c])
+			o += c
+		}
+	}
+}
+
+// SliceTo is ConcatTo's inverse for one source: it copies, from each of
+// outer blocks of total values in src, the chunk values at offset into dst.
+func SliceTo(dst, src []float32, outer, total, offset, chunk int) {
+	for b := 0; b < outer; b++ {
+		copy(dst[b*chunk:(b+1)*chunk], src[b*total+offset:b*total+offset+chunk])
+	}
+}
