@@ -246,15 +246,7 @@ func relErr(diff, norm float64) float64 {
 // golden weights by name. Every Capa weight needs a golden value and every
 // golden weight a Capa counterpart, of the same shape.
 func goldenModel(c *goldenCase) (*graph.Model, error) {
-	layers := []graph.Layer{graph.Input(c.InputShape...)}
-	for _, s := range c.Layers {
-		l, err := graph.FromSpec(s)
-		if err != nil {
-			return nil, err
-		}
-		layers = append(layers, l)
-	}
-	m, err := graph.SequentialSeed(1, layers...)
+	m, err := goldenArchitecture(c)
 	if err != nil {
 		return nil, err
 	}
@@ -280,6 +272,35 @@ func goldenModel(c *goldenCase) (*graph.Model, error) {
 		}
 	}
 	return m, nil
+}
+
+// goldenArchitecture builds a case's model: Sequential, or Functional when
+// its layers name their inbound nodes (the input is "input_layer", the
+// output the last layer).
+func goldenArchitecture(c *goldenCase) (*graph.Model, error) {
+	if len(c.Layers) > 0 && len(c.Layers[0].InboundNodes) > 0 {
+		in, err := json.Marshal(map[string]any{"name": "input_layer", "shape": c.InputShape})
+		if err != nil {
+			return nil, err
+		}
+		last := c.Layers[len(c.Layers)-1].Name
+		s := graph.ModelSpec{
+			Name: c.Name, Seed: 1, Input: c.InputShape,
+			Layers:       append([]graph.LayerSpec{{Class: "InputLayer", Config: in, Name: "input_layer"}}, c.Layers...),
+			InputLayers:  []graph.NodeRef{{Layer: "input_layer"}},
+			OutputLayers: []graph.NodeRef{{Layer: last}},
+		}
+		return s.Build()
+	}
+	layers := []graph.Layer{graph.Input(c.InputShape...)}
+	for _, s := range c.Layers {
+		l, err := graph.FromSpec(s)
+		if err != nil {
+			return nil, err
+		}
+		layers = append(layers, l)
+	}
+	return graph.SequentialSeed(1, layers...)
 }
 
 // trainingPass runs the model once in training mode on the case's batch
