@@ -116,6 +116,33 @@ type BatchCallback interface {
 	OnBatchEnd(m *Model, batch int, loss float64) error
 }
 
+// The optional hooks below complete Keras's Callback (on_train_begin,
+// on_epoch_begin, on_train_batch_begin, on_train_end); a Callback
+// implements those it needs. An error stops Fit and is returned.
+
+// TrainBeginner is called once when Fit starts.
+type TrainBeginner interface {
+	OnTrainBegin(m *Model) error
+}
+
+// EpochBeginner is called before each epoch (epoch counts from 0 over the
+// model's whole training, State.Epoch).
+type EpochBeginner interface {
+	OnEpochBegin(m *Model, epoch int) error
+}
+
+// BatchBeginner is called before each training batch (batch counts from
+// 0 within the epoch).
+type BatchBeginner interface {
+	OnBatchBegin(m *Model, batch int) error
+}
+
+// TrainEnder is called once when Fit ends without an error (after an
+// early stop too), with the last epoch's logs.
+type TrainEnder interface {
+	OnTrainEnd(m *Model, logs Logs) error
+}
+
 // InterruptHandler is an optional Callback ability: called when Fit is
 // interrupted, after the current batch (ModelCheckpoint saves then).
 type InterruptHandler interface {
@@ -321,6 +348,14 @@ func (m *Model) FitContext(ctx context.Context, d Data, o FitOptions) (History, 
 	}
 	labels := make([]float32, 0, o.BatchSize*ls)
 	nb := (d.N + o.BatchSize - 1) / o.BatchSize
+	for _, c := range o.Callbacks {
+		if h, ok := c.(TrainBeginner); ok {
+			if err := h.OnTrainBegin(m); err != nil {
+				return m.State.History, err
+			}
+		}
+	}
+	var logs Logs
 	for e := 0; e < o.Epochs && !m.State.Stop; e++ {
 		st := &m.State
 		if st.Batch > 0 && st.EpochShuffle != nil && (st.BatchSize != o.BatchSize || st.Samples0 != d.N) {
@@ -342,6 +377,13 @@ func (m *Model) FitContext(ctx context.Context, d Data, o FitOptions) (History, 
 		if !o.NoShuffle {
 			perm = rand.New(m.shuffle).Perm(d.N)
 		}
+		for _, c := range o.Callbacks {
+			if h, ok := c.(EpochBeginner); ok {
+				if err := h.OnEpochBegin(m, st.Epoch); err != nil {
+					return st.History, err
+				}
+			}
+		}
 		fmt.Fprintf(o.Progress, "Epoch %d/%d\n", st.Epoch+1, st.Epoch+o.Epochs-e)
 		bar := progress.New(o.Progress, nb)
 		start := time.Now()
@@ -352,6 +394,13 @@ func (m *Model) FitContext(ctx context.Context, d Data, o FitOptions) (History, 
 			var idx []int
 			if perm != nil {
 				idx = perm[lo : lo+b]
+			}
+			for _, c := range o.Callbacks {
+				if h, ok := c.(BatchBeginner); ok {
+					if err := h.OnBatchBegin(m, bi); err != nil {
+						return st.History, err
+					}
+				}
 			}
 			loss, h, n, err := m.trainBatch(d, idx, lo, labels, &o, bi, &lr)
 			if err != nil {
@@ -370,7 +419,7 @@ func (m *Model) FitContext(ctx context.Context, d Data, o FitOptions) (History, 
 				return st.History, interrupted()
 			}
 		}
-		logs := Logs{"loss": st.LossSum / float64(st.Samples), "accuracy": float64(st.Hits) / float64(max(st.Seen, 1))}
+		logs = Logs{"loss": st.LossSum / float64(st.Samples), "accuracy": float64(st.Hits) / float64(max(st.Seen, 1))}
 		if val != nil {
 			r, err := m.Evaluate(*val, max(o.BatchSize, 256))
 			if err != nil {
@@ -398,6 +447,13 @@ func (m *Model) FitContext(ctx context.Context, d Data, o FitOptions) (History, 
 		}
 		if ctx.Err() != nil && e+1 < o.Epochs {
 			return st.History, interrupted()
+		}
+	}
+	for _, c := range o.Callbacks {
+		if h, ok := c.(TrainEnder); ok {
+			if err := h.OnTrainEnd(m, logs); err != nil {
+				return m.State.History, err
+			}
 		}
 	}
 	return m.State.History, nil
