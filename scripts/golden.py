@@ -196,6 +196,18 @@ MERGES = {
 }
 
 
+# Keras 3's activations by name, in torch.
+ACTIVATIONS = {
+    "linear": lambda v: v, "relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
+    "softmax": lambda v: torch.softmax(v, dim=-1),
+    "relu6": F.relu6, "leaky_relu": lambda v: F.leaky_relu(v, 0.2), "elu": F.elu, "selu": F.selu,
+    "softplus": F.softplus, "softsign": F.softsign, "silu": F.silu, "swish": F.silu,
+    "hard_sigmoid": F.hardsigmoid, "hard_silu": F.hardswish, "hard_swish": F.hardswish,
+    "gelu": F.gelu, "gelu_approximate": lambda v: F.gelu(v, approximate="tanh"),
+    "mish": F.mish, "exponential": torch.exp,
+}
+
+
 class Model:
     """A Keras-semantics torch model interpreting Capa layer specs, NHWC;
     a Functional case's layers name their inputs ("inbound_nodes")."""
@@ -221,6 +233,8 @@ class Model:
                     shape = [max(d) for d in zip(*ins)]
             elif c == "GlobalMaxPooling2D":
                 shape = [shape[2]]
+            elif c in ("ReLU", "LeakyReLU", "ELU"):
+                pass
             elif c == "Conv2D":
                 kh, kw = cfg["kernel_size"]
                 cin = shape[2]
@@ -279,6 +293,14 @@ class Model:
                 x = MERGES[c](xs, cfg)
             elif c == "GlobalMaxPooling2D":
                 x = x.amax(dim=(1, 2))
+            elif c == "ReLU":
+                m = cfg.get("max_value") or math.inf
+                s, th = cfg.get("negative_slope", 0.0), cfg.get("threshold", 0.0)
+                x = torch.where(x >= m, torch.full_like(x, m), torch.where(x >= th, x, s * (x - th)))
+            elif c == "LeakyReLU":
+                x = F.leaky_relu(x, cfg.get("negative_slope", 0.3))
+            elif c == "ELU":
+                x = F.elu(x, cfg.get("alpha", 1.0))
             elif c == "Conv2D":
                 k = p[name + "/kernel"]
                 s = cfg.get("strides", [1, 1])
@@ -328,8 +350,7 @@ class Model:
                 pass
             if a in ("softmax", "sigmoid"):
                 logits, act = x, a
-            x = {"linear": lambda v: v, "relu": torch.relu, "tanh": torch.tanh,
-                 "sigmoid": torch.sigmoid, "softmax": lambda v: torch.softmax(v, dim=-1)}[a](x)
+            x = ACTIVATIONS[a](x)
             out[name] = x
             prev = name
         return x, logits, act, new_stats
@@ -535,6 +556,36 @@ CASES = [
                "minimum", "gated"),
             on(plain("GlobalMaxPooling2D", "global_max_pooling2d"), "concatenate"),
             on(dense("dense", 4, "softmax"), "global_max_pooling2d"),
+        ],
+        "runs": [("Adam", {"learning_rate": 0.01}, 2)],
+    },
+    {
+        # Every registered activation and the activation layers, as
+        # branches on one Dense, concatenated.
+        "name": "activations", "input_shape": [5], "batch": 4, "x_range": (-2.0, 2.0),
+        "loss": "sparse_categorical_crossentropy",
+        "layers": [
+            on(dense("dense", 6), "input_layer"),
+            on(plain("Activation", "act_relu6", activation="relu6"), "dense"),
+            on(plain("Activation", "act_leaky_relu", activation="leaky_relu"), "dense"),
+            on(plain("Activation", "act_elu", activation="elu"), "dense"),
+            on(plain("Activation", "act_selu", activation="selu"), "dense"),
+            on(plain("Activation", "act_softplus", activation="softplus"), "dense"),
+            on(plain("Activation", "act_softsign", activation="softsign"), "dense"),
+            on(plain("Activation", "act_silu", activation="silu"), "dense"),
+            on(plain("Activation", "act_swish", activation="swish"), "dense"),
+            on(plain("Activation", "act_hard_sigmoid", activation="hard_sigmoid"), "dense"),
+            on(plain("Activation", "act_hard_silu", activation="hard_silu"), "dense"),
+            on(plain("Activation", "act_hard_swish", activation="hard_swish"), "dense"),
+            on(plain("Activation", "act_gelu", activation="gelu"), "dense"),
+            on(plain("Activation", "act_gelu_approximate", activation="gelu_approximate"), "dense"),
+            on(plain("Activation", "act_mish", activation="mish"), "dense"),
+            on(plain("Activation", "act_exponential", activation="exponential"), "dense"),
+            on(plain("ReLU", "re_lu", max_value=1.5, negative_slope=0.1, threshold=-0.2), "dense"),
+            on(plain("LeakyReLU", "leaky_re_lu", negative_slope=0.25), "dense"),
+            on(plain("ELU", "elu_layer", alpha=0.7), "dense"),
+            on(plain("Concatenate", "concatenate"), "act_relu6", "act_leaky_relu", "act_elu", "act_selu", "act_softplus", "act_softsign", "act_silu", "act_swish", "act_hard_sigmoid", "act_hard_silu", "act_hard_swish", "act_gelu", "act_gelu_approximate", "act_mish", "act_exponential", "re_lu", "leaky_re_lu", "elu_layer"),
+            on(dense("dense_1", 3, "softmax"), "concatenate"),
         ],
         "runs": [("Adam", {"learning_rate": 0.01}, 2)],
     },
