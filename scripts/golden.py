@@ -233,8 +233,22 @@ class Model:
                     shape = [max(d) for d in zip(*ins)]
             elif c == "GlobalMaxPooling2D":
                 shape = [shape[2]]
-            elif c in ("ReLU", "LeakyReLU", "ELU"):
+            elif c in ("ReLU", "LeakyReLU", "ELU", "Rescaling"):
                 pass
+            elif c == "ZeroPadding2D":
+                (t, b), (l, r) = cfg["padding"]
+                shape = [shape[0] + t + b, shape[1] + l + r, shape[2]]
+            elif c == "Cropping2D":
+                (t, b), (l, r) = cfg["cropping"]
+                shape = [shape[0] - t - b, shape[1] - l - r, shape[2]]
+            elif c == "UpSampling2D":
+                sh, sw = cfg.get("size", [2, 2])
+                shape = [shape[0] * sh, shape[1] * sw, shape[2]]
+            elif c == "Reshape":
+                tgt = list(cfg["target_shape"])
+                if -1 in tgt:
+                    tgt[tgt.index(-1)] = math.prod(shape) // -math.prod(tgt)
+                shape = tgt
             elif c == "Conv2D":
                 kh, kw = cfg["kernel_size"]
                 cin = shape[2]
@@ -293,6 +307,19 @@ class Model:
                 x = MERGES[c](xs, cfg)
             elif c == "GlobalMaxPooling2D":
                 x = x.amax(dim=(1, 2))
+            elif c == "ZeroPadding2D":
+                (t, b), (l, r) = cfg["padding"]
+                x = F.pad(x.permute(0, 3, 1, 2), (l, r, t, b)).permute(0, 2, 3, 1)
+            elif c == "Cropping2D":
+                (t, b), (l, r) = cfg["cropping"]
+                x = x[:, t:x.shape[1] - b, l:x.shape[2] - r, :]
+            elif c == "UpSampling2D":
+                sh, sw = cfg.get("size", [2, 2])
+                x = x.repeat_interleave(sh, dim=1).repeat_interleave(sw, dim=2)
+            elif c == "Reshape":
+                x = x.reshape([x.shape[0]] + list(cfg["target_shape"]))
+            elif c == "Rescaling":
+                x = x * cfg["scale"] + cfg.get("offset", 0.0)
             elif c == "ReLU":
                 m = cfg.get("max_value") or math.inf
                 s, th = cfg.get("negative_slope", 0.0), cfg.get("threshold", 0.0)
@@ -586,6 +613,23 @@ CASES = [
             on(plain("ELU", "elu_layer", alpha=0.7), "dense"),
             on(plain("Concatenate", "concatenate"), "act_relu6", "act_leaky_relu", "act_elu", "act_selu", "act_softplus", "act_softsign", "act_silu", "act_swish", "act_hard_sigmoid", "act_hard_silu", "act_hard_swish", "act_gelu", "act_gelu_approximate", "act_mish", "act_exponential", "re_lu", "leaky_re_lu", "elu_layer"),
             on(dense("dense_1", 3, "softmax"), "concatenate"),
+        ],
+        "runs": [("Adam", {"learning_rate": 0.01}, 2)],
+    },
+    {
+        # The reshaping layers: asymmetric padding and cropping, upsampling
+        # by (2, 1), a rescaling and a Reshape with an inferred dimension.
+        "name": "reshaping", "input_shape": [5, 4, 2], "batch": 3, "x_range": (-1.0, 1.0),
+        "loss": "sparse_categorical_crossentropy",
+        "layers": [
+            plain("ZeroPadding2D", "zero_padding2d", padding=[[1, 0], [2, 1]]),
+            conv("conv2d", 3, (3, 3), "tanh"),
+            plain("UpSampling2D", "up_sampling2d", size=[2, 1]),
+            plain("Cropping2D", "cropping2d", cropping=[[1, 2], [0, 1]]),
+            plain("Rescaling", "rescaling", scale=0.5, offset=0.1),
+            plain("Reshape", "reshape", target_shape=[-1, 3]),
+            plain("Flatten", "flatten"),
+            dense("dense", 4, "softmax"),
         ],
         "runs": [("Adam", {"learning_rate": 0.01}, 2)],
     },
