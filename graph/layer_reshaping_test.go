@@ -65,3 +65,14 @@ func TestReshapingValues(t *testing.T) {
 		}
 	}
 }
+
+func TestLayerGradDepthwise(t *testing.T) {
+	for _, c := range []ltCase{
+		{name: "DepthwiseConv2D", layer: func() Layer { return &DepthwiseConv2D{KernelSize: [2]int{3, 3}} }, in: Shape{5, 4, 3}, batch: 2},
+		{name: "DepthwiseConv2D same stride 2 dm 2", layer: func() Layer {
+			return &DepthwiseConv2D{KernelSize: [2]int{3, 2}, Strides: [2]int{2, 2}, Padding: "same", DepthMultiplier: 2, Activation: "tanh"}
+		}, in: Shape{5, 4, 3}, batch: 2},
+	} {
+		ltGradCheck(t, c)
+	}
+}

@@ -298,6 +298,7 @@ func mtEveryClass() []graph.Layer {
 		&graph.Cropping2D{Cropping: [2][2]int{{1, 0}, {0, 1}}},
 		&graph.UpSampling2D{Size: [2]int{2, 1}},
 		&graph.Rescaling{Scale: 0.5, Offset: 0.1},
+		&graph.DepthwiseConv2D{KernelSize: [2]int{2, 1}, Padding: "same", DepthMultiplier: 2, Activation: "relu"},
 		&graph.Conv2D{Filters: 4, KernelSize: [2]int{2, 2}, NoBias: true, Base: graph.Base{Frozen: true}},
 		&graph.GlobalAveragePooling2D{},
 		&graph.Flatten{},

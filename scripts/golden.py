@@ -235,6 +235,19 @@ class Model:
                 shape = [shape[2]]
             elif c in ("ReLU", "LeakyReLU", "ELU", "Rescaling"):
                 pass
+            elif c == "DepthwiseConv2D":
+                kh, kw = cfg["kernel_size"]
+                cin, dm = shape[2], cfg.get("depth_multiplier", 1)
+                # Keras's fans for (KH, KW, C, dm): C·KH·KW in, dm·KH·KW out.
+                lim = math.sqrt(6 / (kh * kw * (cin + dm)))
+                self.shapes.append((name + "/depthwise_kernel", [kh, kw, cin, dm], -lim, lim))
+                if not cfg.get("no_bias"):
+                    self.shapes.append((name + "/bias", [cin * dm], -0.1, 0.1))
+                s = cfg.get("strides", [1, 1])
+                if cfg.get("padding") == "same":
+                    shape = [-(-shape[0] // s[0]), -(-shape[1] // s[1]), cin * dm]
+                else:
+                    shape = [(shape[0] - kh) // s[0] + 1, (shape[1] - kw) // s[1] + 1, cin * dm]
             elif c == "ZeroPadding2D":
                 (t, b), (l, r) = cfg["padding"]
                 shape = [shape[0] + t + b, shape[1] + l + r, shape[2]]
@@ -307,6 +320,17 @@ class Model:
                 x = MERGES[c](xs, cfg)
             elif c == "GlobalMaxPooling2D":
                 x = x.amax(dim=(1, 2))
+            elif c == "DepthwiseConv2D":
+                k = p[name + "/depthwise_kernel"]  # (KH, KW, C, dm)
+                kh, kw, cin, dm = k.shape
+                s = cfg.get("strides", [1, 1])
+                xn = x.permute(0, 3, 1, 2)
+                xn = F.pad(xn, pads(xn.shape[2], xn.shape[3], (kh, kw), s, cfg.get("padding")))
+                # torch's grouped weight (C*dm, 1, KH, KW): channel c*dm + m
+                w = k.permute(2, 3, 0, 1).reshape(cin * dm, 1, kh, kw)
+                x = F.conv2d(xn, w, stride=s, groups=cin).permute(0, 2, 3, 1)
+                if name + "/bias" in p:
+                    x = x + p[name + "/bias"]
             elif c == "ZeroPadding2D":
                 (t, b), (l, r) = cfg["padding"]
                 x = F.pad(x.permute(0, 3, 1, 2), (l, r, t, b)).permute(0, 2, 3, 1)
@@ -630,6 +654,22 @@ CASES = [
             plain("Reshape", "reshape", target_shape=[-1, 3]),
             plain("Flatten", "flatten"),
             dense("dense", 4, "softmax"),
+        ],
+        "runs": [("Adam", {"learning_rate": 0.01}, 2)],
+    },
+    {
+        # DepthwiseConv2D: valid, then "same" with stride 2 and a depth
+        # multiplier of 2 (output channel c*2 + m), with and without bias.
+        "name": "depthwise", "input_shape": [7, 6, 3], "batch": 2, "x_range": (-1.0, 1.0),
+        "loss": "sparse_categorical_crossentropy",
+        "layers": [
+            {"class_name": "DepthwiseConv2D", "config": {"name": "depthwise_conv2d", "kernel_size": [3, 3],
+                                                         "activation": "relu"}},
+            {"class_name": "DepthwiseConv2D", "config": {"name": "depthwise_conv2d_1", "kernel_size": [3, 2],
+                                                         "strides": [2, 2], "padding": "same",
+                                                         "depth_multiplier": 2, "no_bias": True}},
+            plain("Flatten", "flatten"),
+            dense("dense", 3, "softmax"),
         ],
         "runs": [("Adam", {"learning_rate": 0.01}, 2)],
     },

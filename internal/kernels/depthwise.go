@@ -1,0 +1,91 @@
+package kernels
+
+// Depthwise convolution (Keras's DepthwiseConv2D), NHWC: every input
+// channel c is convolved with its own dm filters, kernel (KH, KW, C, dm),
+// giving output channels c*dm + m. Direct loops over the window, the
+// channels innermost (contiguous in NHWC and in the kernel): the work is
+// KH*KW multiply-adds per output, bound by memory, not by a GEMM.
+
+// DepthwiseTo computes y (N, OutH, OutW, C*dm) from x and kernel.
+func DepthwiseTo(y, x, kernel []float32, p Window, dm int) {
+	oh, ow, c := p.OutH(), p.OutW(), p.C
+	oc := c * dm
+	clear(y[:p.N*oh*ow*oc])
+	for n := 0; n < p.N; n++ {
+		for i := 0; i < oh; i++ {
+			for j := 0; j < ow; j++ {
+				out := y[((n*oh+i)*ow+j)*oc : ((n*oh+i)*ow+j+1)*oc]
+				for a := 0; a < p.KH; a++ {
+					r := i*p.SH - p.PadTop + a
+					if r < 0 || r >= p.H {
+						continue
+					}
+					for b := 0; b < p.KW; b++ {
+						s := j*p.SW - p.PadLeft + b
+						if s < 0 || s >= p.W {
+							continue
+						}
+						in := x[((n*p.H+r)*p.W+s)*c : ((n*p.H+r)*p.W+s+1)*c]
+						k := kernel[(a*p.KW+b)*oc : (a*p.KW+b+1)*oc]
+						if dm == 1 {
+							for ch, v := range in {
+								out[ch] += v * k[ch]
+							}
+							continue
+						}
+						for ch, v := range in {
+							for m := 0; m < dm; m++ {
+								out[ch*dm+m] += v * k[ch*dm+m]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// DepthwiseBackwardTo computes the gradients dx (like x) and dk (like
+// kernel) from dy (like y); either may be nil to skip it.
+func DepthwiseBackwardTo(dx, dk, dy, x, kernel []float32, p Window, dm int) {
+	oh, ow, c := p.OutH(), p.OutW(), p.C
+	oc := c * dm
+	if dx != nil {
+		clear(dx[:p.InLen()])
+	}
+	if dk != nil {
+		clear(dk[:p.KH*p.KW*oc])
+	}
+	for n := 0; n < p.N; n++ {
+		for i := 0; i < oh; i++ {
+			for j := 0; j < ow; j++ {
+				g := dy[((n*oh+i)*ow+j)*oc : ((n*oh+i)*ow+j+1)*oc]
+				for a := 0; a < p.KH; a++ {
+					r := i*p.SH - p.PadTop + a
+					if r < 0 || r >= p.H {
+						continue
+					}
+					for b := 0; b < p.KW; b++ {
+						s := j*p.SW - p.PadLeft + b
+						if s < 0 || s >= p.W {
+							continue
+						}
+						o := ((n*p.H+r)*p.W + s) * c
+						ko := (a*p.KW + b) * oc
+						for ch := 0; ch < c; ch++ {
+							for m := 0; m < dm; m++ {
+								gv := g[ch*dm+m]
+								if dx != nil {
+									dx[o+ch] += gv * kernel[ko+ch*dm+m]
+								}
+								if dk != nil {
+									dk[ko+ch*dm+m] += gv * x[o+ch]
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
