@@ -232,14 +232,16 @@ func functional(seed uint64, inputs, outputs []*Tensor, lim *Limits, deferAlloc 
 		}
 		index[t] = len(m.nodes) - 1
 	}
+	apps := map[Layer]int{} // applications so far, by layer
 	for _, t := range order {
 		in := make([]int, len(t.in))
 		for i, x := range t.in {
 			in[i] = index[x]
 		}
-		if err := m.addNode(t.layer, in); err != nil {
+		if err := m.addNode(t.layer, in, apps[t.layer]); err != nil {
 			return nil, err
 		}
+		apps[t.layer]++
 		index[t] = len(m.nodes) - 1
 	}
 	for _, t := range outputs {
@@ -291,44 +293,32 @@ func (m *Model) claimName(l Layer, prefix string) error {
 	return nil
 }
 
-// addNode adds an application of l, built by Apply, to the nodes in; its
-// weights are declared (Functional allocates them once every layer is
-// checked).
-func (m *Model) addNode(l Layer, in []int) error {
+// addNode adds application app of l (built by Apply) to the nodes in;
+// the first application places the layer (Model.place): its weights are
+// declared, and Functional allocates them once every layer is checked.
+func (m *Model) addNode(l Layer, in []int, app int) error {
 	b := l.base()
-	app := 0
-	for _, nd := range m.nodes {
-		if nd.layer == l {
-			app++
-		}
-	}
 	if app == 0 {
-		if err := m.claimName(l, snakeName(l.Class())); err != nil {
-			return err
-		}
-		rng := rand.New(rand.NewPCG(m.seed, uint64(len(m.layers))+1))
-		b.params = nil
-		out, err := build(l, b.inShapes, rng)
-		if err == nil && !out.Equal(b.outShape) {
-			err = fmt.Errorf("built again it gives %v, not %v", out, b.outShape)
-		}
+		out, err := m.place(l, b.inShapes)
 		if err != nil {
-			b.params = nil
-			return fmt.Errorf("graph: layer %q (%s) on input %s: %w", b.Name, l.Class(), shapeList(b.inShapes), err)
-		}
-		if err := m.checkLayer(l, out); err != nil {
-			b.params = nil
 			return err
 		}
-		if b.Frozen {
-			b.SetTrainable(false)
+		if !out.Equal(b.outShape) {
+			return fmt.Errorf("graph: layer %q (%s) on input %s: built again it gives %v, not %v", b.Name, l.Class(), shapeList(b.inShapes), out, b.outShape)
 		}
-		m.layers = append(m.layers, l)
-		m.shapes = append(m.shapes, b.outShape.Clone())
 	}
 	m.nodes = append(m.nodes, node{layer: l, in: in, shape: b.outShape.Clone(), app: app})
 	m.cache.reset()
 	return nil
+}
+
+// applications returns, for each layer, its nodes in order of application.
+func (m *Model) applications() map[Layer][]int {
+	apps := map[Layer][]int{}
+	for i, nd := range m.nodes {
+		apps[nd.layer] = append(apps[nd.layer], i)
+	}
+	return apps
 }
 
 // node is one application of a layer in a model: an input (layer an
@@ -371,14 +361,16 @@ func (m *Model) ref(i int) NodeRef {
 // inputs first, with its inbound nodes.
 func (m *Model) functionalSpec() (ModelSpec, error) {
 	s := ModelSpec{Name: m.Name, Seed: m.seed, Input: m.input.Clone()}
+	apps := m.applications()
 	add := func(l Layer) error {
 		ls, err := Spec(l)
 		if err != nil {
 			return err
 		}
 		ls.Name = l.base().Name
-		for _, nd := range m.nodes {
-			if nd.layer != l || len(nd.in) == 0 {
+		for _, i := range apps[l] {
+			nd := m.nodes[i]
+			if len(nd.in) == 0 {
 				continue
 			}
 			refs := make([]NodeRef, len(nd.in))
@@ -537,6 +529,7 @@ func (m *Model) functionalSummary() string {
 		layers = append(layers, m.nodes[i].layer)
 	}
 	layers = append(layers, m.layers...)
+	apps := m.applications()
 	for _, l := range layers {
 		r := row{name: fmt.Sprintf("%s (%s)", l.base().Name, l.Class())}
 		n := 0
@@ -544,10 +537,8 @@ func (m *Model) functionalSummary() string {
 			n += p.Size()
 		}
 		r.params = commas(n)
-		for _, nd := range m.nodes {
-			if nd.layer != l {
-				continue
-			}
+		for _, i := range apps[l] {
+			nd := m.nodes[i]
 			if r.shape == "" {
 				r.shape = nd.shape.String()
 				if len(nd.in) == 0 {

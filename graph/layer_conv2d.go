@@ -68,8 +68,8 @@ func (l *Conv2D) Validate() error {
 
 // Build checks the input (H, W, C) and declares the kernel and bias.
 func (l *Conv2D) Build(in Shape, rng *rand.Rand) (Shape, error) {
-	if len(in) != 3 {
-		return nil, fmt.Errorf("Conv2D needs (height, width, channels) input, got %v", in)
+	if err := needMaps("Conv2D", in); err != nil {
+		return nil, err
 	}
 	out, pad, err := window(in, l.KernelSize, l.Strides, l.Padding)
 	if err != nil {

@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"fmt"
 	"math/rand/v2"
 
 	"github.com/capa-ml/capa/internal/engine"
@@ -65,8 +64,8 @@ func (l *DepthwiseConv2D) Validate() error {
 
 // Build checks the input (H, W, C) and declares the kernel and bias.
 func (l *DepthwiseConv2D) Build(in Shape, rng *rand.Rand) (Shape, error) {
-	if len(in) != 3 {
-		return nil, fmt.Errorf("DepthwiseConv2D needs (height, width, channels) input, got %v", in)
+	if err := needMaps("DepthwiseConv2D", in); err != nil {
+		return nil, err
 	}
 	out, pad, err := window(in, l.KernelSize, l.Strides, l.Padding)
 	if err != nil {

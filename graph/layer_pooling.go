@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"fmt"
 	"math/rand/v2"
 
 	"github.com/capa-ml/capa/internal/engine"
@@ -25,8 +24,8 @@ func poolValidate(pool, strides [2]int, padding string) error {
 // poolBuild checks a pooling configuration against the input (H, W, C) and
 // returns the output shape and the padding.
 func poolBuild(in Shape, pool, strides *[2]int, padding string) (Shape, [4]int, error) {
-	if len(in) != 3 {
-		return nil, [4]int{}, fmt.Errorf("pooling needs (height, width, channels) input, got %v", in)
+	if err := needMaps("pooling", in); err != nil {
+		return nil, [4]int{}, err
 	}
 	out, pad, err := window(in, *pool, *strides, padding)
 	if err != nil {
@@ -120,8 +119,8 @@ func (l *GlobalAveragePooling2D) Class() string { return "GlobalAveragePooling2D
 
 // Build checks the input is (H, W, C).
 func (l *GlobalAveragePooling2D) Build(in Shape, _ *rand.Rand) (Shape, error) {
-	if len(in) != 3 {
-		return nil, fmt.Errorf("GlobalAveragePooling2D needs (height, width, channels) input, got %v", in)
+	if err := needMaps("GlobalAveragePooling2D", in); err != nil {
+		return nil, err
 	}
 	return Shape{in[2]}, nil
 }
@@ -144,8 +143,8 @@ func (l *GlobalMaxPooling2D) Class() string { return "GlobalMaxPooling2D" }
 
 // Build checks the input is (H, W, C).
 func (l *GlobalMaxPooling2D) Build(in Shape, _ *rand.Rand) (Shape, error) {
-	if len(in) != 3 {
-		return nil, fmt.Errorf("GlobalMaxPooling2D needs (height, width, channels) input, got %v", in)
+	if err := needMaps("GlobalMaxPooling2D", in); err != nil {
+		return nil, err
 	}
 	return Shape{in[2]}, nil
 }

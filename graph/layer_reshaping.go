@@ -74,13 +74,6 @@ func nonNegative4(field string, p [2][2]int) error {
 	return nil
 }
 
-func needMaps(class string, in Shape) error {
-	if len(in) != 3 {
-		return fmt.Errorf("%s needs (height, width, channels) input, got %v", class, in)
-	}
-	return nil
-}
-
 // Class returns "ZeroPadding2D".
 func (l *ZeroPadding2D) Class() string { return "ZeroPadding2D" }
 

@@ -119,25 +119,8 @@ func (m *Model) Add(l Layer) error {
 		}
 		return fmt.Errorf("graph: layer %q (%s): %w", name, l.Class(), err)
 	}
-	if b.Name == "" {
-		b.Name = m.uniqueName(snakeName(l.Class()))
-	} else {
-		for _, o := range m.layers {
-			if o.base().Name == b.Name {
-				return fmt.Errorf("graph: two layers are named %q", b.Name)
-			}
-		}
-		m.count[b.Name]++
-	}
-	in := m.OutputShape()
-	rng := rand.New(rand.NewPCG(m.seed, uint64(len(m.layers))+1))
-	out, err := l.Build(in.Clone(), rng)
+	out, err := m.place(l, []Shape{m.OutputShape()})
 	if err != nil {
-		return fmt.Errorf("graph: layer %q (%s) on input %v: %w", b.Name, l.Class(), in, err)
-	}
-	b.inShape = in.Clone()
-	if err := m.checkLayer(l, out); err != nil {
-		b.params = nil
 		return err
 	}
 	if !m.deferAlloc {
@@ -146,16 +129,42 @@ func (m *Model) Add(l Layer) error {
 		}
 	}
 	b.built = true
-	if b.Frozen {
-		b.SetTrainable(false)
-	}
-	m.layers = append(m.layers, l)
-	m.shapes = append(m.shapes, out)
 	m.nodes = append(m.nodes, node{layer: l, in: []int{m.outputs[0]}, shape: out.Clone()})
 	m.outputs = []int{len(m.nodes) - 1}
 	// Graphs built before this layer existed are stale.
 	m.cache.reset()
 	return nil
+}
+
+// place makes l the model's next layer, built on the input shapes in (by
+// Add, and by Functional for a layer's first application): it names l
+// (claimName), builds it with the generator of its index, so that the same
+// seed gives the same weights, checks its weights and output against the
+// limits, and appends it to the layers. The weights are declared, not
+// allocated.
+func (m *Model) place(l Layer, in []Shape) (Shape, error) {
+	b := l.base()
+	if err := m.claimName(l, snakeName(l.Class())); err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(m.seed, uint64(len(m.layers))+1))
+	b.params = nil
+	out, err := build(l, in, rng)
+	if err != nil {
+		b.params = nil
+		return nil, fmt.Errorf("graph: layer %q (%s) on input %s: %w", b.Name, l.Class(), shapeList(in), err)
+	}
+	b.inShape = in[0].Clone()
+	if err := m.checkLayer(l, out); err != nil {
+		b.params = nil
+		return nil, err
+	}
+	if b.Frozen {
+		b.SetTrainable(false)
+	}
+	m.layers = append(m.layers, l)
+	m.shapes = append(m.shapes, out.Clone())
+	return out, nil
 }
 
 func (m *Model) uniqueName(prefix string) string {

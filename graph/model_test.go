@@ -331,8 +331,8 @@ func mtEveryMerge(t *testing.T) *graph.Model {
 }
 
 // mtRoundTrip checks that m's spec goes through JSON and rebuilds the
-// same model, weights included.
-func mtRoundTrip(t *testing.T, m *graph.Model) {
+// same model, weights included, and returns the rebuilt model.
+func mtRoundTrip(t *testing.T, m *graph.Model) *graph.Model {
 	spec, err := m.Spec()
 	if err != nil {
 		t.Fatal(err)
@@ -360,6 +360,7 @@ func mtRoundTrip(t *testing.T, m *graph.Model) {
 		t.Errorf("summary, name or seed changed:\n%s\n%s", m.Summary(), m2.Summary())
 	}
 	mtSameWeights(t, m, m2)
+	return m2
 }
 
 func TestSpecRoundTrip(t *testing.T) {
@@ -388,37 +389,10 @@ func TestSpecRoundTrip(t *testing.T) {
 			t.Errorf("class %s is registered but not in the round-trip model", c)
 		}
 	}
-	spec, err := m.Spec()
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, err := json.Marshal(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back graph.ModelSpec
-	if err := json.Unmarshal(js, &back); err != nil {
-		t.Fatal(err)
-	}
-	m2, err := back.Build()
-	if err != nil {
-		t.Fatalf("rebuild: %v\n%s", err, js)
-	}
-	spec2, err := m2.Spec()
-	if err != nil {
-		t.Fatal(err)
-	}
-	js2, _ := json.Marshal(spec2)
-	if string(js) != string(js2) {
-		t.Errorf("spec changed through JSON:\n%s\n%s", js, js2)
-	}
-	if m.Summary() != m2.Summary() {
-		t.Errorf("summary changed:\n%s\n%s", m.Summary(), m2.Summary())
-	}
+	m2 := mtRoundTrip(t, m)
 	if m2.Name != "every_class" || m2.Seed() != 7 {
 		t.Errorf("name %q seed %d", m2.Name, m2.Seed())
 	}
-	mtSameWeights(t, m, m2)
 	for i, l := range m.Layers() {
 		l2 := m2.Layers()[i]
 		a, _ := json.Marshal(l)

@@ -95,30 +95,30 @@ func (m *Model) PredictInputs(xs [][]float32, batch int) ([][]float32, error) {
 	if batch < 1 {
 		return nil, fmt.Errorf("graph: batch size must be positive, got %d", batch)
 	}
-	ins, outs := m.Inputs(), m.Outputs()
+	ins := m.inputSizes()
 	if len(xs) != len(ins) {
 		return nil, fmt.Errorf("graph: Predict: %d inputs for a model with %d", len(xs), len(ins))
 	}
 	n := -1
 	for i, x := range xs {
-		in := ins[i].Size()
+		in := ins[i]
 		if len(x)%in != 0 {
-			return nil, fmt.Errorf("graph: Predict: %d input values are not a whole number of %v samples", len(x), ins[i])
+			return nil, fmt.Errorf("graph: Predict: %d input values are not a whole number of %v samples", len(x), m.nodes[m.inputs[i]].shape)
 		}
 		if n >= 0 && len(x)/in != n {
 			return nil, fmt.Errorf("graph: Predict: input %d has %d samples, input 0 has %d", i, len(x)/in, n)
 		}
 		n = len(x) / in
 	}
-	res := make([][]float32, len(outs))
-	for j, o := range outs {
-		res[j] = make([]float32, 0, n*o.Size())
+	res := make([][]float32, len(m.outputs))
+	for j, o := range m.outputs {
+		res[j] = make([]float32, 0, n*m.nodes[o].shape.Size())
 	}
 	feed := make([][]float32, len(xs))
 	for i := 0; i < n; i += batch {
 		b := min(batch, n-i)
 		for j, x := range xs {
-			in := ins[j].Size()
+			in := ins[j]
 			feed[j] = x[i*in : (i+b)*in]
 		}
 		k := compiledKey{batch: b}
@@ -133,7 +133,7 @@ func (m *Model) PredictInputs(xs [][]float32, batch int) ([][]float32, error) {
 			m.give(k, s, gen)
 			return nil, err
 		}
-		for j := range outs {
+		for j := range m.outputs {
 			res[j] = append(res[j], s.r.OutputN(j)...)
 		}
 		m.give(k, s, gen)

@@ -64,3 +64,11 @@ func (r *Regularizer) validate(field string) error {
 	}
 	return nil
 }
+
+// needMaps checks that a layer's input is (H, W, C) feature maps.
+func needMaps(class string, in Shape) error {
+	if len(in) != 3 {
+		return fmt.Errorf("%s needs (height, width, channels) input, got %v", class, in)
+	}
+	return nil
+}
