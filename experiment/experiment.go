@@ -35,6 +35,22 @@
 // Layers are Keras class names with Keras-style configuration fields (see
 // package graph); every file is checked, the models built, before any
 // training starts, and an error names the file and the field.
+//
+// A model that is not a stack (a residual block, branches concatenated) is
+// written in the functional form: layers may carry a "name" and
+// "inbound_nodes", Keras's list of the tensors each application of the
+// layer takes, each either Keras's ["name", 0, 0, {}] or a plain "name"; a
+// layer without "inbound_nodes" takes the layer before it, the first one
+// the model's input ("input_layer", of input_shape); "output_layers"
+// names the outputs (default: the last layer). Unnamed layers are named as
+// Keras would name them, with their position: "conv2d_3".
+//
+//	"model": {"input_shape": [28, 28, 1], "layers": [
+//	  {"class_name": "Conv2D", "name": "stem", "config": {"filters": 16, "kernel_size": [3, 3], "padding": "same", "activation": "relu"}},
+//	  {"class_name": "Conv2D", "config": {"filters": 16, "kernel_size": [3, 3], "padding": "same"}},
+//	  {"class_name": "Add", "name": "add", "config": {}, "inbound_nodes": [["conv2d_1", "stem"]]},
+//	  {"class_name": "GlobalAveragePooling2D", "config": {}},
+//	  {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}}]}
 package experiment
 
 import (
@@ -64,11 +80,73 @@ type Config struct {
 	path string
 }
 
-// Model is a sequential architecture.
+// Model is an architecture: a Sequential stack of layers, or a Functional
+// graph when any layer has "inbound_nodes" or the model names
+// "output_layers" (see the package documentation).
 type Model struct {
 	InputShape []int             `json:"input_shape"`
 	Layers     []graph.LayerSpec `json:"layers"`
+	// OutputLayers names a Functional model's outputs (default: its last
+	// layer), as Keras's ["name", 0, 0] or a plain "name".
+	OutputLayers []graph.NodeRef `json:"output_layers,omitempty"`
 }
+
+// functional reports whether the model is written in the functional form.
+func (m Model) functional() bool {
+	if len(m.OutputLayers) > 0 {
+		return true
+	}
+	for _, l := range m.Layers {
+		if len(l.InboundNodes) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// functionalSpec expands the functional form into a Functional model's
+// spec: an InputLayer "input_layer" of input_shape first, every layer
+// named (its "name", its config's name, or its class in snake case with
+// its position, such as "conv2d_3"), and a layer without "inbound_nodes"
+// applied once to the layer before it.
+func (c Config) functionalSpec() (graph.ModelSpec, error) {
+	in, err := json.Marshal(map[string]any{"name": inputName, "shape": c.Model.InputShape})
+	if err != nil {
+		return graph.ModelSpec{}, err
+	}
+	layers := []graph.LayerSpec{{Class: "InputLayer", Config: in, Name: inputName}}
+	prev := inputName
+	for i, l := range c.Model.Layers {
+		var named struct {
+			Name string `json:"name"`
+		}
+		if len(l.Config) > 0 {
+			if err := json.Unmarshal(l.Config, &named); err != nil {
+				return graph.ModelSpec{}, fmt.Errorf("layer %d (%s): config: %w", i, l.Class, err)
+			}
+		}
+		switch {
+		case l.Name == "" && named.Name != "":
+			l.Name = named.Name
+		case l.Name == "":
+			l.Name = fmt.Sprintf("%s_%d", graph.DefaultName(l.Class), i)
+		}
+		if len(l.InboundNodes) == 0 {
+			l.InboundNodes = [][]graph.NodeRef{{{Layer: prev}}}
+		}
+		layers = append(layers, l)
+		prev = l.Name
+	}
+	outs := c.Model.OutputLayers
+	if len(outs) == 0 {
+		outs = []graph.NodeRef{{Layer: prev}}
+	}
+	return graph.ModelSpec{Name: c.Name, Seed: c.seed(), Input: c.Model.InputShape, Layers: layers,
+		InputLayers: []graph.NodeRef{{Layer: inputName}}, OutputLayers: outs}, nil
+}
+
+// inputName is the name of a functional configuration's input.
+const inputName = "input_layer"
 
 // Training says how a model is trained.
 type Training struct {
@@ -216,7 +294,11 @@ func (c Config) Validate() error {
 	if len(c.Model.Layers) == 0 {
 		return fmt.Errorf(`field "model": "layers" is empty`)
 	}
-	if _, err := c.spec().Plan(graph.DefaultLimits); err != nil {
+	s, err := c.spec()
+	if err != nil {
+		return fmt.Errorf(`field "model": %w`, err)
+	}
+	if _, err := s.Plan(graph.DefaultLimits); err != nil {
 		return fmt.Errorf(`field "model": %w`, err)
 	}
 	return nil
@@ -231,11 +313,20 @@ func (c Config) loss() string {
 
 // Build creates the model, with weights drawn from the training seed.
 // Parsing has checked it against graph.DefaultLimits (ModelSpec.Plan).
-func (c Config) Build() (*graph.Model, error) { return c.spec().Build() }
+func (c Config) Build() (*graph.Model, error) {
+	s, err := c.spec()
+	if err != nil {
+		return nil, err
+	}
+	return s.Build()
+}
 
 // spec is the model's architecture.
-func (c Config) spec() graph.ModelSpec {
-	return graph.ModelSpec{Name: c.Name, Seed: c.seed(), Input: c.Model.InputShape, Layers: c.Model.Layers}
+func (c Config) spec() (graph.ModelSpec, error) {
+	if c.Model.functional() {
+		return c.functionalSpec()
+	}
+	return graph.ModelSpec{Name: c.Name, Seed: c.seed(), Input: c.Model.InputShape, Layers: c.Model.Layers}, nil
 }
 
 func (c Config) seed() uint64 {

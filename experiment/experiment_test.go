@@ -204,3 +204,63 @@ func TestMergeKeepsEarlierResults(t *testing.T) {
 		t.Error("Merge changed its argument")
 	}
 }
+
+// residual is a functional configuration: a residual block, its Add
+// naming its two inputs, the other layers chained to the layer before.
+const residual = `{"name": "res", "model": {"input_shape": [6, 6, 1], "layers": [
+  {"class_name": "Conv2D", "name": "stem", "config": {"filters": 3, "kernel_size": [3, 3], "padding": "same", "activation": "relu"}},
+  {"class_name": "Conv2D", "config": {"filters": 3, "kernel_size": [3, 3], "padding": "same"}},
+  {"class_name": "BatchNormalization", "name": "bn", "config": {}},
+  {"class_name": "Add", "name": "add", "config": {}, "inbound_nodes": [["bn", ["stem", 0, 0, {}]]]},
+  {"class_name": "GlobalAveragePooling2D", "config": {}},
+  {"class_name": "Dense", "config": {"name": "head", "units": 3, "activation": "softmax"}}],
+  "output_layers": ["head"]},
+ "training": {"optimizer": {"class_name": "Adam", "config": {"learning_rate": 0.01}}, "epochs": 2, "batch_size": 8}}`
+
+// TestFunctionalForm builds, trains and saves a functional configuration,
+// and rejects one whose connections are wrong, naming the file.
+func TestFunctionalForm(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Load(write(t, dir, "res.json", residual))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range m.Layers() {
+		names = append(names, l.(interface{ LayerName() string }).LayerName())
+	}
+	want := "stem conv2d_1 bn add global_average_pooling2d_4 head"
+	if strings.Join(names, " ") != want {
+		t.Errorf("layers %q, want %q", strings.Join(names, " "), want)
+	}
+	if s := m.Summary(); !strings.Contains(s, "bn[0][0]") || !strings.Contains(s, "stem[0][0]") {
+		t.Errorf("summary does not connect add to bn and stem:\n%s", s)
+	}
+	res, err := Run(context.Background(), []Config{c}, synth(32, 1), synth(16, 2), synth(16, 3), Options{OutDir: filepath.Join(dir, "out"), Progress: io.Discard, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := graph.Load(res[0].Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Layers()) != 6 {
+		t.Errorf("reloaded model has %d layers", len(back.Layers()))
+	}
+	for _, c := range []struct{ edit, want, says string }{
+		{`["bn", ["stem", 0, 0, {}]]`, `["bn", "stme"]`, "stme"},
+		{`["bn", ["stem", 0, 0, {}]]`, `["bn", ["stem", 1, 0]]`, "stem[1]"},
+		{`"output_layers": ["head"]`, `"output_layers": ["nothing"]`, "nothing"},
+		{`"name": "bn"`, `"name": "stem"`, "two layers"},
+		{`"name": "add", "config": {}`, `"name": "add", "config": {"name": "other"}`, "config name"},
+	} {
+		_, err := Load(write(t, dir, "bad.json", strings.Replace(residual, c.edit, c.want, 1)))
+		if err == nil || !strings.Contains(err.Error(), "bad.json") || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%s: %v, want an error naming the file and saying %q", c.want, err, c.says)
+		}
+	}
+}

@@ -64,7 +64,11 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if _, err := c.spec().Plan(fuzzLimits); err != nil {
+		s, err := c.spec()
+		if err != nil {
+			t.Fatalf("spec of a parsed config: %v", err)
+		}
+		if _, err := s.Plan(fuzzLimits); err != nil {
 			return // accepted, but too large to build quickly
 		}
 		m, err := c.Build()

@@ -418,6 +418,12 @@ func (s ModelSpec) buildFunctional(lim Limits, deferAlloc bool) (*Model, error) 
 			return nil, fmt.Errorf("graph: layer %d: %w", i, err)
 		}
 		name := l.base().Name
+		if name == "" && ls.Name != "" {
+			// A spec written by hand may name the layer beside its
+			// config only.
+			name = ls.Name
+			l.base().Name = name
+		}
 		if name == "" || (ls.Name != "" && ls.Name != name) {
 			return nil, fmt.Errorf("graph: layer %d (%s) of a Functional model: name %q, config name %q", i, ls.Class, ls.Name, name)
 		}

@@ -183,8 +183,17 @@ func (r NodeRef) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads ["name", node, tensor] with an optional fourth
-// element (Keras's call arguments, which must be empty).
+// element (Keras's call arguments, which must be empty), or a plain "name",
+// short for ["name", 0, 0].
 func (r *NodeRef) UnmarshalJSON(b []byte) error {
+	var name string
+	if json.Unmarshal(b, &name) == nil {
+		if name == "" {
+			return fmt.Errorf("graph: a node reference names a layer, got \"\"")
+		}
+		*r = NodeRef{Layer: name}
+		return nil
+	}
 	var raw []json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil || len(raw) < 3 || len(raw) > 4 {
 		return fmt.Errorf("graph: a node reference is [\"layer\", node, tensor], got %s", b)
@@ -264,6 +273,11 @@ func New(class string) (Layer, error) {
 	}
 	return newLayer(), nil
 }
+
+// DefaultName is the name prefix Keras gives a layer of the class, as
+// Sequential and Functional name unnamed layers: "conv2d" for Conv2D,
+// "max_pooling2d" for MaxPooling2D.
+func DefaultName(class string) string { return snakeName(class) }
 
 // snakeName turns a class name into Keras's default layer name prefix:
 // Conv2D -> conv2d, MaxPooling2D -> max_pooling2d,
