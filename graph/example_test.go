@@ -86,7 +86,7 @@ func ExampleSpec() {
 	}
 	fmt.Printf("%T %d\n", l, l.(*graph.Conv2D).Filters)
 	// Output:
-	// Conv2D {"trainable":true,"filters":32,"kernel_size":[5,5],"strides":[1,1],"padding":"valid","activation":"relu","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null}
+	// Conv2D {"trainable":true,"filters":32,"kernel_size":[5,5],"strides":[1,1],"padding":"valid","dilation_rate":[1,1],"groups":1,"activation":"relu","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null}
 	// *graph.Conv2D 32
 }
 

@@ -109,3 +109,49 @@ func (l *ELU) Build(in Shape, _ *rand.Rand) (Shape, error) { return in.Clone(), 
 
 // Call applies the function.
 func (l *ELU) Call(_ *Ctx, x *G.Node) (*G.Node, error) { return engine.Unary(x, eluFunc(l.Alpha)) }
+
+// PReLU is x for x > 0 and alpha·x below, with a learned slope alpha per
+// input element (Keras's PReLU), shared along SharedAxes (counted from 1,
+// the batch axis excluded: SharedAxes [1, 2] learns one slope per channel
+// of a (H, W, C) map). Its weight is "alpha", the input's shape with the
+// shared axes of size 1.
+type PReLU struct {
+	Base
+	// AlphaInitializer defaults to "zeros" (a ReLU at the start).
+	AlphaInitializer string `json:"alpha_initializer"`
+	// SharedAxes lists the axes along which one slope is shared.
+	SharedAxes []int `json:"shared_axes"`
+
+	alpha *Param
+}
+
+func init() { Register("PReLU", func() Layer { return &PReLU{} }) }
+
+// Class returns "PReLU".
+func (l *PReLU) Class() string { return "PReLU" }
+
+// SetDefaults sets the "zeros" initializer.
+func (l *PReLU) SetDefaults() { setDefault(&l.AlphaInitializer, "zeros") }
+
+// Validate checks the initializer.
+func (l *PReLU) Validate() error { return checkInitializer("alpha_initializer", l.AlphaInitializer) }
+
+// Build checks the shared axes and declares alpha.
+func (l *PReLU) Build(in Shape, rng *rand.Rand) (Shape, error) {
+	shape := in.Clone()
+	for _, a := range l.SharedAxes {
+		if a < 1 || a > len(in) {
+			return nil, fmt.Errorf("shared_axes %v: axis %d is not one of the input's axes 1..%d of %v", l.SharedAxes, a, len(in), in)
+		}
+		shape[a-1] = 1
+	}
+	n := shape.Size()
+	var err error
+	if l.alpha, err = l.AddWeight("alpha", shape, l.AlphaInitializer, "zeros", n, n, rng); err != nil {
+		return nil, err
+	}
+	return in.Clone(), nil
+}
+
+// Call applies the slopes.
+func (l *PReLU) Call(c *Ctx, x *G.Node) (*G.Node, error) { return engine.PReLU(x, c.Param(l.alpha)) }

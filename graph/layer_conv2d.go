@@ -22,6 +22,13 @@ type Conv2D struct {
 	// Padding is "valid" (default) or "same". "same" pads so the output is
 	// ceil(input/stride), the odd extra row or column at the bottom and right.
 	Padding string `json:"padding"`
+	// DilationRate spaces the kernel's taps (default (1, 1)): a 3x3
+	// kernel with rate 2 covers 5x5. Strides must then be 1, as in Keras.
+	DilationRate [2]int `json:"dilation_rate"`
+	// Groups splits the input channels and the filters into that many
+	// groups convolved separately (default 1): the kernel is then (KH,
+	// KW, C/Groups, Filters), as Keras's.
+	Groups int `json:"groups"`
 	// Activation is applied to the output: "relu", "sigmoid", "tanh",
 	// "softmax" or "linear" (default).
 	Activation string `json:"activation"`
@@ -47,6 +54,8 @@ func (l *Conv2D) Class() string { return "Conv2D" }
 func (l *Conv2D) SetDefaults() {
 	setDefault(&l.Strides, [2]int{1, 1})
 	setDefault(&l.Padding, "valid")
+	setDefault(&l.DilationRate, [2]int{1, 1})
+	setDefault(&l.Groups, 1)
 	setDefault(&l.Activation, "linear")
 	setDefault(&l.KernelInitializer, "glorot_uniform")
 	setDefault(&l.BiasInitializer, "zeros")
@@ -58,6 +67,9 @@ func (l *Conv2D) Validate() error {
 		positive("filters", l.Filters),
 		positive2("kernel_size", l.KernelSize),
 		positive2("strides", l.Strides),
+		positive2("dilation_rate", l.DilationRate),
+		positive("groups", l.Groups),
+		l.checkDilation(),
 		checkPadding(l.Padding),
 		checkActivation(l.Activation),
 		checkInitializer("kernel_initializer", l.KernelInitializer),
@@ -71,12 +83,16 @@ func (l *Conv2D) Build(in Shape, rng *rand.Rand) (Shape, error) {
 	if err := needMaps("Conv2D", in); err != nil {
 		return nil, err
 	}
-	out, pad, err := window(in, l.KernelSize, l.Strides, l.Padding)
+	out, pad, err := window(in, l.effectiveKernel(), l.Strides, l.Padding)
 	if err != nil {
 		return nil, err
 	}
 	l.pad = pad
 	kh, kw, c := l.KernelSize[0], l.KernelSize[1], in[2]
+	if g := l.Groups; c%g != 0 || l.Filters%g != 0 {
+		return nil, fmt.Errorf("groups %d must divide the input's %d channels and the %d filters", g, c, l.Filters)
+	}
+	c /= l.Groups
 	if l.kernel, err = l.AddWeight("kernel", []int{kh, kw, c, l.Filters}, l.KernelInitializer, "glorot_uniform", kh*kw*c, kh*kw*l.Filters, rng); err != nil {
 		return nil, err
 	}
@@ -92,11 +108,62 @@ func (l *Conv2D) Build(in Shape, rng *rand.Rand) (Shape, error) {
 // Call convolves x (N, H, W, C) with the kernel, adds the bias and applies
 // the activation.
 func (l *Conv2D) Call(c *Ctx, x *G.Node) (*G.Node, error) {
-	y, err := engine.Convolution2D(x, c.Param(l.kernel), l.Strides, l.pad)
+	k := c.Param(l.kernel)
+	var err error
+	if l.DilationRate != [2]int{1, 1} {
+		// A dilated kernel is the kernel with zeros between its taps.
+		if k, err = engine.DilateKernel(k, l.DilationRate); err != nil {
+			return nil, err
+		}
+	}
+	var y *G.Node
+	if l.Groups == 1 {
+		y, err = engine.Convolution2D(x, k, l.Strides, l.pad)
+	} else {
+		y, err = groupedConv(x, k, l.Groups, l.Strides, l.pad)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return biasActivate(c, y, l.bias, l.Activation)
+}
+
+// groupedConv convolves each of g groups of x's channels with its share of
+// the filters, kernel (KH, KW, C/g, F), and concatenates the outputs.
+func groupedConv(x, k *G.Node, g int, strides [2]int, pad [4]int) (*G.Node, error) {
+	c, f := x.Shape()[3]/g, k.Shape()[3]/g
+	ys := make([]*G.Node, g)
+	for j := range ys {
+		xj, err := engine.SliceLast(x, j*c, (j+1)*c)
+		if err != nil {
+			return nil, err
+		}
+		kj, err := engine.SliceLast(k, j*f, (j+1)*f)
+		if err != nil {
+			return nil, err
+		}
+		if ys[j], err = engine.Convolution2D(xj, kj, strides, pad); err != nil {
+			return nil, err
+		}
+	}
+	return engine.Concat(3, ys...)
+}
+
+// effectiveKernel is the window a dilated kernel covers.
+func (l *Conv2D) effectiveKernel() [2]int {
+	d := l.DilationRate
+	if d[0] < 1 || d[1] < 1 {
+		d = [2]int{1, 1}
+	}
+	return [2]int{(l.KernelSize[0]-1)*d[0] + 1, (l.KernelSize[1]-1)*d[1] + 1}
+}
+
+// checkDilation refuses a dilation with strides, as Keras does.
+func (l *Conv2D) checkDilation() error {
+	if l.DilationRate != [2]int{1, 1} && l.Strides != [2]int{1, 1} {
+		return fmt.Errorf("dilation_rate %v needs strides (1, 1), got %v", l.DilationRate, l.Strides)
+	}
+	return nil
 }
 
 // window computes the output size (OH, OW) and the padding (top, bottom,

@@ -30,8 +30,9 @@ type Cropping2D struct {
 }
 
 // UpSampling2D repeats rows Size[0] times and columns Size[1] times
-// (default (2, 2)); Interpolation is "nearest" (the default; "bilinear" is
-// not implemented yet).
+// (default (2, 2)); Interpolation is "nearest" (the default) or "bilinear"
+// (half-pixel centers, as Keras's tf.image.resize and PyTorch's
+// align_corners=False).
 type UpSampling2D struct {
 	Base
 	Size          [2]int `json:"size"`
@@ -132,8 +133,8 @@ func (l *UpSampling2D) SetDefaults() {
 
 // Validate checks the size and the interpolation.
 func (l *UpSampling2D) Validate() error {
-	if l.Interpolation != "nearest" {
-		return fmt.Errorf("interpolation %q is not implemented (only \"nearest\")", l.Interpolation)
+	if l.Interpolation != "nearest" && l.Interpolation != "bilinear" {
+		return fmt.Errorf("interpolation %q is not implemented (only \"nearest\" and \"bilinear\")", l.Interpolation)
 	}
 	return positive2("size", l.Size)
 }
@@ -147,7 +148,46 @@ func (l *UpSampling2D) Build(in Shape, _ *rand.Rand) (Shape, error) {
 }
 
 // Call upsamples x.
-func (l *UpSampling2D) Call(_ *Ctx, x *G.Node) (*G.Node, error) { return engine.UpSample2D(x, l.Size) }
+func (l *UpSampling2D) Call(_ *Ctx, x *G.Node) (*G.Node, error) {
+	if l.Interpolation == "bilinear" {
+		s := x.Shape()
+		return engine.ResizeBilinear(x, s[1]*l.Size[0], s[2]*l.Size[1])
+	}
+	return engine.UpSample2D(x, l.Size)
+}
+
+// Permute reorders the axes of each sample (Keras's Permute): Dims lists,
+// for each output axis, the input axis it takes, counted from 1 (the batch
+// axis is not counted): Permute{Dims: []int{2, 1}} transposes a matrix.
+type Permute struct {
+	Base
+	Dims []int `json:"dims"`
+}
+
+func init() { Register("Permute", func() Layer { return &Permute{} }) }
+
+// Class returns "Permute".
+func (l *Permute) Class() string { return "Permute" }
+
+// Build checks that Dims permutes the input's axes.
+func (l *Permute) Build(in Shape, _ *rand.Rand) (Shape, error) {
+	if len(l.Dims) != len(in) {
+		return nil, fmt.Errorf("dims %v must list each of the input's %d axes %v once", l.Dims, len(in), in)
+	}
+	out := make(Shape, len(in))
+	seen := make([]bool, len(in))
+	for i, d := range l.Dims {
+		if d < 1 || d > len(in) || seen[d-1] {
+			return nil, fmt.Errorf("dims %v must list each of the input's %d axes %v once, counted from 1", l.Dims, len(in), in)
+		}
+		seen[d-1] = true
+		out[i] = in[d-1]
+	}
+	return out, nil
+}
+
+// Call permutes x's sample axes.
+func (l *Permute) Call(_ *Ctx, x *G.Node) (*G.Node, error) { return engine.Permute(x, l.Dims) }
 
 // Class returns "Reshape".
 func (l *Reshape) Class() string { return "Reshape" }

@@ -56,7 +56,7 @@ func TestReshapingValues(t *testing.T) {
 		{&Cropping2D{Cropping: [2][2]int{{1, 1}, {0, 0}}}, "leaves nothing"},
 		{&Reshape{TargetShape: []int{4, -1}}, "cannot reshape"},
 		{&Reshape{TargetShape: []int{-1, -1}}, "more than one -1"},
-		{&UpSampling2D{Interpolation: "bilinear"}, "not implemented"},
+		{&UpSampling2D{Interpolation: "bicubic"}, "not implemented"},
 		{&Rescaling{}, "scale"},
 		{&ZeroPadding2D{Padding: [2][2]int{{-1, 0}, {0, 0}}}, "non-negative"},
 	} {

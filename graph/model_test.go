@@ -299,6 +299,16 @@ func mtEveryClass() []graph.Layer {
 		&graph.UpSampling2D{Size: [2]int{2, 1}},
 		&graph.Rescaling{Scale: 0.5, Offset: 0.1},
 		&graph.DepthwiseConv2D{KernelSize: [2]int{2, 1}, Padding: "same", DepthMultiplier: 2, Activation: "relu"},
+		&graph.SeparableConv2D{Filters: 4, KernelSize: [2]int{3, 3}, Padding: "same", DepthMultiplier: 2, PointwiseInitializer: "he_uniform"},
+		&graph.Conv2DTranspose{Filters: 4, KernelSize: [2]int{3, 3}, Strides: [2]int{2, 2}, Padding: "same", OutputPadding: &[2]int{1, 0}},
+		&graph.Conv2D{Filters: 4, KernelSize: [2]int{2, 2}, DilationRate: [2]int{2, 1}, Groups: 2, Padding: "same"},
+		&graph.LayerNormalization{Epsilon: 1e-5},
+		&graph.PReLU{SharedAxes: []int{1, 2}, AlphaInitializer: "ones"},
+		&graph.SpatialDropout2D{Rate: 0.2},
+		&graph.GaussianNoise{Stddev: 0.1},
+		&graph.Permute{Dims: []int{2, 1, 3}},
+		&graph.UpSampling2D{Interpolation: "bilinear"},
+		&graph.MaxPooling2D{},
 		&graph.Conv2D{Filters: 4, KernelSize: [2]int{2, 2}, NoBias: true, Base: graph.Base{Frozen: true}},
 		&graph.GlobalAveragePooling2D{},
 		&graph.Flatten{},
@@ -405,22 +415,27 @@ func TestSpecRoundTrip(t *testing.T) {
 	if p, _ := m2.Param("conv2d/kernel"); p.Regularizer == nil || p.Regularizer.L2 != 1e-3 {
 		t.Errorf("conv2d kernel regularizer %+v", p.Regularizer)
 	}
-	if l, _ := m2.Layer("conv2d_1"); l.(*graph.Conv2D).Trainable() {
-		t.Error("frozen conv2d_1 is trainable after the round trip")
+	if l, _ := m2.Layer("conv2d_2"); l.(*graph.Conv2D).Trainable() {
+		t.Error("frozen conv2d_2 is trainable after the round trip")
 	}
-	if p, _ := m2.Param("conv2d_1/kernel"); p.Trainable {
-		t.Error("frozen conv2d_1/kernel is trainable after the round trip")
+	if p, _ := m2.Param("conv2d_2/kernel"); p.Trainable {
+		t.Error("frozen conv2d_2/kernel is trainable after the round trip")
 	}
-	if _, err := m2.Param("conv2d_1/bias"); err == nil {
-		t.Error("NoBias conv2d_1 has a bias after the round trip")
+	if _, err := m2.Param("conv2d_2/bias"); err == nil {
+		t.Error("NoBias conv2d_2 has a bias after the round trip")
+	}
+	if l, _ := m2.Layer("conv2d_1"); l.(*graph.Conv2D).Groups != 2 || l.(*graph.Conv2D).DilationRate != [2]int{2, 1} {
+		t.Errorf("conv2d_1's groups and dilation after the round trip: %+v", l)
 	}
 	rs1, err := m.RandomState()
 	if err != nil {
 		t.Fatal(err)
 	}
 	rs2, _ := m2.RandomState()
-	if len(rs1) != 1 || string(rs1["drop"]) != string(rs2["drop"]) {
-		t.Errorf("dropout random state %v / %v", rs1, rs2)
+	for _, name := range []string{"drop", "spatial_dropout2d", "gaussian_noise"} {
+		if len(rs1) != 3 || string(rs1[name]) != string(rs2[name]) {
+			t.Errorf("%s random state %v / %v", name, rs1, rs2)
+		}
 	}
 	// The rebuilt model computes the same function.
 	x := mtInputs(4, m.InputShape().Size())

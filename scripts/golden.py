@@ -146,6 +146,20 @@ def expected(t, g):
 
 # ---------------------------------------------------------------- layers
 
+def deconv_length(n, cfg, axis):
+    """Keras's output length of a Conv2DTranspose along an axis and the
+    padding before it (TensorFlow's conv2d_transpose)."""
+    k, s = cfg["kernel_size"][axis], cfg.get("strides", [1, 1])[axis]
+    same = cfg.get("padding") == "same"
+    op = cfg.get("output_padding")
+    if op is None:
+        out = n * s if same else n * s + max(k - s, 0)
+    else:
+        out = (n - 1) * s + k - (2 * (k // 2) if same else 0) + op[axis]
+    top = max((n - 1) * s + k - out, 0) // 2 if same else 0
+    return out, top
+
+
 def same_pad(n, k, s):
     out = -(-n // s)
     total = max((out - 1) * s + k - n, 0)
@@ -264,16 +278,50 @@ class Model:
                 shape = tgt
             elif c == "Conv2D":
                 kh, kw = cfg["kernel_size"]
-                cin = shape[2]
+                cin = shape[2] // cfg.get("groups", 1)
                 lim = math.sqrt(6 / (kh * kw * (cin + cfg["filters"])))
                 self.shapes.append((name + "/kernel", [kh, kw, cin, cfg["filters"]], -lim, lim))
                 if not cfg.get("no_bias"):
                     self.shapes.append((name + "/bias", [cfg["filters"]], -0.1, 0.1))
                 s = cfg.get("strides", [1, 1])
+                d = cfg.get("dilation_rate", [1, 1])
+                kh, kw = (kh - 1) * d[0] + 1, (kw - 1) * d[1] + 1
                 if cfg.get("padding") == "same":
                     shape = [-(-shape[0] // s[0]), -(-shape[1] // s[1]), cfg["filters"]]
                 else:
                     shape = [(shape[0] - kh) // s[0] + 1, (shape[1] - kw) // s[1] + 1, cfg["filters"]]
+            elif c == "SeparableConv2D":
+                kh, kw = cfg["kernel_size"]
+                cin, dm, f = shape[2], cfg.get("depth_multiplier", 1), cfg["filters"]
+                lim = math.sqrt(6 / (kh * kw * (cin + dm)))
+                self.shapes.append((name + "/depthwise_kernel", [kh, kw, cin, dm], -lim, lim))
+                lim = math.sqrt(6 / (cin * dm + f))
+                self.shapes.append((name + "/pointwise_kernel", [1, 1, cin * dm, f], -lim, lim))
+                if not cfg.get("no_bias"):
+                    self.shapes.append((name + "/bias", [f], -0.1, 0.1))
+                s = cfg.get("strides", [1, 1])
+                if cfg.get("padding") == "same":
+                    shape = [-(-shape[0] // s[0]), -(-shape[1] // s[1]), f]
+                else:
+                    shape = [(shape[0] - kh) // s[0] + 1, (shape[1] - kw) // s[1] + 1, f]
+            elif c == "Conv2DTranspose":
+                kh, kw = cfg["kernel_size"]
+                cin, f = shape[2], cfg["filters"]
+                lim = math.sqrt(6 / (kh * kw * (cin + f)))
+                self.shapes.append((name + "/kernel", [kh, kw, f, cin], -lim, lim))
+                if not cfg.get("no_bias"):
+                    self.shapes.append((name + "/bias", [f], -0.1, 0.1))
+                shape = [deconv_length(shape[i], cfg, i)[0] for i in range(2)] + [f]
+            elif c == "LayerNormalization":
+                ch = shape[-1]
+                self.shapes += [(name + "/gamma", [ch], 0.5, 1.5), (name + "/beta", [ch], -0.5, 0.5)]
+            elif c == "PReLU":
+                a = list(shape)
+                for ax in cfg.get("shared_axes") or []:
+                    a[ax - 1] = 1
+                self.shapes.append((name + "/alpha", a, 0.0, 0.5))
+            elif c == "Permute":
+                shape = [shape[d - 1] for d in cfg["dims"]]
             elif c == "Dense":
                 lim = math.sqrt(6 / (shape[0] + cfg["units"]))
                 self.shapes.append((name + "/kernel", [shape[0], cfg["units"]], -lim, lim))
@@ -337,11 +385,42 @@ class Model:
             elif c == "Cropping2D":
                 (t, b), (l, r) = cfg["cropping"]
                 x = x[:, t:x.shape[1] - b, l:x.shape[2] - r, :]
+            elif c == "UpSampling2D" and cfg.get("interpolation") == "bilinear":
+                sh, sw = cfg.get("size", [2, 2])
+                x = F.interpolate(x.permute(0, 3, 1, 2), scale_factor=(sh, sw), mode="bilinear",
+                                  align_corners=False).permute(0, 2, 3, 1)
             elif c == "UpSampling2D":
                 sh, sw = cfg.get("size", [2, 2])
                 x = x.repeat_interleave(sh, dim=1).repeat_interleave(sw, dim=2)
             elif c == "Reshape":
                 x = x.reshape([x.shape[0]] + list(cfg["target_shape"]))
+            elif c == "SeparableConv2D":
+                k = p[name + "/depthwise_kernel"]
+                kh, kw, cin, dm = k.shape
+                s = cfg.get("strides", [1, 1])
+                xn = x.permute(0, 3, 1, 2)
+                xn = F.pad(xn, pads(xn.shape[2], xn.shape[3], (kh, kw), s, cfg.get("padding")))
+                xn = F.conv2d(xn, k.permute(2, 3, 0, 1).reshape(cin * dm, 1, kh, kw), stride=s, groups=cin)
+                x = F.conv2d(xn, p[name + "/pointwise_kernel"].permute(3, 2, 0, 1)).permute(0, 2, 3, 1)
+                if name + "/bias" in p:
+                    x = x + p[name + "/bias"]
+            elif c == "Conv2DTranspose":
+                k = p[name + "/kernel"]  # (KH, KW, F, Cin); torch's (Cin, F, KH, KW)
+                s = cfg.get("strides", [1, 1])
+                full = F.conv_transpose2d(x.permute(0, 3, 1, 2), k.permute(3, 2, 0, 1), stride=s)
+                (oh, top), (ow, left) = deconv_length(x.shape[1], cfg, 0), deconv_length(x.shape[2], cfg, 1)
+                # The output is the full transposed convolution cropped by
+                # the padding, zero where no window reaches.
+                full = F.pad(full, (0, max(0, left + ow - full.shape[3]), 0, max(0, top + oh - full.shape[2])))
+                x = full[:, :, top:top + oh, left:left + ow].permute(0, 2, 3, 1)
+                if name + "/bias" in p:
+                    x = x + p[name + "/bias"]
+            elif c == "LayerNormalization":
+                x = F.layer_norm(x, (x.shape[-1],), p[name + "/gamma"], p[name + "/beta"], cfg.get("epsilon", 1e-3))
+            elif c == "PReLU":
+                x = torch.where(x > 0, x, p[name + "/alpha"] * x)
+            elif c == "Permute":
+                x = x.permute([0] + list(cfg["dims"]))
             elif c == "Rescaling":
                 x = x * cfg["scale"] + cfg.get("offset", 0.0)
             elif c == "ReLU":
@@ -355,10 +434,12 @@ class Model:
             elif c == "Conv2D":
                 k = p[name + "/kernel"]
                 s = cfg.get("strides", [1, 1])
-                xn = x.permute(0, 3, 1, 2)
-                xn = F.pad(xn, pads(xn.shape[2], xn.shape[3], k.shape[:2], s, cfg.get("padding")))
                 # torch weight (Cout, Cin, KH, KW) from Capa's (KH, KW, Cin, Cout)
-                y = F.conv2d(xn, k.permute(3, 2, 0, 1), stride=s)
+                d = cfg.get("dilation_rate", [1, 1])
+                eff = ((k.shape[0] - 1) * d[0] + 1, (k.shape[1] - 1) * d[1] + 1)
+                xn = x.permute(0, 3, 1, 2)
+                xn = F.pad(xn, pads(xn.shape[2], xn.shape[3], eff, s, cfg.get("padding")))
+                y = F.conv2d(xn, k.permute(3, 2, 0, 1), stride=s, dilation=d, groups=cfg.get("groups", 1))
                 x = y.permute(0, 2, 3, 1)
                 if name + "/bias" in p:
                     x = x + p[name + "/bias"]
@@ -674,6 +755,34 @@ CASES = [
         "runs": [("Adam", {"learning_rate": 0.01}, 2)],
     },
 ]
+
+
+CASES.append({
+    # Issue 10's convolution variants and the layers beside them: dilated
+    # and grouped Conv2D, Conv2DTranspose ("same" with stride 2; "valid"
+    # with output_padding), SeparableConv2D, LayerNormalization, PReLU
+    # (shared and not), bilinear UpSampling2D, Permute.
+    "name": "variants", "input_shape": [6, 5, 2], "batch": 2, "x_range": (-1.0, 1.0),
+    "loss": "sparse_categorical_crossentropy",
+    "layers": [
+        conv("conv2d", 4, (3, 2), "tanh", padding="same", dilation_rate=[2, 1]),
+        conv("conv2d_1", 4, (3, 3), strides=(2, 1), padding="same", groups=2),
+        plain("PReLU", "p_re_lu", shared_axes=[1, 2]),
+        {"class_name": "Conv2DTranspose", "config": {"name": "conv2d_transpose", "filters": 3, "kernel_size": [3, 3],
+                                                     "strides": [2, 2], "padding": "same"}},
+        plain("LayerNormalization", "layer_normalization"),
+        {"class_name": "SeparableConv2D", "config": {"name": "separable_conv2d", "filters": 4, "kernel_size": [3, 3],
+                                                     "strides": [2, 2], "depth_multiplier": 2, "activation": "relu"}},
+        {"class_name": "Conv2DTranspose", "config": {"name": "conv2d_transpose_1", "filters": 2, "kernel_size": [2, 3],
+                                                     "strides": [2, 1], "output_padding": [1, 0]}},
+        plain("UpSampling2D", "up_sampling2d", size=[2, 1], interpolation="bilinear"),
+        plain("Permute", "permute", dims=[2, 1, 3]),
+        plain("Flatten", "flatten"),
+        plain("PReLU", "p_re_lu_1"),
+        dense("dense", 3, "softmax"),
+    ],
+    "runs": [("Adam", {"learning_rate": 0.01}, 2)],
+})
 
 
 def labels(case, g, k):
