@@ -27,6 +27,14 @@ type Loss interface {
 	Build(out Output, target *G.Node) (*G.Node, error)
 }
 
+// TargetLinear is an optional Loss ability: TargetLinear reports true when
+// each sample's loss is linear in its target row (the cross-entropies:
+// -Σ t·log p), so that scaling the row by a weight weighs the sample's loss.
+// Fit's sample and class weights need it.
+type TargetLinear interface {
+	TargetLinear() bool
+}
+
 // Optimizer is an update rule: how one parameter moves given its gradient
 // and its slots (per-parameter state such as Adam's moments). The model
 // owns the slots, keyed by parameter name, and calls Update once per

@@ -1,17 +1,27 @@
 package graph
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Data is a set of samples for Fit and Evaluate: N inputs stored one after
 // the other in X (NHWC, float32), and their labels in Y (LabelSize values
 // per sample: one class index for sparse losses). For a model with several
 // inputs, Inputs holds one such slice per input, in the model's order, and
 // X is left nil (Keras's fit([x1, x2], y)).
+//
+// Weights, if set, holds one weight per sample (Keras's sample_weight):
+// each sample's loss is multiplied by it, and the batch's loss is the sum
+// of the weighted losses over the batch size, as Keras reduces it. Only
+// losses linear in the target (the cross-entropies of package train, see
+// TargetLinear) take weights.
 type Data struct {
-	X      []float32
-	Y      []float32
-	N      int
-	Inputs [][]float32
+	X       []float32
+	Y       []float32
+	N       int
+	Inputs  [][]float32
+	Weights []float32
 }
 
 // input returns the values of input i.
@@ -46,6 +56,16 @@ func (d Data) check(inSizes []int, labelSize int, what string) error {
 	if len(d.Y) != d.N*labelSize {
 		return fmt.Errorf("graph: %s data: %d label values for %d samples of %d", what, len(d.Y), d.N, labelSize)
 	}
+	if d.Weights != nil {
+		if len(d.Weights) != d.N {
+			return fmt.Errorf("graph: %s data: %d sample weights for %d samples", what, len(d.Weights), d.N)
+		}
+		for i, w := range d.Weights {
+			if !(w >= 0) || math.IsInf(float64(w), 0) {
+				return fmt.Errorf("graph: %s data: sample weight %d is %v, want a finite non-negative number", what, i, w)
+			}
+		}
+	}
 	return nil
 }
 
@@ -57,6 +77,9 @@ func (d Data) split(fraction float64, inSizes []int, labelSize int) (Data, Data)
 	nt := d.N - nv
 	a := Data{Y: d.Y[:nt*labelSize], N: nt}
 	b := Data{Y: d.Y[nt*labelSize:], N: nv}
+	if d.Weights != nil {
+		a.Weights, b.Weights = d.Weights[:nt], d.Weights[nt:]
+	}
 	if d.Inputs == nil {
 		a.X, b.X = d.X[:nt*inSizes[0]], d.X[nt*inSizes[0]:]
 		return a, b

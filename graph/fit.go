@@ -92,6 +92,11 @@ type FitOptions struct {
 	// caller restores that state (layers of package augment inside the
 	// model are saved with it instead).
 	Augment BatchTransform
+	// ClassWeight, if set, weights each training sample's loss by its
+	// class's weight (Keras's class_weight; classes it does not list weigh
+	// 1): for class indices (sparse labels) or one-hot labels, and not
+	// together with Data.Weights, as in Keras. Validation is not weighted.
+	ClassWeight map[int]float64
 }
 
 // BatchTransform changes a batch of n training inputs in place: x holds n
@@ -196,6 +201,11 @@ func (m *Model) learningRate(s Schedule) (float64, error) {
 // checkLabels validates every label once, before training, naming the
 // sample at fault.
 func checkLabels(loss Loss, d Data, k int) error {
+	if d.Weights != nil {
+		if tl, ok := loss.(TargetLinear); !ok || !tl.TargetLinear() {
+			return fmt.Errorf("graph: loss %s does not take sample or class weights (only losses linear in the target, such as the cross-entropies)", loss.Name())
+		}
+	}
 	ls := loss.LabelSize(k)
 	buf := make([]float32, k)
 	for i := 0; i < d.N; i++ {
@@ -247,8 +257,23 @@ func (m *Model) run(s *compiled, d Data, idx []int, lo int, labels []float32, au
 			return 0, fmt.Errorf("graph: augmenting a batch: %w", err)
 		}
 	}
-	if err := m.loss.Targets(s.target.Data().([]float32), labels, s.outSize); err != nil {
+	t := s.target.Data().([]float32)
+	if err := m.loss.Targets(t, labels, s.outSize); err != nil {
 		return 0, err
+	}
+	if d.Weights != nil {
+		// The loss is linear in each sample's target row: scaling the row
+		// weights the sample's loss.
+		k := len(t) / b
+		for i := 0; i < b; i++ {
+			j := lo + i
+			if idx != nil {
+				j = idx[i]
+			}
+			for c := range t[i*k : (i+1)*k] {
+				t[i*k+c] *= d.Weights[j]
+			}
+		}
 	}
 	if err := s.r.Exec(); err != nil {
 		return 0, err
@@ -332,6 +357,16 @@ func (m *Model) FitContext(ctx context.Context, d Data, o FitOptions) (History, 
 		m.State.History = History{}
 	}
 	m.State.Stop = false
+	if o.ClassWeight != nil {
+		if d.Weights != nil {
+			return m.State.History, fmt.Errorf("graph: give ClassWeight or sample weights (Data.Weights), not both")
+		}
+		w, err := classWeights(o.ClassWeight, d.Y, ls, m.OutputShape().Size())
+		if err != nil {
+			return m.State.History, err
+		}
+		d.Weights = w
+	}
 	if err := checkLabels(m.loss, d, m.OutputShape().Size()); err != nil {
 		return m.State.History, err
 	}
@@ -496,4 +531,44 @@ func (m *Model) trainBatch(d Data, idx []int, lo int, labels []float32, o *FitOp
 	}
 	hits, seen = s.acc.correct(s.r.Output(), labels[:b*m.loss.LabelSize(s.outSize)], s.outSize)
 	return loss, hits, seen, nil
+}
+
+// classWeights turns Keras's class_weight into one weight per sample, from
+// class indices (one label per sample) or one-hot rows of k values.
+func classWeights(cw map[int]float64, y []float32, labelSize, k int) ([]float32, error) {
+	for c, w := range cw {
+		if c < 0 || c >= k {
+			return nil, fmt.Errorf("graph: class weight for class %d, but the model has %d classes", c, k)
+		}
+		if !(w >= 0) || math.IsInf(w, 0) {
+			return nil, fmt.Errorf("graph: class %d has weight %v, want a finite non-negative number", c, w)
+		}
+	}
+	if labelSize != 1 && labelSize != k {
+		return nil, fmt.Errorf("graph: class weights need class indices or one-hot labels, not %d label values per sample", labelSize)
+	}
+	n := len(y) / labelSize
+	ws := make([]float32, n)
+	for i := range ws {
+		c := int(y[i])
+		if labelSize != 1 {
+			row := y[i*k : (i+1)*k]
+			c = -1
+			for j, v := range row {
+				if v == 1 && c < 0 {
+					c = j
+				} else if v != 0 {
+					return nil, fmt.Errorf("graph: class weights need one-hot labels; sample %d has %v", i, row)
+				}
+			}
+			if c < 0 {
+				return nil, fmt.Errorf("graph: class weights need one-hot labels; sample %d has none", i)
+			}
+		}
+		ws[i] = 1
+		if w, ok := cw[c]; ok {
+			ws[i] = float32(w)
+		}
+	}
+	return ws, nil
 }

@@ -45,6 +45,9 @@ func (l BinaryCrossentropy) Accuracy() graph.Accuracy {
 // Name returns "sparse_categorical_crossentropy".
 func (SparseCategoricalCrossentropy) Name() string { return "sparse_categorical_crossentropy" }
 
+// TargetLinear is true: the loss takes sample and class weights.
+func (SparseCategoricalCrossentropy) TargetLinear() bool { return true }
+
 // LabelSize is 1: the class index.
 func (SparseCategoricalCrossentropy) LabelSize(int) int { return 1 }
 
@@ -71,6 +74,9 @@ func (l SparseCategoricalCrossentropy) Build(out graph.Output, t *G.Node) (*G.No
 
 // Name returns "categorical_crossentropy".
 func (CategoricalCrossentropy) Name() string { return "categorical_crossentropy" }
+
+// TargetLinear is true: the loss takes sample and class weights.
+func (CategoricalCrossentropy) TargetLinear() bool { return true }
 
 // LabelSize is the number of classes.
 func (CategoricalCrossentropy) LabelSize(k int) int { return k }

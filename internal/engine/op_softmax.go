@@ -26,8 +26,9 @@ func Softmax(x *G.Node) (*G.Node, error) {
 // SoftmaxCrossEntropy returns the mean over the batch of the cross-entropy
 // between softmax(logits) and target, both float32 (batch, classes): a
 // scalar. It is computed from the logits, stable for any values, and its
-// gradient with respect to the logits is (softmax(logits) - target)/batch.
-// The target gets no gradient.
+// gradient with respect to the logits is (softmax(logits)·Σtarget -
+// target)/batch, Σtarget the row's sum (1 for a distribution; a weighted
+// sample's target row sums to its weight). The target gets no gradient.
 func SoftmaxCrossEntropy(logits, target *G.Node) (*G.Node, error) {
 	if err := opFloat32("SoftmaxCrossEntropy", logits, target); err != nil {
 		return nil, err

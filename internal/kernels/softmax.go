@@ -79,13 +79,30 @@ func SoftmaxCrossEntropy(probs, z, t []float32, k int) float64 {
 }
 
 // SoftmaxCrossEntropyBackwardTo writes the gradient of the mean
-// cross-entropy with respect to the logits, scale·(probs - t)/n, into dz.
+// cross-entropy with respect to the logits, scale·(probs·Σt - t)/n, into
+// dz, Σt the sum of the sample's target row (1 for a distribution; its
+// weight for a weighted sample).
 func SoftmaxCrossEntropyBackwardTo(dz, probs, t []float32, k int, scale float32) {
 	if k < 1 || len(probs)%k != 0 || len(t) != len(probs) || len(dz) != len(probs) {
 		panic(ErrShape)
 	}
 	f := scale / float32(len(probs)/k)
-	for i := range dz {
-		dz[i] = f * (probs[i] - t[i])
+	for r := 0; r < len(dz); r += k {
+		// The gradient of -Σ t·log softmax(z) is softmax(z)·Σt - t: Σt is
+		// 1 for a distribution (exactly, for one-hot rows) and the
+		// sample's weight for a weighted one.
+		var s float32
+		for _, v := range t[r : r+k] {
+			s += v
+		}
+		if s == 1 {
+			for i := r; i < r+k; i++ {
+				dz[i] = f * (probs[i] - t[i])
+			}
+			continue
+		}
+		for i := r; i < r+k; i++ {
+			dz[i] = f * (probs[i]*s - t[i])
+		}
 	}
 }
