@@ -128,3 +128,29 @@ func ExampleFunctional() {
 	// Non-trainable params: 0
 	// _______________________________________________________________________________________________________________________
 }
+
+// A model used as a layer of another: a convolutional base, applied to the
+// input of a new model with a classifier on top; the new model shares the
+// base's weights and freezing the layer freezes all of them.
+func ExampleAsLayer() {
+	base, err := graph.Sequential(graph.Input(8, 8, 1),
+		&graph.Conv2D{Filters: 4, KernelSize: [2]int{3, 3}, Activation: "relu"},
+		&graph.GlobalAveragePooling2D{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	base.Name = "base"
+	features := graph.AsLayer(base)
+	features.SetTrainable(false)
+	x := graph.NewInput(8, 8, 1)
+	y := graph.Apply(&graph.Dense{Units: 3, Activation: "softmax"}, graph.Apply(features, x))
+	m, err := graph.Functional([]*graph.Tensor{x}, []*graph.Tensor{y})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	trainable, frozen := m.CountParams()
+	fmt.Println(m.Layers()[0].Class(), m.OutputShape(), trainable, frozen)
+	// Output: Sequential (None, 3) 15 40
+}

@@ -160,11 +160,36 @@ func (m *Model) place(l Layer, in []Shape) (Shape, error) {
 		return nil, err
 	}
 	if b.Frozen {
-		b.SetTrainable(false)
+		// The layer's own SetTrainable: a model used as a layer freezes
+		// its layers.
+		l.(interface{ SetTrainable(bool) }).SetTrainable(false)
+	}
+	if err := m.uniqueParams(l); err != nil {
+		b.params = nil
+		return nil, err
 	}
 	m.layers = append(m.layers, l)
 	m.shapes = append(m.shapes, out.Clone())
 	return out, nil
+}
+
+// uniqueParams refuses a layer whose weights' names another layer of the
+// model already uses (possible only with a model used as a layer: weight
+// names are "<layer>/<weight>" and layer names are unique in a model).
+func (m *Model) uniqueParams(l Layer) error {
+	if _, ok := l.(*ModelLayer); !ok {
+		return nil
+	}
+	have := map[string]bool{}
+	for _, p := range m.Params() {
+		have[p.Name] = true
+	}
+	for _, p := range l.base().params {
+		if have[p.Name] {
+			return fmt.Errorf("graph: layer %q (%s): its weight %s has the name of one the model already has: rename one of the two layers %q", l.base().Name, l.Class(), p.Name, strings.Split(p.Name, "/")[0])
+		}
+	}
+	return nil
 }
 
 func (m *Model) uniqueName(prefix string) string {
@@ -344,6 +369,24 @@ func (m *Model) Graph(batch int, training bool) (*Graph, error) {
 		gr.Xs = append(gr.Xs, vals[ni])
 	}
 	gr.Outputs = make([]*G.Node, 0, len(m.layers))
+	if err := m.callNodes(c, vals, func(nd node, out *G.Node) {
+		if nd.app == 0 {
+			gr.Outputs = append(gr.Outputs, out)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	for _, ni := range m.outputs {
+		gr.Outs = append(gr.Outs, vals[ni])
+	}
+	gr.X, gr.Out = gr.Xs[0], gr.Outs[0]
+	return gr, nil
+}
+
+// callNodes applies every layer node of the model in c's graph: vals holds
+// the nodes of the model's inputs (at their indexes) and receives every
+// other node's output; each is passed to seen, if not nil, in order.
+func (m *Model) callNodes(c *Ctx, vals []*G.Node, seen func(node, *G.Node)) error {
 	for i, nd := range m.nodes {
 		if vals[i] != nil {
 			continue // an input
@@ -362,18 +405,14 @@ func (m *Model) Graph(batch int, training bool) (*Graph, error) {
 			out, err = nd.layer.Call(c, args[0])
 		}
 		if err != nil {
-			return nil, fmt.Errorf("graph: layer %q (%s): %w", nd.layer.base().Name, nd.layer.Class(), err)
+			return fmt.Errorf("graph: layer %q (%s): %w", nd.layer.base().Name, nd.layer.Class(), err)
 		}
 		vals[i] = out
-		if nd.app == 0 {
-			gr.Outputs = append(gr.Outputs, out)
+		if seen != nil {
+			seen(nd, out)
 		}
 	}
-	for _, ni := range m.outputs {
-		gr.Outs = append(gr.Outs, vals[ni])
-	}
-	gr.X, gr.Out = gr.Xs[0], gr.Outs[0]
-	return gr, nil
+	return nil
 }
 
 // Output returns the graph's (first) output as its layer declares it (for

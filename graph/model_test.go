@@ -380,13 +380,15 @@ func TestSpecRoundTrip(t *testing.T) {
 	}
 	m.Name = "every_class"
 	fm := mtEveryMerge(t)
+	nm, _ := mtNested(t)
 	// Every class of this package is covered (package augment, linked in
 	// through capa, tests its own).
 	seen := map[string]bool{"InputLayer": true}
-	for _, l := range append(m.Layers(), fm.Layers()...) {
+	for _, l := range slices.Concat(m.Layers(), fm.Layers(), nm.Layers()) {
 		seen[l.Class()] = true
 	}
 	t.Run("functional", func(t *testing.T) { mtRoundTrip(t, fm) })
+	t.Run("nested", func(t *testing.T) { mtRoundTrip(t, nm) })
 	for _, c := range graph.Classes() {
 		l, err := graph.New(c)
 		if err != nil {

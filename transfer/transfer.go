@@ -129,7 +129,14 @@ func setTrainable(l graph.Layer, t bool) {
 // Combine returns one model made of the base's layers, frozen, followed by
 // the head's (whose Input must match the base's output): the model that is
 // saved, loaded and fine-tuned. The weights of both are copied into it; the
-// names of the layers must not clash.
+// names of the layers must not clash. It is the flat form of the model
+// with both used as layers,
+//
+//	x := graph.NewInput(base.InputShape()...)
+//	y := graph.Apply(graph.AsLayer(head), graph.Apply(graph.AsLayer(base), x))
+//
+// with the base frozen: its layers are the model's own, so that
+// UnfreezeFrom can fine-tune from any layer of the base.
 func Combine(base, head *graph.Model) (*graph.Model, error) {
 	if !base.OutputShape().Equal(head.InputShape()) {
 		return nil, fmt.Errorf("transfer: the head takes %v, the base gives %v", head.InputShape(), base.OutputShape())

@@ -103,6 +103,16 @@ func TestFeatureExtractionCombineFineTune(t *testing.T) {
 		}
 	}
 
+	// It is the nested model, base and head used as layers, flattened.
+	x := graph.NewInput(base.InputShape()...)
+	nested, err := graph.Functional([]*graph.Tensor{x}, []*graph.Tensor{graph.Apply(graph.AsLayer(head), graph.Apply(graph.AsLayer(base), x))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if np, _ := nested.Predict(d.X, 40); !same(np, cp) {
+		t.Error("the combined model and the nested one differ")
+	}
+
 	// Training the combined model leaves the frozen base bit-identical.
 	before := snapshot(m)
 	ct := m
