@@ -117,9 +117,18 @@ func (l *Conv2D) Call(c *Ctx, x *G.Node) (*G.Node, error) {
 		}
 	}
 	var y *G.Node
-	if l.Groups == 1 {
+	switch c := x.Shape()[3]; {
+	case l.Groups == 1:
 		y, err = engine.Convolution2D(x, k, l.Strides, l.pad)
-	} else {
+	case l.Groups == c:
+		// One group per channel is a depthwise convolution, and the
+		// grouped kernel (KH, KW, 1, C·m) has the depthwise kernel's
+		// layout (KH, KW, C, m).
+		ks := k.Shape()
+		if k, err = G.Reshape(k, []int{ks[0], ks[1], c, l.Filters / c}); err == nil {
+			y, err = engine.DepthwiseConv2D(x, k, l.Strides, l.pad)
+		}
+	default:
 		y, err = groupedConv(x, k, l.Groups, l.Strides, l.pad)
 	}
 	if err != nil {

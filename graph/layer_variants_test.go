@@ -32,6 +32,9 @@ func TestLayerGradVariants(t *testing.T) {
 		{name: "Conv2D groups", layer: func() Layer {
 			return &Conv2D{Filters: 4, KernelSize: [2]int{3, 3}, Groups: 2, Strides: [2]int{2, 1}, Padding: "same"}
 		}, in: Shape{5, 4, 4}, batch: 2},
+		{name: "Conv2D groups = channels (depthwise)", layer: func() Layer {
+			return &Conv2D{Filters: 6, KernelSize: [2]int{3, 2}, Groups: 3, DilationRate: [2]int{1, 2}, Padding: "same"}
+		}, in: Shape{5, 4, 3}, batch: 2},
 		{name: "LayerNormalization map", layer: func() Layer { return &LayerNormalization{} }, in: Shape{2, 3, 4}, batch: 2},
 		{name: "LayerNormalization no center", layer: func() Layer {
 			f := false

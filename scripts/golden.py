@@ -785,6 +785,20 @@ CASES.append({
 })
 
 
+CASES.append({
+    # Conv2D with one group per channel (run as a depthwise convolution)
+    # and a depth multiplier of 2, dilated.
+    "name": "grouped_depthwise", "input_shape": [6, 5, 3], "batch": 2, "x_range": (-1.0, 1.0),
+    "loss": "sparse_categorical_crossentropy",
+    "layers": [
+        conv("conv2d", 6, (3, 2), "relu", padding="same", groups=3, dilation_rate=[1, 2]),
+        plain("Flatten", "flatten"),
+        dense("dense", 3, "softmax"),
+    ],
+    "runs": [("Adam", {"learning_rate": 0.01}, 2)],
+})
+
+
 def labels(case, g, k):
     b = case["batch"]
     if case["loss"] == "sparse_categorical_crossentropy":
