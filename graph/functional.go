@@ -16,9 +16,12 @@ import (
 // an error returns that error again, so a chain of Apply calls needs one
 // check, at Functional (or with Err).
 type Tensor struct {
-	layer Layer     // the layer that computes it (*InputLayer for an input)
-	in    []*Tensor // its inputs (none for an input)
-	shape Shape     // per sample, channels-last
+	layer Layer // the layer that computes it (*InputLayer for an input)
+	// in holds its inputs (none for an input), each a *Tensor: typed any
+	// so that Tensor is not a recursive type, which gophernotes's
+	// interpreter cannot build slices of.
+	in    []any
+	shape Shape // per sample, channels-last
 	err   error
 }
 
@@ -92,7 +95,7 @@ func Apply(l Layer, xs ...*Tensor) *Tensor {
 		if !shapesEqual(shapes, b.inShapes) {
 			return &Tensor{err: fmt.Errorf("graph: layer %q (%s) was built on %s and cannot be applied again to %s: a shared layer takes inputs of the same shapes", name, l.Class(), shapeList(b.inShapes), shapeList(shapes))}
 		}
-		return &Tensor{layer: l, in: xs, shape: b.outShape.Clone()}
+		return &Tensor{layer: l, in: tensorInputs(xs), shape: b.outShape.Clone()}
 	}
 	l.SetDefaults()
 	if err := l.Validate(); err != nil {
@@ -110,7 +113,7 @@ func Apply(l Layer, xs ...*Tensor) *Tensor {
 	b.inShapes = shapes
 	b.inShape = shapes[0].Clone()
 	b.outShape = out.Clone()
-	return &Tensor{layer: l, in: xs, shape: out}
+	return &Tensor{layer: l, in: tensorInputs(xs), shape: out}
 }
 
 // build calls l's Build or, for a MultiInput layer, BuildMulti, on copies
@@ -210,7 +213,7 @@ func functional(seed uint64, inputs, outputs []*Tensor, lim *Limits, deferAlloc 
 			return fmt.Errorf("graph: layer %q (%s) already belongs to a model", b.Name, t.layer.Class())
 		}
 		for _, x := range t.in {
-			if err := visit(x); err != nil {
+			if err := visit(x.(*Tensor)); err != nil {
 				return err
 			}
 		}
@@ -236,7 +239,7 @@ func functional(seed uint64, inputs, outputs []*Tensor, lim *Limits, deferAlloc 
 	for _, t := range order {
 		in := make([]int, len(t.in))
 		for i, x := range t.in {
-			in[i] = index[x]
+			in[i] = index[x.(*Tensor)]
 		}
 		if err := m.addNode(t.layer, in, apps[t.layer]); err != nil {
 			return nil, err
@@ -605,4 +608,13 @@ func (m *Model) functionalSummary() string {
 	fmt.Fprintf(&b, "Total params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n",
 		commas(tr+non), commas(tr), commas(non), line)
 	return b.String()
+}
+
+// tensorInputs stores a layer application's inputs in Tensor.in.
+func tensorInputs(xs []*Tensor) []any {
+	in := make([]any, len(xs))
+	for i, x := range xs {
+		in[i] = x
+	}
+	return in
 }

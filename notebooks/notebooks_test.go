@@ -28,6 +28,7 @@ var expected = []string{
 	"03-exercise-configurations.ipynb",
 	"04-data-augmentation.ipynb",
 	"05-transfer-learning.ipynb",
+	"06-residual-networks.ipynb",
 }
 
 const installHelp = `to run the notebooks, install Jupyter's nbconvert and the Go kernel:
