@@ -22,6 +22,19 @@
 // see the same weights. Gradients are symbolic (gorgonia.Grad) and taken only
 // with respect to trainable parameters.
 //
+// A model that is not a stack is written as Keras's Functional API:
+// NewInput makes a symbolic tensor, Apply applies a layer to tensors, and
+// Functional makes the model of inputs and outputs (functional.go); a
+// model is itself a layer with AsLayer. The layers live one family per
+// file: layer_conv2d.go, layer_depthwise.go, layer_conv_variants.go
+// (SeparableConv2D, Conv2DTranspose), layer_pooling.go, layer_dense.go,
+// layer_batchnorm.go, layer_normalization.go, layer_dropout.go,
+// layer_noise.go, layer_reshaping.go, layer_merge.go,
+// layer_activations.go, layer_model.go; their compute is in
+// internal/engine (Gorgonia ops) over internal/kernels (plain loops and
+// BLAS). An op whose forward and gradients are plain functions is an
+// engine.Func (op_func.go).
+//
 // Layer types register under their Keras class name (Register), so that a
 // saved architecture can be rebuilt whichever package a layer comes from.
 // Adding a layer means writing one file: a struct with its configuration as
