@@ -1,0 +1,88 @@
+#!/usr/bin/python3
+"""Reduced-width torchvision ResNets with random weights, and their outputs,
+for applications/weights_test.go.
+
+The networks are torchvision's own ResNet (its forward, BasicBlock and
+Bottleneck) with every width divided (the published files are full width
+and cannot be downloaded here); the files are saved with torch.save, the
+zip serialization of the published files, with the key names of
+torchvision's state_dict. Outputs: softmax of the classifier for the whole
+network, and the last feature map (NHWC) for the base, on a fixed input.
+
+    /usr/bin/python3 scripts/applications_golden.py
+"""
+import json
+import math
+import os
+
+import torch
+import torch.nn as nn
+from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
+
+HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "applications", "testdata")
+
+
+class Reduced(ResNet):
+    """torchvision's ResNet with widths 64/div ... 512/div."""
+
+    def __init__(self, block, layers, div, classes):
+        nn.Module.__init__(self)
+        self._norm_layer = nn.BatchNorm2d
+        self.dilation, self.groups, self.base_width = 1, 1, 64
+        self.inplanes = 64 // div
+        self.conv1 = nn.Conv2d(3, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(self.inplanes)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.layer1 = self._make_layer(block, 64 // div, layers[0])
+        self.layer2 = self._make_layer(block, 128 // div, layers[1], stride=2)
+        self.layer3 = self._make_layer(block, 256 // div, layers[2], stride=2)
+        self.layer4 = self._make_layer(block, 512 // div, layers[3], stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(512 // div * block.expansion, classes)
+
+
+def features(m, x):
+    x = m.maxpool(m.relu(m.bn1(m.conv1(x))))
+    return m.layer4(m.layer3(m.layer2(m.layer1(x))))
+
+
+def main():
+    torch.manual_seed(7)
+    os.makedirs(HERE, exist_ok=True)
+    h = w = 64
+    # The input of weights_test.go: x[n, y, x, c] = sin(0.37 i) with i the
+    # NHWC index.
+    n = 2
+    idx = torch.arange(n * h * w * 3, dtype=torch.float64)
+    x = torch.sin(0.37 * idx).to(torch.float32).reshape(n, h, w, 3).permute(0, 3, 1, 2)
+    golden = {"about": "scripts/applications_golden.py, PyTorch " + torch.__version__.split("+")[0],
+              "height": h, "width": w, "batch": n, "models": {}}
+    for name, block, layers, div in [("resnet18", BasicBlock, [2, 2, 2, 2], 16),
+                                     ("resnet50", Bottleneck, [3, 4, 6, 3], 32)]:
+        m = Reduced(block, layers, div, 10)
+        with torch.no_grad():
+            for mod in m.modules():
+                if isinstance(mod, nn.BatchNorm2d):
+                    mod.weight.uniform_(0.5, 1.5)
+                    mod.bias.uniform_(-0.2, 0.2)
+                    mod.running_mean.uniform_(-0.2, 0.2)
+                    mod.running_var.uniform_(0.5, 1.5)
+                    mod.num_batches_tracked.fill_(100)
+        m.eval()
+        with torch.no_grad():
+            probs = torch.softmax(m(x), dim=1)
+            feats = features(m, x).permute(0, 2, 3, 1)
+        path = os.path.join(HERE, name + "_mini.pth")
+        torch.save(m.state_dict(), path)
+        golden["models"][name] = {"file": name + "_mini.pth", "width_div": div, "classes": 10,
+                                  "probs": [round(v, 7) for v in probs.flatten().tolist()],
+                                  "features_shape": list(feats.shape[1:]),
+                                  "features": [round(v, 6) for v in feats.flatten().tolist()]}
+        print("wrote %s (%d bytes)" % (path, os.path.getsize(path)))
+    with open(os.path.join(HERE, "torchvision_golden.json"), "w") as f:
+        json.dump(golden, f, separators=(",", ":"))
+
+
+if __name__ == "__main__":
+    main()
