@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/capa-ml/capa/formats/hdf5"
 	"github.com/capa-ml/capa/formats/torchpth"
 	"github.com/capa-ml/capa/graph"
 )
@@ -153,4 +154,80 @@ func fromTorch(l graph.Layer, what string, shape []int, w []float32) (*graph.Par
 		return p, w, nil
 	}
 	return nil, nil, fmt.Errorf("shape %v does not fit %s %v: %w", shape, p.Name, p.Shape(), ErrWeights)
+}
+
+// LoadKeras loads a Keras weight file in the HDF5 layout of Keras's
+// save_weights and of the published keras.applications files
+// (resnet50_weights_tf_dim_ordering_tf_kernels(_notop).h5,
+// mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224(_no_top).h5):
+// the root's layer_names, and per layer group its weight_names in the
+// layer's weight order (kernel, bias; gamma, beta, moving_mean,
+// moving_variance), which is Capa's, in Keras's layout, which is Capa's
+// too. Layers of the file the model lacks are refused, except the top of
+// a model without it; every weight of the model must be in the file.
+func LoadKeras(m *graph.Model, path string) error {
+	f, closer, err := hdf5.OpenFile(path)
+	if err != nil {
+		return fmt.Errorf("applications: %w", err)
+	}
+	defer closer.Close()
+	root := f.Root()
+	a, err := root.Attr("layer_names")
+	if err != nil {
+		return fmt.Errorf("applications: %s: not a Keras weight file (root attribute layer_names: %v): %w", path, err, ErrWeights)
+	}
+	names, err := a.Strings()
+	if err != nil {
+		return fmt.Errorf("applications: %s: layer_names: %w", path, err)
+	}
+	loaded := map[*graph.Param]bool{}
+	for _, name := range names {
+		g, err := root.Group(name)
+		if err != nil {
+			return fmt.Errorf("applications: %s: layer %q: %w", path, name, err)
+		}
+		wa, err := g.Attr("weight_names")
+		if err != nil {
+			return fmt.Errorf("applications: %s: layer %q: attribute weight_names: %w", path, name, err)
+		}
+		var wnames []string
+		if n := wa.Len(); n > 0 {
+			if wnames, err = wa.Strings(); err != nil {
+				return fmt.Errorf("applications: %s: layer %q: weight_names: %w", path, name, err)
+			}
+		}
+		if len(wnames) == 0 {
+			continue // input, padding, pooling, activations
+		}
+		l, err := m.Layer(name)
+		if err != nil {
+			if name == "predictions" {
+				continue // the top, for a model without it
+			}
+			return fmt.Errorf("applications: %s: layer %q of the file is not in model %q: %w", path, name, m.Name, ErrWeights)
+		}
+		params := graph.ParamsOf(l)
+		if len(wnames) != len(params) {
+			return fmt.Errorf("applications: %s: layer %q has %d weights in the file, the model's has %d: %w", path, name, len(wnames), len(params), ErrWeights)
+		}
+		for i, wn := range wnames {
+			d, err := g.Dataset(wn)
+			if err != nil {
+				return fmt.Errorf("applications: %s: layer %q weight %q: %w", path, name, wn, err)
+			}
+			if !graph.Shape(d.Shape()).Equal(params[i].Shape()) {
+				return fmt.Errorf("applications: %s: layer %q weight %q has shape %v, the model's %s is %v: %w", path, name, wn, d.Shape(), params[i].Name, params[i].Shape(), ErrWeights)
+			}
+			if err := d.ReadFloat32To(params[i].Data()); err != nil {
+				return fmt.Errorf("applications: %s: layer %q weight %q: %w", path, name, wn, err)
+			}
+			loaded[params[i]] = true
+		}
+	}
+	for _, p := range m.Params() {
+		if !loaded[p] {
+			return fmt.Errorf("applications: %s: no weights for %s of model %q: %w", path, p.Name, m.Name, ErrWeights)
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package applications
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -64,10 +65,11 @@ func relErr(a, b []float32) float64 {
 func TestTorchvisionResNets(t *testing.T) {
 	g := readTorchGolden(t)
 	builders := map[string]func(Config) (*graph.Model, error){"resnet18": TorchResNet18, "resnet50": TorchResNet50}
-	for name, want := range g.Models {
+	for name, build := range builders {
+		want := g.Models[name]
 		x := goldenInput(g.Batch * g.Height * g.Width * 3)
 		for _, top := range []bool{true, false} {
-			m, err := builders[name](Config{NoTop: !top, WidthDiv: want.WidthDiv, Classes: want.Classes, Height: g.Height, Width: g.Width})
+			m, err := build(Config{NoTop: !top, WidthDiv: want.WidthDiv, Classes: want.Classes, Height: g.Height, Width: g.Width})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,5 +113,88 @@ func TestTorchvisionMismatch(t *testing.T) {
 	}
 	if err := LoadTorchvision(m, "testdata/missing.pth"); err == nil || !strings.Contains(err.Error(), "missing.pth") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// kerasMinis are the reduced Keras models whose architectures
+// scripts/applications_golden.py reads (testdata/*.spec.json) to build the
+// reference, in PyTorch with Keras's semantics, and the .h5 files.
+var kerasMinis = map[string]func(top bool) (*graph.Model, error){
+	"keras_resnet50": func(top bool) (*graph.Model, error) {
+		return KerasResNet50(Config{NoTop: !top, WidthDiv: 32, Classes: 10, Height: 64, Width: 64})
+	},
+	"keras_mobilenet_v2": func(top bool) (*graph.Model, error) {
+		return KerasMobileNetV2(Config{NoTop: !top, WidthDiv: 8, Classes: 10, Height: 64, Width: 64})
+	},
+}
+
+// TestKerasSpecs: the committed architectures the reference was built
+// from are the builders' (CAPA_WRITE_SPECS=1 rewrites them).
+func TestKerasSpecs(t *testing.T) {
+	for name, build := range kerasMinis {
+		for _, top := range []bool{true, false} {
+			m, err := build(top)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := m.Spec()
+			if err != nil {
+				t.Fatal(err)
+			}
+			js, _ := json.Marshal(s)
+			path := filepath.Join("testdata", fmt.Sprintf("%s_mini_top%v.spec.json", name, top))
+			if os.Getenv("CAPA_WRITE_SPECS") == "1" {
+				if err := os.WriteFile(path, js, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			old, err := os.ReadFile(path)
+			if err != nil || string(old) != string(js) {
+				t.Errorf("%s differs from the builder's architecture (%v): rerun with CAPA_WRITE_SPECS=1, then scripts/applications_golden.py", path, err)
+			}
+		}
+	}
+}
+
+// TestKerasApplications loads reduced Keras-layout .h5 files into the
+// Keras families and checks probabilities and base features against the
+// PyTorch reference of Keras's semantics (scripts/golden.py's interpreter
+// of the same architecture, same random weights).
+func TestKerasApplications(t *testing.T) {
+	g := readTorchGolden(t)
+	for name, build := range kerasMinis {
+		want, ok := g.Models[name]
+		if !ok {
+			t.Fatalf("no reference for %s", name)
+		}
+		x := goldenInput(g.Batch * g.Height * g.Width * 3)
+		for _, top := range []bool{true, false} {
+			m, err := build(top)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := LoadKeras(m, filepath.Join("testdata", want.File)); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			y, err := m.Predict(x, g.Batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := want.Probs
+			if !top {
+				ref = want.Features
+			}
+			if e := relErr(y, ref); !(e < 1e-4) {
+				t.Errorf("%s (top %v): relative error %.3g against the reference", name, top, e)
+			} else {
+				t.Logf("%s (top %v): relative error %.2g", name, top, e)
+			}
+		}
+	}
+	// A file for another model is refused.
+	m, _ := kerasMinis["keras_resnet50"](true)
+	if err := LoadKeras(m, filepath.Join("testdata", g.Models["keras_mobilenet_v2"].File)); !errors.Is(err, ErrWeights) {
+		t.Errorf("MobileNetV2's file into ResNet50: %v", err)
 	}
 }

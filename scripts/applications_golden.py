@@ -14,10 +14,17 @@ network, and the last feature map (NHWC) for the base, on a fixed input.
 import json
 import math
 import os
+import sys
+
+import h5py
+import numpy as np
 
 import torch
 import torch.nn as nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import golden  # noqa: E402  (its interpreter of Capa specs with Keras's semantics)
 
 HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "applications", "testdata")
 
@@ -80,8 +87,71 @@ def main():
                                   "features_shape": list(feats.shape[1:]),
                                   "features": [round(v, 6) for v in feats.flatten().tolist()]}
         print("wrote %s (%d bytes)" % (path, os.path.getsize(path)))
+    for name in ("keras_resnet50", "keras_mobilenet_v2"):
+        golden["models"][name] = keras_case(name, x.permute(0, 2, 3, 1))
     with open(os.path.join(HERE, "torchvision_golden.json"), "w") as f:
         json.dump(golden, f, separators=(",", ":"))
+
+
+def keras_layers(spec):
+    """The layers of a Capa spec (written by applications/weights_test.go)
+    in the form golden.Model reads: Capa's no_bias for Keras's use_bias, the
+    input named golden.INPUT."""
+    inp = spec["input_layers"][0][0]
+    layers = []
+    for l in spec["layers"]:
+        if l["class_name"] == "InputLayer":
+            continue
+        l = json.loads(json.dumps(l))
+        cfg = l["config"]
+        if "use_bias" in cfg:
+            cfg["no_bias"] = not cfg["use_bias"]
+        for node in l["inbound_nodes"]:
+            for ref in node:
+                if ref[0] == inp:
+                    ref[0] = golden.INPUT
+        layers.append(l)
+    return layers
+
+
+def keras_case(name, x):
+    """A Keras-layout .h5 of random weights for the reduced model and the
+    reference's probabilities (top) and features (base)."""
+    specs = {}
+    for top in (True, False):
+        with open(os.path.join(HERE, "%s_mini_top%s.spec.json" % (name, str(top).lower()))) as f:
+            specs[top] = json.load(f)
+    model = golden.Model(specs[True]["input_shape"], keras_layers(specs[True]))
+    g = torch.Generator().manual_seed(11)
+    p = {}
+    for wname, shape, lo, hi in model.shapes:
+        p[wname] = (torch.rand(shape, generator=g, dtype=torch.float64) * (hi - lo) + lo).to(torch.float32)
+    with torch.no_grad():
+        probs = model.forward(x, p, False)[0]
+        base = golden.Model(specs[False]["input_shape"], keras_layers(specs[False]))
+        feats = base.forward(x, p, False)[0]
+    path = os.path.join(HERE, name + "_mini.h5")
+    # libver "latest": compact object headers, about half the default layout's size (package vgg's tests read the default layout).
+    with h5py.File(path, "w", libver="latest") as f:
+        names = []
+        for l in specs[True]["layers"]:
+            lname = l["config"]["name"]
+            names.append(lname)
+            grp = f.create_group(lname)
+            wnames = []
+            for wname, _, _, _ in model.shapes:
+                if wname.split("/")[0] == lname:
+                    wn = wname + ":0"
+                    grp.create_dataset(wn, data=p[wname].numpy())
+                    wnames.append(wn)
+            # Keras: an empty list of names is an empty float64 array.
+            grp.attrs["weight_names"] = np.asarray([n.encode("utf8") for n in wnames])
+        f.attrs["layer_names"] = np.asarray([n.encode("utf8") for n in names])
+        f.attrs["backend"] = "tensorflow"
+        f.attrs["keras_version"] = np.bytes_(b"2.2.4")
+    print("wrote %s (%d bytes)" % (path, os.path.getsize(path)))
+    return {"file": name + "_mini.h5", "classes": 10, "probs": [round(v, 7) for v in probs.flatten().tolist()],
+            "features_shape": list(feats.shape[1:]), "features": [round(v, 6) for v in feats.flatten().tolist()]}
 
 
 if __name__ == "__main__":
