@@ -28,6 +28,8 @@ Usage:
   capa experiment CONFIG.json...  train configurations, choose on validation, test once
   capa vgg16 features|predict --weights FILE --input X.npy --output Y.npy
                                    run VGG16 with published weights on arrays
+  capa app features|predict --arch NAME --weights FILE --input X.npy --output Y.npy
+                                   the same for resnet18/34/50, mobilenet_v2, vgg16/19
   capa bench    [flags]            training and inference speed, memory, and a PyTorch peer
   capa augment  --preview FILE.png a grid of Fashion-MNIST images and augmented copies
   capa visualize --model FILE      pictures: predictions, confusion matrix, filters,
@@ -49,6 +51,7 @@ var commands = map[string]func([]string) error{
 	"predict":    cmdPredict,
 	"summary":    cmdSummary,
 	"vgg16":      cmdVGG16,
+	"app":        cmdApp,
 	"experiment": cmdExperiment,
 	"bench":      cmdBench,
 	"augment":    cmdAugment,

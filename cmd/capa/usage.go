@@ -57,6 +57,18 @@ base's output, "predict" the 1000 class probabilities of the full model at
 224x224.
 `
 
+const appUsage = `Usage: capa app features|predict --arch NAME [--source keras|torchvision] --weights FILE --input X.npy --output Y.npy [flags]
+
+Runs a pretrained network with its published weights on a float32 .npy
+array (N, H, W, 3), already preprocessed for the weights (Keras's ResNet50:
+"caffe", BGR minus the ImageNet mean on 0-255; Keras's MobileNetV2: scaled
+to [-1, 1]; torchvision's: ImageNet mean and std on 0-1): "features" writes
+the base's last feature map (N, h, w, C), "predict" the class probabilities
+of the whole network. Networks: vgg16, vgg19 (as capa vgg16), resnet50 and
+mobilenet_v2 (Keras's or torchvision's), resnet18 and resnet34
+(torchvision's).
+`
+
 const augmentUsage = `Usage: capa augment --preview FILE.png [flags]
 
 Writes a grid of Fashion-MNIST training images, each followed by augmented

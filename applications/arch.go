@@ -1,0 +1,86 @@
+package applications
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/capa-ml/capa/graph"
+	"github.com/capa-ml/capa/vgg"
+)
+
+// Arch is one network of a family from one source: how to build it, load
+// its published weights and preprocess its inputs.
+type Arch struct {
+	// Name is the network's ("resnet50") and Source its ecosystem
+	// ("keras" or "torchvision").
+	Name, Source string
+	// Build makes the model, Load reads the source's weight file into it.
+	Build func(Config) (*graph.Model, error)
+	Load  func(m *graph.Model, path string) error
+	// Preprocess turns RGB images in [0, 1], NHWC, into the inputs the
+	// source's weights were trained on (dst may be src): Keras's "caffe"
+	// for ResNet50 (package vgg's, which VGG shares), Keras's "tf" for
+	// MobileNetV2, torchvision's ImageNet mean and std for torchvision's.
+	Preprocess func(dst, src []float32)
+	// Files names the published weight files (with and without the top).
+	Files []string
+}
+
+var archs = []Arch{
+	{"resnet50", "keras", KerasResNet50, LoadKeras, vgg.PreprocessCaffe,
+		[]string{"resnet50_weights_tf_dim_ordering_tf_kernels.h5", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"}},
+	{"mobilenet_v2", "keras", KerasMobileNetV2, LoadKeras, PreprocessTF,
+		[]string{"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5", "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"}},
+	{"resnet18", "torchvision", TorchResNet18, LoadTorchvision, vgg.PreprocessTorch, []string{"resnet18-f37072fd.pth"}},
+	{"resnet34", "torchvision", TorchResNet34, LoadTorchvision, vgg.PreprocessTorch, []string{"resnet34-b627a593.pth"}},
+	{"resnet50", "torchvision", TorchResNet50, LoadTorchvision, vgg.PreprocessTorch, []string{"resnet50-0676ba61.pth", "resnet50-11ad3fa6.pth"}},
+	{"mobilenet_v2", "torchvision", TorchMobileNetV2, LoadTorchvision, vgg.PreprocessTorch, []string{"mobilenet_v2-b0353104.pth"}},
+}
+
+// Lookup returns the network name from source ("" for the first source
+// that has it: Keras's for resnet50 and mobilenet_v2).
+func Lookup(name, source string) (Arch, error) {
+	var have []string
+	for _, a := range archs {
+		if a.Name == name && (source == "" || a.Source == source) {
+			return a, nil
+		}
+		have = append(have, a.Name+" ("+a.Source+")")
+	}
+	sort.Strings(have)
+	return Arch{}, fmt.Errorf("applications: no network %q from %q; there are %s", name, source, strings.Join(have, ", "))
+}
+
+// PreprocessTF is Keras's "tf" preprocessing (MobileNetV2's): [0, 1] to
+// [-1, 1].
+func PreprocessTF(dst, src []float32) {
+	for i, v := range src {
+		dst[i] = 2*v - 1
+	}
+}
+
+// SourceOf tells from a weight file's first bytes which ecosystem wrote
+// it: "keras" for HDF5 (at offset 0, where Keras writes it),
+// "torchvision" for a PyTorch file (a zip archive, or a legacy pickle), ""
+// for anything else.
+func SourceOf(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("applications: %w", err)
+	}
+	defer f.Close()
+	head := make([]byte, 8)
+	if _, err := io.ReadFull(f, head); err != nil {
+		return "", nil
+	}
+	switch {
+	case string(head) == "\x89HDF\r\n\x1a\n":
+		return "keras", nil
+	case string(head[:4]) == "PK\x03\x04" || head[0] == 0x80:
+		return "torchvision", nil
+	}
+	return "", nil
+}
