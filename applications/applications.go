@@ -35,9 +35,13 @@ type Config struct {
 	// Seed draws the initial weights, before any pretrained ones are
 	// loaded.
 	Seed uint64
-	// Width divides every layer's channels by WidthDiv (default 1), for
+	// WidthDiv divides every layer's channels by WidthDiv (default 1), for
 	// reduced test models only: the published files are full width.
 	WidthDiv int
+	// Alpha is MobileNetV2's width multiplier (Keras's alpha,
+	// torchvision's width_mult; default 1): channels scaled and rounded to
+	// multiples of 8 as both round them. The published files are alpha 1.
+	Alpha float64
 }
 
 func (c *Config) defaults() error {
@@ -60,14 +64,35 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("applications: pooling %q applies without the top only (NoTop)", c.Pooling)
 	case c.Height < 32 || c.Width < 32:
 		return fmt.Errorf("applications: the input must be at least 32x32, got %dx%d", c.Height, c.Width)
-	case c.WidthDiv < 1 || c.Classes < 1:
-		return fmt.Errorf("applications: WidthDiv (%d) and Classes (%d) must be positive", c.WidthDiv, c.Classes)
+	case c.WidthDiv < 1 || c.Classes < 1 || c.Alpha < 0:
+		return fmt.Errorf("applications: WidthDiv (%d), Classes (%d) and Alpha (%v) must be positive", c.WidthDiv, c.Classes, c.Alpha)
 	}
 	return nil
 }
 
 // ch is a channel count divided by the test width divisor (at least 1).
 func (c *Config) ch(n int) int { return max(1, n/c.WidthDiv) }
+
+// mobileCh is a MobileNetV2 channel count: scaled by Alpha and made
+// divisible by 8 (both sources' _make_divisible) when Alpha is set,
+// otherwise ch's.
+func (c *Config) mobileCh(n int) int {
+	if c.Alpha == 0 {
+		return c.ch(n)
+	}
+	return makeDivisible(float64(n)*c.Alpha, 8)
+}
+
+// makeDivisible is _make_divisible of Keras's and torchvision's
+// MobileNets: v rounded to the nearest multiple of d, at least d, and not
+// below 90% of v.
+func makeDivisible(v float64, d int) int {
+	n := max(d, int(v+float64(d)/2)/d*d)
+	if float64(n) < 0.9*v {
+		n += d
+	}
+	return n
+}
 
 // head ends a model: the classifier, or the pooling of the last map.
 // avgName, maxName and topName are the source's names of the global

@@ -51,14 +51,26 @@ func KerasMobileNetV2(c Config) (*graph.Model, error) {
 		return x
 	}
 	in := graph.NamedInput("input_1", c.Height, c.Width, 3)
-	x := graph.Apply(conv("Conv1", c.ch(32), 3, 2, "same", false), in)
+	x := graph.Apply(conv("Conv1", c.mobileCh(32), 3, 2, "same", false), in)
 	x = graph.Apply(relu6("Conv1_relu"), graph.Apply(norm("bn_Conv1"), x))
 	for i, b := range mobileNetV2Blocks {
-		x = block(x, b[0], b[1], c.ch(b[2]), i)
+		x = block(x, b[0], b[1], c.mobileCh(b[2]), i)
 	}
-	x = graph.Apply(conv("Conv_1", c.ch(1280), 1, 1, "same", false), x)
+	x = graph.Apply(conv("Conv_1", c.lastCh(), 1, 1, "same", false), x)
 	x = graph.Apply(relu6("out_relu"), graph.Apply(norm("Conv_1_bn"), x))
 	return c.model("mobilenetv2_1.00_224", in, c.head(x, "global_average_pooling2d", "global_max_pooling2d", "predictions", "", 0))
+}
+
+// lastCh is the last convolution's width: 1280, scaled only for an alpha
+// above 1 (both sources), or divided for a reduced test model.
+func (c *Config) lastCh() int {
+	if c.Alpha > 1 {
+		return makeDivisible(1280*c.Alpha, 8)
+	}
+	if c.Alpha > 0 {
+		return 1280
+	}
+	return c.ch(1280)
 }
 
 // correctPad is Keras's imagenet_utils.correct_pad: the padding before a
@@ -108,7 +120,7 @@ func TorchMobileNetV2(c Config) (*graph.Model, error) {
 		return graph.Apply(relu6(name+"_2"), x)
 	}
 	in := graph.NamedInput("input", c.Height, c.Width, 3)
-	x := convBN(in, "features_0", c.ch(32), 3, 2, false, false)
+	x := convBN(in, "features_0", c.mobileCh(32), 3, 2, false, false)
 	for i, b := range mobileNetV2Blocks {
 		name := fmt.Sprintf("features_%d_conv", i+1)
 		input := x
@@ -119,12 +131,12 @@ func TorchMobileNetV2(c Config) (*graph.Model, error) {
 			j++
 		}
 		x = convBN(x, fmt.Sprintf("%s_%d", name, j), 0, 3, b[1], true, false)
-		x = graph.Apply(conv(fmt.Sprintf("%s_%d", name, j+1), c.ch(b[2]), 1, 1, "valid", false), x)
+		x = graph.Apply(conv(fmt.Sprintf("%s_%d", name, j+1), c.mobileCh(b[2]), 1, 1, "valid", false), x)
 		x = graph.Apply(norm(fmt.Sprintf("%s_%d", name, j+2)), x)
-		if b[1] == 1 && ch == c.ch(b[2]) {
+		if b[1] == 1 && ch == c.mobileCh(b[2]) {
 			x = graph.Apply(&graph.Add{Base: graph.Base{Name: fmt.Sprintf("features_%d_add", i+1)}}, input, x)
 		}
 	}
-	x = convBN(x, "features_18", c.ch(1280), 1, 1, false, false)
+	x = convBN(x, "features_18", c.lastCh(), 1, 1, false, false)
 	return c.model("mobilenet_v2", in, c.head(x, "avgpool", "maxpool", "classifier_1", "classifier_0", 0.2))
 }

@@ -18,6 +18,7 @@ type torchGolden struct {
 	Models               map[string]struct {
 		File          string
 		WidthDiv      int       `json:"width_div"`
+		Alpha         float64   `json:"alpha"`
 		Classes       int       `json:"classes"`
 		Probs         []float32 `json:"probs"`
 		FeaturesShape []int     `json:"features_shape"`
@@ -58,18 +59,19 @@ func relErr(a, b []float32) float64 {
 	return math.Sqrt(d / n)
 }
 
-// TestTorchvisionResNets loads reduced-width torchvision ResNets saved by
+// TestTorchvisionModels loads reduced-width torchvision ResNets and
+// MobileNetV2 (width_mult 0.25) saved by
 // torch.save (the published files' layout and key names) and checks the
 // whole network's probabilities and the base's feature map against
 // torchvision's own forward pass.
-func TestTorchvisionResNets(t *testing.T) {
+func TestTorchvisionModels(t *testing.T) {
 	g := readTorchGolden(t)
-	builders := map[string]func(Config) (*graph.Model, error){"resnet18": TorchResNet18, "resnet50": TorchResNet50}
+	builders := map[string]func(Config) (*graph.Model, error){"resnet18": TorchResNet18, "resnet50": TorchResNet50, "mobilenet_v2": TorchMobileNetV2}
 	for name, build := range builders {
 		want := g.Models[name]
 		x := goldenInput(g.Batch * g.Height * g.Width * 3)
 		for _, top := range []bool{true, false} {
-			m, err := build(Config{NoTop: !top, WidthDiv: want.WidthDiv, Classes: want.Classes, Height: g.Height, Width: g.Width})
+			m, err := build(Config{NoTop: !top, WidthDiv: want.WidthDiv, Alpha: want.Alpha, Classes: want.Classes, Height: g.Height, Width: g.Width})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -21,6 +21,7 @@ import numpy as np
 
 import torch
 import torch.nn as nn
+from torchvision.models.mobilenetv2 import MobileNetV2
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -49,6 +50,19 @@ class Reduced(ResNet):
         self.fc = nn.Linear(512 // div * block.expansion, classes)
 
 
+def randomize_bn(m):
+    """Random BatchNorm parameters and statistics, so that loading them is
+    checked (their defaults are 1, 0, 0, 1)."""
+    with torch.no_grad():
+        for mod in m.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.weight.uniform_(0.5, 1.5)
+                mod.bias.uniform_(-0.2, 0.2)
+                mod.running_mean.uniform_(-0.2, 0.2)
+                mod.running_var.uniform_(0.5, 1.5)
+                mod.num_batches_tracked.fill_(100)
+
+
 def features(m, x):
     x = m.maxpool(m.relu(m.bn1(m.conv1(x))))
     return m.layer4(m.layer3(m.layer2(m.layer1(x))))
@@ -68,14 +82,7 @@ def main():
     for name, block, layers, div in [("resnet18", BasicBlock, [2, 2, 2, 2], 16),
                                      ("resnet50", Bottleneck, [3, 4, 6, 3], 32)]:
         m = Reduced(block, layers, div, 10)
-        with torch.no_grad():
-            for mod in m.modules():
-                if isinstance(mod, nn.BatchNorm2d):
-                    mod.weight.uniform_(0.5, 1.5)
-                    mod.bias.uniform_(-0.2, 0.2)
-                    mod.running_mean.uniform_(-0.2, 0.2)
-                    mod.running_var.uniform_(0.5, 1.5)
-                    mod.num_batches_tracked.fill_(100)
+        randomize_bn(m)
         m.eval()
         with torch.no_grad():
             probs = torch.softmax(m(x), dim=1)
@@ -87,6 +94,20 @@ def main():
                                   "features_shape": list(feats.shape[1:]),
                                   "features": [round(v, 6) for v in feats.flatten().tolist()]}
         print("wrote %s (%d bytes)" % (path, os.path.getsize(path)))
+    # torchvision's own MobileNetV2 at width_mult 0.25 (Capa's Alpha).
+    m = MobileNetV2(num_classes=10, width_mult=0.25)
+    randomize_bn(m)
+    m.eval()
+    with torch.no_grad():
+        probs = torch.softmax(m(x), dim=1)
+        feats = m.features(x).permute(0, 2, 3, 1)
+    path = os.path.join(HERE, "mobilenet_v2_mini.pth")
+    torch.save(m.state_dict(), path)
+    golden["models"]["mobilenet_v2"] = {"file": "mobilenet_v2_mini.pth", "alpha": 0.25, "classes": 10,
+                                        "probs": [round(v, 7) for v in probs.flatten().tolist()],
+                                        "features_shape": list(feats.shape[1:]),
+                                        "features": [round(v, 6) for v in feats.flatten().tolist()]}
+    print("wrote %s (%d bytes)" % (path, os.path.getsize(path)))
     for name in ("keras_resnet50", "keras_mobilenet_v2"):
         golden["models"][name] = keras_case(name, x.permute(0, 2, 3, 1))
     with open(os.path.join(HERE, "torchvision_golden.json"), "w") as f:
@@ -142,7 +163,7 @@ def keras_case(name, x):
             for wname, _, _, _ in model.shapes:
                 if wname.split("/")[0] == lname:
                     wn = wname + ":0"
-                    grp.create_dataset(wn, data=p[wname].numpy())
+                    grp.create_dataset(wn, data=p[wname].numpy(), track_times=False)
                     wnames.append(wn)
             # Keras: an empty list of names is an empty float64 array.
             grp.attrs["weight_names"] = np.asarray([n.encode("utf8") for n in wnames])
