@@ -15,6 +15,7 @@
 package transfer
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 
@@ -154,13 +155,39 @@ func Combine(base, head *graph.Model) (*graph.Model, error) {
 	spec.Layers = nil
 	spec.BuildShapes = nil
 	for _, l := range bs.Layers {
+		if l.Class == "InputLayer" {
+			spec.Layers = append(spec.Layers, l) // a Functional base's input
+			continue
+		}
 		frozen, err := frozenSpec(l)
 		if err != nil {
 			return nil, err
 		}
+		frozen.Name, frozen.InboundNodes = l.Name, l.InboundNodes
 		spec.Layers = append(spec.Layers, frozen)
 	}
-	spec.Layers = append(spec.Layers, hs.Layers...)
+	if len(bs.InputLayers) == 0 {
+		spec.Layers = append(spec.Layers, hs.Layers...)
+	} else {
+		// A Functional base (ResNet, MobileNetV2): the head's layers
+		// follow its output one after the other.
+		if len(bs.OutputLayers) != 1 || len(hs.InputLayers) > 0 {
+			return nil, fmt.Errorf("transfer: combine: the base must have one output and the head be Sequential")
+		}
+		prev := bs.OutputLayers[0]
+		for _, h := range hs.Layers {
+			var named struct {
+				Name string `json:"name"`
+			}
+			if err := json.Unmarshal(h.Config, &named); err != nil || named.Name == "" {
+				return nil, fmt.Errorf("transfer: combine: head layer %s has no name (%v)", h.Class, err)
+			}
+			h.Name, h.InboundNodes = named.Name, [][]graph.NodeRef{{prev}}
+			spec.Layers = append(spec.Layers, h)
+			prev = graph.NodeRef{Layer: named.Name}
+		}
+		spec.OutputLayers = []graph.NodeRef{prev}
+	}
 	m, err := spec.Build()
 	if err != nil {
 		return nil, fmt.Errorf("transfer: combine: %w", err)
