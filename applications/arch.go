@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -83,4 +84,49 @@ func SourceOf(path string) (string, error) {
 		return "torchvision", nil
 	}
 	return "", nil
+}
+
+// URL is where the source publishes the weight file name.
+func (a Arch) URL(name string) string {
+	if a.Source == "torchvision" {
+		return "https://download.pytorch.org/models/" + name
+	}
+	dir := map[string]string{"resnet50": "resnet", "mobilenet_v2": "mobilenet_v2"}[a.Name]
+	return "https://storage.googleapis.com/tensorflow/keras-applications/" + dir + "/" + name
+}
+
+// File is the published weight file for the whole network (top) or its
+// base: Keras publishes both, torchvision one file for both.
+func (a Arch) File(top bool) string {
+	if !top && len(a.Files) > 1 && a.Source == "keras" {
+		return a.Files[1]
+	}
+	return a.Files[0]
+}
+
+// FindWeights looks for the published weight file in the caches where
+// Keras, torchvision and Capa keep them: $CAPA_WEIGHTS_DIR, ~/.keras/models,
+// ~/.cache/torch/hub/checkpoints and the user cache's capa/<name>. There
+// is no download yet: without the file, the error says where to get it and
+// where to put it.
+func (a Arch) FindWeights(top bool) (string, error) {
+	name := a.File(top)
+	var dirs []string
+	if d := os.Getenv("CAPA_WEIGHTS_DIR"); d != "" {
+		dirs = append(dirs, d)
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, filepath.Join(h, ".keras", "models"), filepath.Join(h, ".cache", "torch", "hub", "checkpoints"))
+	}
+	if c, err := os.UserCacheDir(); err == nil {
+		dirs = append(dirs, filepath.Join(c, "capa", a.Name))
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("applications: no %s weights for %s: download %s and put it in one of %s (or give its path)",
+		a.Source, a.Name, a.URL(name), strings.Join(dirs, ", "))
 }

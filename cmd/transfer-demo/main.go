@@ -1,4 +1,5 @@
-// Command transfer-demo shows transfer learning with VGG16 in Capa.
+// Command transfer-demo shows transfer learning in Capa, with VGG16 or
+// (--base) ResNet50, MobileNetV2, ResNet18 or ResNet34.
 //
 // With --data DIR (one sub-folder of PNG/JPEG images per class) it trains a
 // classifier head on VGG16's frozen convolutional base for the user's
@@ -9,8 +10,9 @@
 // against the course's CNN trained from scratch on the same images; both
 // test accuracies are printed.
 //
-// --weights FILE takes Keras's HDF5 or torchvision's .pth VGG16 weights;
-// without it the Keras file is taken from the user cache or downloaded.
+// --weights FILE takes Keras's HDF5 or torchvision's .pth weights of the
+// base; without it VGG16's Keras file is taken from the user cache or
+// downloaded, and the other bases' from Keras's or torchvision's caches.
 // Meaningful accuracy needs the real ImageNet weights: with random weights
 // (such as the generated test files) the demo runs but proves nothing.
 package main
@@ -24,6 +26,7 @@ import (
 	"time"
 
 	"github.com/capa-ml/capa"
+	"github.com/capa-ml/capa/applications"
 	"github.com/capa-ml/capa/dataset"
 	"github.com/capa-ml/capa/graph"
 	"github.com/capa-ml/capa/internal/cli"
@@ -33,6 +36,7 @@ import (
 )
 
 type options struct {
+	base, source                string
 	data, weights, out, dataDir string
 	n, size, epochs, batch      int
 	fineTune                    int
@@ -43,11 +47,12 @@ type options struct {
 
 const usage = `Usage: transfer-demo [flags]
 
-Transfer learning with VGG16. With --data DIR (one sub-folder of PNG or JPEG
-images per class) it trains a classifier head on VGG16's frozen
-convolutional base, optionally fine-tunes block5, and saves the model to
---out. Without --data it compares, on N Fashion-MNIST training images, VGG16
-features plus a head against the course's CNN trained from scratch.
+Transfer learning with VGG16 (or --base resnet50, mobilenet_v2, resnet18,
+resnet34). With --data DIR (one sub-folder of PNG or JPEG images per class)
+it trains a classifier head on the base's frozen convolutional layers,
+optionally fine-tunes its last block, and saves the model to --out. Without
+--data it compares, on N Fashion-MNIST training images, the base's features
+plus a head against the course's CNN trained from scratch.
 `
 
 func main() {
@@ -59,16 +64,18 @@ func main() {
 func run(args []string) error {
 	var o options
 	fs := cli.NewFlagSet("transfer-demo", usage)
+	fs.StringVar(&o.base, "base", "vgg16", "the pretrained base: vgg16, resnet50 or mobilenet_v2 (Keras's or torchvision's, from the weight file; resnet18 and resnet34: torchvision's)")
+	fs.StringVar(&o.source, "source", "", "keras or torchvision, for a base without --weights (default keras, where Keras publishes the network)")
 	fs.StringVar(&o.data, "data", "", "image folder, one sub-folder per class (default: the Fashion-MNIST small-data story)")
-	fs.StringVar(&o.weights, "weights", "", "VGG16 weights: Keras .h5 or torchvision .pth (default: Keras's, from the cache or downloaded)")
-	fs.BoolVar(&o.randomOK, "random-weights", false, "run with random VGG16 weights when no weight file is available (the accuracy then means nothing)")
+	fs.StringVar(&o.weights, "weights", "", "the base's weights: Keras .h5 or torchvision .pth (default: VGG16's Keras file from the cache or downloaded; the other bases' from the Keras or torchvision caches)")
+	fs.BoolVar(&o.randomOK, "random-weights", false, "run with random base weights when no weight file is available (the accuracy then means nothing)")
 	fs.StringVar(&o.dataDir, "fashion-dir", "", "directory with the Fashion-MNIST files (as capa train --data)")
 	fs.IntVar(&o.n, "n", 1000, "Fashion-MNIST: number of training images")
 	fs.IntVar(&o.size, "size", 150, "--data: images are resized to SIZExSIZE")
 	o.maxPixels = cli.PixelsVar(fs, "max-pixels", dataset.DefaultMaxPixels, "--data: largest image to decode, in pixels: a count or WIDTHxHEIGHT; a larger image is refused from its header")
 	fs.IntVar(&o.epochs, "epochs", 20, "epochs for the head and for the CNN from scratch")
 	fs.IntVar(&o.batch, "batch-size", 32, "batch size")
-	fs.IntVar(&o.fineTune, "fine-tune", 0, "--data: epochs of fine-tuning block5 after the head (0: none)")
+	fs.IntVar(&o.fineTune, "fine-tune", 0, "--data: epochs of fine-tuning the base's last block after the head (0: none)")
 	fs.StringVar(&o.out, "out", "transfer.safetensors", "--data: where to save the combined model")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed")
 	if err := cli.Parse(fs, args); err != nil {
@@ -86,37 +93,100 @@ func run(args []string) error {
 	return fashionDemo(o)
 }
 
-// base builds VGG16's base for size x size images and loads the weights.
-func base(o options, size int) (*graph.Model, vgg.Source, error) {
+// pretrained is a frozen base with its preprocessing and the layer its
+// last block starts at (for fine-tuning).
+type pretrained struct {
+	name       string
+	model      *graph.Model
+	preprocess func(dst, src []float32)
+	lastBlock  string
+}
+
+// lastBlocks names where each base's last block starts.
+var lastBlocks = map[string]string{
+	"vgg16": "block5_conv1", "resnet50/keras": "conv5_block1_1_conv", "mobilenet_v2/keras": "block_16_expand",
+	"resnet18/torchvision": "layer4_0_conv1", "resnet34/torchvision": "layer4_0_conv1", "resnet50/torchvision": "layer4_0_conv1",
+	"mobilenet_v2/torchvision": "features_17_conv_0_0",
+}
+
+// base builds the chosen base for size x size images and loads the weights.
+func base(o options, size int) (pretrained, error) {
+	if o.base == "vgg16" {
+		return vggBase(o, size)
+	}
+	source := o.source
+	if o.weights != "" {
+		src, err := applications.SourceOf(o.weights)
+		if err != nil {
+			return pretrained{}, err
+		}
+		source = src
+	} else if source == "" {
+		source = "keras"
+		if o.base == "resnet18" || o.base == "resnet34" {
+			source = "torchvision"
+		}
+	}
+	a, err := applications.Lookup(o.base, source)
+	if err != nil {
+		return pretrained{}, cli.Usagef("--base: %v", err)
+	}
+	// Global average pooling ends the base, as Keras's pooling="avg".
+	m, err := a.Build(applications.Config{NoTop: true, Pooling: "avg", Height: size, Width: size, Seed: o.seed})
+	if err != nil {
+		return pretrained{}, err
+	}
+	p := pretrained{name: fmt.Sprintf("%s (%s)", a.Name, a.Source), model: m, preprocess: a.Preprocess, lastBlock: lastBlocks[a.Name+"/"+a.Source]}
+	path := o.weights
+	if path == "" {
+		if path, err = a.FindWeights(false); err != nil {
+			if !o.randomOK {
+				return pretrained{}, fmt.Errorf("%w\n(or run with --random-weights to see the demo work without them; its accuracy then means nothing)", err)
+			}
+			fmt.Printf("WARNING: no %s weight file: running with RANDOM weights. The accuracy below says nothing about transfer learning.\n", p.name)
+			return p, nil
+		}
+	}
+	if err := a.Load(m, path); err != nil {
+		return pretrained{}, err
+	}
+	fmt.Printf("%s base: weights from %s\n", p.name, filepath.Base(path))
+	return p, nil
+}
+
+// vggBase is VGG16's base, its weights from --weights or Keras's file.
+func vggBase(o options, size int) (pretrained, error) {
 	m, err := vgg.VGG16(vgg.Config{Height: size, Width: size, Seed: o.seed})
 	if err != nil {
-		return nil, 0, err
+		return pretrained{}, err
 	}
+	p := pretrained{name: "VGG16", model: m, preprocess: vgg.Keras.Preprocess, lastBlock: lastBlocks["vgg16"]}
 	path := o.weights
 	if path == "" {
 		if path, err = vgg.KerasWeights(false); err != nil {
 			if !o.randomOK {
-				return nil, 0, fmt.Errorf("%w\n(or run with --random-weights to see the demo work without them; its accuracy then means nothing)", err)
+				return pretrained{}, fmt.Errorf("%w\n(or run with --random-weights to see the demo work without them; its accuracy then means nothing)", err)
 			}
 			fmt.Println("WARNING: no VGG16 weight file: running with RANDOM weights. The accuracy below says nothing about transfer learning; meaningful accuracy needs the real ImageNet weights.")
-			return m, vgg.Keras, nil
+			return p, nil
 		}
 	}
 	src, err := vgg.LoadWeights(m, path)
 	if err != nil {
-		return nil, 0, err
+		return pretrained{}, err
 	}
+	p.preprocess = src.Preprocess
 	fmt.Printf("VGG16 base: %s weights from %s\n", src, filepath.Base(path))
 	fmt.Println("Note: meaningful accuracy needs the real ImageNet weights; generated test files hold random weights.")
-	return m, src, nil
+	return p, nil
 }
 
 // features preprocesses RGB images in [0, 1] for the weights and runs the
 // frozen base once over them.
-func features(b *graph.Model, src vgg.Source, s *dataset.Set) ([]float32, error) {
+func features(b pretrained, s *dataset.Set) ([]float32, error) {
 	x := make([]float32, len(s.Images))
-	src.Preprocess(x, s.Images)
-	return transfer.Features(b, x, 64, os.Stderr)
+	b.preprocess(x, s.Images)
+	return transfer.Features(b.model, x, 64, os.Stderr)
 }
 
 func labels(s *dataset.Set) []float32 { return capa.FromSet(s).Y }
@@ -148,21 +218,21 @@ func fashionDemo(o options) error {
 	fmt.Printf("The small-data story: %d Fashion-MNIST training images, %d test images.\n\n", small.N, testSet.N)
 
 	// 1. VGG16 features of 32x32 RGB copies, and a head trained on them.
-	b, src, err := base(o, 32)
+	b, err := base(o, 32)
 	if err != nil {
 		return err
 	}
 	t0 := time.Now()
-	fmt.Println("Extracting VGG16 features (the frozen base runs once per image)...")
-	ftr, err := features(b, src, dataset.ToRGB(small, 32))
+	fmt.Printf("Extracting %s features (the frozen base runs once per image)...\n", b.name)
+	ftr, err := features(b, dataset.ToRGB(small, 32))
 	if err != nil {
 		return err
 	}
-	fte, err := features(b, src, dataset.ToRGB(testSet, 32))
+	fte, err := features(b, dataset.ToRGB(testSet, 32))
 	if err != nil {
 		return err
 	}
-	ht, err := fitHead(o, ftr, labels(small), small.N, b.OutputShape(), 10, nil)
+	ht, err := fitHead(o, ftr, labels(small), small.N, b.model.OutputShape(), 10, nil)
 	if err != nil {
 		return err
 	}
@@ -192,9 +262,9 @@ func fashionDemo(o options) error {
 	tc := time.Since(t1)
 
 	fmt.Printf("\nTest accuracy with %d training images:\n", small.N)
-	fmt.Printf("  VGG16 features + head (32x32 RGB)  %.4f  (%.0f s)\n", rv.Accuracy, tv.Seconds())
+	fmt.Printf("  %s features + head (32x32 RGB)  %.4f  (%.0f s)\n", b.name, rv.Accuracy, tv.Seconds())
 	fmt.Printf("  CNN from scratch (28x28 gray)      %.4f  (%.0f s)\n", rc.Accuracy, tc.Seconds())
-	fmt.Println("VGG16's ImageNet features transfer only with the real ImageNet weights; with random or generated weight files these numbers say nothing about transfer learning.")
+	fmt.Println("ImageNet features transfer only with the real ImageNet weights; with random or generated weight files these numbers say nothing about transfer learning.")
 	return nil
 }
 
@@ -210,24 +280,24 @@ func folderDemo(o options) error {
 	nVal := max(1, set.N/5)
 	tr, val := set.Split(nVal)
 	fmt.Printf("%d images of %d classes %v: %d for training, %d for validation\n", set.N, len(classes), classes, tr.N, val.N)
-	b, src, err := base(o, o.size)
+	b, err := base(o, o.size)
 	if err != nil {
 		return err
 	}
-	ftr, err := features(b, src, tr)
+	ftr, err := features(b, tr)
 	if err != nil {
 		return err
 	}
-	fval, err := features(b, src, val)
+	fval, err := features(b, val)
 	if err != nil {
 		return err
 	}
 	vd := graph.Data{X: fval, Y: labels(val), N: val.N}
-	head, err := fitHead(o, ftr, labels(tr), tr.N, b.OutputShape(), max(2, len(classes)), &vd)
+	head, err := fitHead(o, ftr, labels(tr), tr.N, b.model.OutputShape(), max(2, len(classes)), &vd)
 	if err != nil {
 		return err
 	}
-	m, err := transfer.Combine(b, head)
+	m, err := transfer.Combine(b.model, head)
 	if err != nil {
 		return err
 	}
@@ -236,14 +306,14 @@ func folderDemo(o options) error {
 		return err
 	}
 	x := make([]float32, len(tr.Images))
-	src.Preprocess(x, tr.Images)
+	b.preprocess(x, tr.Images)
 	xv := make([]float32, len(val.Images))
-	src.Preprocess(xv, val.Images)
+	b.preprocess(xv, val.Images)
 	if o.fineTune > 0 {
-		if err := transfer.UnfreezeFrom(m, "block5_conv1"); err != nil {
+		if err := transfer.UnfreezeFrom(m, b.lastBlock); err != nil {
 			return err
 		}
-		fmt.Println("Fine-tuning block5 with learning rate 1e-5:")
+		fmt.Printf("Fine-tuning from %s with learning rate 1e-5:\n", b.lastBlock)
 		if _, err := m.FitContext(context.Background(), graph.Data{X: x, Y: labels(tr), N: tr.N}, graph.FitOptions{
 			Epochs: o.fineTune, BatchSize: o.batch, ValidationData: &graph.Data{X: xv, Y: labels(val), N: val.N},
 		}); err != nil && !errors.Is(err, graph.ErrInterrupted) {
