@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/capa-ml/capa/graph"
+	"github.com/capa-ml/capa/internal/fulltest"
 )
 
 type torchGolden struct {
@@ -198,5 +199,81 @@ func TestKerasApplications(t *testing.T) {
 	m, _ := kerasMinis["keras_resnet50"](true)
 	if err := LoadKeras(m, filepath.Join("testdata", g.Models["keras_mobilenet_v2"].File)); !errors.Is(err, ErrWeights) {
 		t.Errorf("MobileNetV2's file into ResNet50: %v", err)
+	}
+}
+
+// TestFullSize runs the same checks on the full-size networks with random
+// weights written by scripts/applications_golden.py --full (on request:
+// CAPA_APPS_FULL=DIR, or go test -tags full, which writes them into the
+// user cache first): every family and file layout against torchvision's
+// own models and the Keras-semantics reference, probabilities and base
+// features, at 224x224.
+func TestFullSize(t *testing.T) {
+	if os.Getenv("CAPA_APPS_FULL") == "" && !fulltest.Enabled {
+		t.Skip("full-size networks: set CAPA_APPS_FULL or run with go test -tags full")
+	}
+	specs := t.TempDir()
+	full := map[string]func(bool) (*graph.Model, error){
+		"keras_resnet50":     func(top bool) (*graph.Model, error) { return KerasResNet50(Config{NoTop: !top}) },
+		"keras_mobilenet_v2": func(top bool) (*graph.Model, error) { return KerasMobileNetV2(Config{NoTop: !top}) },
+	}
+	for name, build := range full {
+		for _, top := range []bool{true, false} {
+			m, err := build(top)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := m.Spec()
+			if err != nil {
+				t.Fatal(err)
+			}
+			js, _ := json.Marshal(s)
+			if err := os.WriteFile(filepath.Join(specs, fmt.Sprintf("%s_top%v.spec.json", name, top)), js, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dir := fulltest.Generated(t, "CAPA_APPS_FULL", "applications-full", "../scripts/applications_golden.py", "--full", "--specs", specs)
+	b, err := os.ReadFile(filepath.Join(dir, "golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g torchGolden
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	torch := map[string]func(Config) (*graph.Model, error){"resnet18": TorchResNet18, "resnet50": TorchResNet50, "mobilenet_v2": TorchMobileNetV2}
+	x := goldenInput(g.Batch * g.Height * g.Width * 3)
+	for name, want := range g.Models {
+		for _, top := range []bool{true, false} {
+			var m *graph.Model
+			var load func(*graph.Model, string) error
+			if b, ok := torch[name]; ok {
+				m, err = b(Config{NoTop: !top})
+				load = LoadTorchvision
+			} else {
+				m, err = full[name](top)
+				load = LoadKeras
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := load(m, filepath.Join(dir, want.File)); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			y, err := m.Predict(x, g.Batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := want.Probs
+			if !top {
+				ref = want.Features
+			}
+			if e := relErr(y, ref); !(e < 1e-4) {
+				t.Errorf("%s full size (top %v): relative error %.3g", name, top, e)
+			} else {
+				t.Logf("%s full size (top %v): relative error %.2g", name, top, e)
+			}
+		}
 	}
 }

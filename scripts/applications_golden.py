@@ -10,6 +10,12 @@ torchvision's state_dict. Outputs: softmax of the classifier for the whole
 network, and the last feature map (NHWC) for the base, on a fixed input.
 
     /usr/bin/python3 scripts/applications_golden.py
+    /usr/bin/python3 scripts/applications_golden.py --full --specs SPECDIR DEST
+
+--full writes into DEST the full-size networks instead (torchvision's own
+resnet18, resnet50 and mobilenet_v2, and Keras's ResNet50 and MobileNetV2
+from the architectures applications/weights_test.go writes into SPECDIR),
+random weights, 224x224 inputs: the on-request check CAPA_APPS_FULL=DEST.
 """
 import json
 import math
@@ -69,6 +75,13 @@ def features(m, x):
 
 
 def main():
+    global HERE
+    full = "--full" in sys.argv
+    if full:
+        args = sys.argv[1:]
+        spec_dir = args[args.index("--specs") + 1]
+        HERE = args[-1]
+        return write_full(spec_dir)
     torch.manual_seed(7)
     os.makedirs(HERE, exist_ok=True)
     h = w = 64
@@ -135,12 +148,43 @@ def keras_layers(spec):
     return layers
 
 
-def keras_case(name, x):
+def write_full(spec_dir):
+    """The full-size networks with random weights and their outputs."""
+    import torchvision
+    torch.manual_seed(7)
+    os.makedirs(HERE, exist_ok=True)
+    n, h, w = 2, 224, 224
+    idx = torch.arange(n * h * w * 3, dtype=torch.float64)
+    x = torch.sin(0.37 * idx).to(torch.float32).reshape(n, h, w, 3).permute(0, 3, 1, 2)
+    golden = {"about": "scripts/applications_golden.py --full", "height": h, "width": w, "batch": n, "models": {}}
+    for name in ("resnet18", "resnet50", "mobilenet_v2"):
+        m = getattr(torchvision.models, name)(num_classes=1000)
+        randomize_bn(m)
+        m.eval()
+        with torch.no_grad():
+            probs = torch.softmax(m(x), dim=1)
+            feats = (m.features(x) if name == "mobilenet_v2" else features(m, x)).permute(0, 2, 3, 1)
+        torch.save(m.state_dict(), os.path.join(HERE, name + ".pth"))
+        golden["models"][name] = {"file": name + ".pth", "classes": 1000, "probs": probs.flatten().tolist(),
+                                  "features_shape": list(feats.shape[1:]), "features": feats.flatten().tolist()}
+        print("wrote", name)
+    global SPECS
+    SPECS = spec_dir
+    for name in ("keras_resnet50", "keras_mobilenet_v2"):
+        golden["models"][name] = keras_case(name, x.permute(0, 2, 3, 1), suffix="")
+    with open(os.path.join(HERE, "golden.json"), "w") as f:
+        json.dump(golden, f)
+
+
+SPECS = None  # where keras_case reads the architectures (default: HERE)
+
+
+def keras_case(name, x, suffix="_mini"):
     """A Keras-layout .h5 of random weights for the reduced model and the
     reference's probabilities (top) and features (base)."""
     specs = {}
     for top in (True, False):
-        with open(os.path.join(HERE, "%s_mini_top%s.spec.json" % (name, str(top).lower()))) as f:
+        with open(os.path.join(SPECS or HERE, "%s%s_top%s.spec.json" % (name, suffix, str(top).lower()))) as f:
             specs[top] = json.load(f)
     model = golden.Model(specs[True]["input_shape"], keras_layers(specs[True]))
     g = torch.Generator().manual_seed(11)
@@ -151,7 +195,7 @@ def keras_case(name, x):
         probs = model.forward(x, p, False)[0]
         base = golden.Model(specs[False]["input_shape"], keras_layers(specs[False]))
         feats = base.forward(x, p, False)[0]
-    path = os.path.join(HERE, name + "_mini.h5")
+    path = os.path.join(HERE, name + suffix + ".h5")
     # libver "latest": compact object headers, about half the default layout's size (package vgg's tests read the default layout).
     with h5py.File(path, "w", libver="latest") as f:
         names = []
@@ -171,7 +215,7 @@ def keras_case(name, x):
         f.attrs["backend"] = "tensorflow"
         f.attrs["keras_version"] = np.bytes_(b"2.2.4")
     print("wrote %s (%d bytes)" % (path, os.path.getsize(path)))
-    return {"file": name + "_mini.h5", "classes": 10, "probs": [round(v, 7) for v in probs.flatten().tolist()],
+    return {"file": name + suffix + ".h5", "classes": model.out_shape[0], "probs": [round(v, 7) for v in probs.flatten().tolist()],
             "features_shape": list(feats.shape[1:]), "features": [round(v, 6) for v in feats.flatten().tolist()]}
 
 
