@@ -111,3 +111,37 @@ func BenchmarkMobileNetV2Predict(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkForward measures the forward pass (inference, random weights)
+// of torchvision's resnet18, resnet50 and mobilenet_v2 at 224x224 batch 1
+// and 32x32 batch 64, as scripts/torch_apps_bench.py measures PyTorch:
+// go test ./applications -run '^$' -bench Forward -benchtime 5s.
+func BenchmarkForward(b *testing.B) {
+	for _, n := range []struct {
+		name  string
+		build func(Config) (*graph.Model, error)
+	}{{"resnet18", TorchResNet18}, {"resnet50", TorchResNet50}, {"mobilenet_v2", TorchMobileNetV2}} {
+		for _, s := range []struct{ hw, batch int }{{224, 1}, {32, 64}} {
+			b.Run(fmt.Sprintf("%s/%dx%d/batch%d", n.name, s.hw, s.hw, s.batch), func(b *testing.B) {
+				m, err := n.build(Config{Height: s.hw, Width: s.hw})
+				if err != nil {
+					b.Fatal(err)
+				}
+				x := make([]float32, s.batch*s.hw*s.hw*3)
+				for i := range x {
+					x[i] = float32(i%255)/255 - 0.5
+				}
+				if _, err := m.Predict(x, s.batch); err != nil { // compile outside the timing
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := m.Predict(x, s.batch); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N*s.batch)/b.Elapsed().Seconds(), "images/s")
+			})
+		}
+	}
+}
