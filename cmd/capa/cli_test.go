@@ -50,6 +50,7 @@ func TestExitStatus(t *testing.T) {
 		"summary":    {"--model", missing},
 		"experiment": {filepath.Join(dir, "missing.json")},
 		"vgg16":      {"features", "--weights", missing, "--input", filepath.Join(dir, "x.npy"), "--output", filepath.Join(dir, "y.npy")},
+		"app":        {"features", "--arch", "resnet50", "--weights", missing, "--input", filepath.Join(dir, "x.npy"), "--output", filepath.Join(dir, "y.npy")},
 		"bench":      {"--limit", "32", "--test-limit", "32", "--runs", "3", "--python", "", "--peer", filepath.Join(dir, "missing.py")},
 		"augment":    {"--preview", filepath.Join(dir, "no", "such", "dir", "p.png"), "--n", "1", "--copies", "1"},
 		"visualize":  {"--model", missing, "--out", dir},
@@ -66,7 +67,7 @@ func TestExitStatus(t *testing.T) {
 				}
 			}
 			bad := []string{name, "--no-such-flag"}
-			if name == "vgg16" {
+			if name == "vgg16" || name == "app" {
 				bad = []string{name, "features", "--no-such-flag"}
 			}
 			code, out, errs := capaStatus(t, bad...)
