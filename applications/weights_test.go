@@ -60,6 +60,29 @@ func relErr(a, b []float32) float64 {
 	return math.Sqrt(d / n)
 }
 
+// checkOutputs loads path into m with load and compares m's outputs on x
+// with the reference: the probabilities with the top, the base's features
+// without.
+func checkOutputs(t *testing.T, what string, m *graph.Model, load func(*graph.Model, string) error, path string, x []float32, batch int, top bool, probs, feats []float32) {
+	t.Helper()
+	if err := load(m, path); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	y, err := m.Predict(x, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := probs
+	if !top {
+		ref = feats
+	}
+	if e := relErr(y, ref); !(e < 1e-4) {
+		t.Errorf("%s (top %v): relative error %.3g against the reference", what, top, e)
+	} else {
+		t.Logf("%s (top %v): relative error %.2g", what, top, e)
+	}
+}
+
 // TestTorchvisionModels loads reduced-width torchvision ResNets and
 // MobileNetV2 (width_mult 0.25) saved by
 // torch.save (the published files' layout and key names) and checks the
@@ -76,25 +99,10 @@ func TestTorchvisionModels(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := LoadTorchvision(m, filepath.Join("testdata", want.File)); err != nil {
-				t.Fatalf("%s: %v", name, err)
+			if !top && !m.OutputShape().Equal(want.FeaturesShape) {
+				t.Fatalf("%s base: output %v, torchvision's %v", name, m.OutputShape(), want.FeaturesShape)
 			}
-			y, err := m.Predict(x, g.Batch)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ref := want.Probs
-			if !top {
-				ref = want.Features
-				if !m.OutputShape().Equal(want.FeaturesShape) {
-					t.Fatalf("%s base: output %v, torchvision's %v", name, m.OutputShape(), want.FeaturesShape)
-				}
-			}
-			if e := relErr(y, ref); !(e < 1e-4) {
-				t.Errorf("%s (top %v): relative error %.3g against torchvision", name, top, e)
-			} else {
-				t.Logf("%s (top %v): relative error %.2g", name, top, e)
-			}
+			checkOutputs(t, name, m, LoadTorchvision, filepath.Join("testdata", want.File), x, g.Batch, top, want.Probs, want.Features)
 		}
 	}
 }
@@ -177,22 +185,7 @@ func TestKerasApplications(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := LoadKeras(m, filepath.Join("testdata", want.File)); err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			y, err := m.Predict(x, g.Batch)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ref := want.Probs
-			if !top {
-				ref = want.Features
-			}
-			if e := relErr(y, ref); !(e < 1e-4) {
-				t.Errorf("%s (top %v): relative error %.3g against the reference", name, top, e)
-			} else {
-				t.Logf("%s (top %v): relative error %.2g", name, top, e)
-			}
+			checkOutputs(t, name, m, LoadKeras, filepath.Join("testdata", want.File), x, g.Batch, top, want.Probs, want.Features)
 		}
 	}
 	// A file for another model is refused.
@@ -258,22 +251,7 @@ func TestFullSize(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := load(m, filepath.Join(dir, want.File)); err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			y, err := m.Predict(x, g.Batch)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ref := want.Probs
-			if !top {
-				ref = want.Features
-			}
-			if e := relErr(y, ref); !(e < 1e-4) {
-				t.Errorf("%s full size (top %v): relative error %.3g", name, top, e)
-			} else {
-				t.Logf("%s full size (top %v): relative error %.2g", name, top, e)
-			}
+			checkOutputs(t, name+" full size", m, load, filepath.Join(dir, want.File), x, g.Batch, top, want.Probs, want.Features)
 		}
 	}
 }

@@ -18,11 +18,9 @@ import (
 // base's last feature map (N, h, w, C), channels-last; P the (N, 1000)
 // probabilities of the whole network.
 func cmdApp(args []string) error {
-	mode := "features|predict"
-	if len(args) > 0 && (args[0] == "features" || args[0] == "predict") {
-		mode, args = args[0], args[1:]
-	} else if len(args) == 0 || (args[0] != "-h" && args[0] != "-help" && args[0] != "--help") {
-		return cli.Usagef("give the mode first: capa app features|predict [flags]")
+	mode, args, err := netMode("app", args)
+	if err != nil {
+		return err
 	}
 	fs := cli.NewFlagSet("capa app "+mode, appUsage)
 	arch := fs.String("arch", "", "vgg16, vgg19, resnet18, resnet34, resnet50 or mobilenet_v2 (required)")

@@ -18,11 +18,9 @@ import (
 // base's output (N, h, w, 512), channels-last; P the (N, 1000)
 // probabilities of the full model at 224x224.
 func cmdVGG16(args []string) error {
-	mode := "features|predict" // without a mode, only -h is understood
-	if len(args) > 0 && (args[0] == "features" || args[0] == "predict") {
-		mode, args = args[0], args[1:]
-	} else if len(args) == 0 || (args[0] != "-h" && args[0] != "-help" && args[0] != "--help") {
-		return cli.Usagef("give the mode first: capa vgg16 features|predict [flags]")
+	mode, args, err := netMode("vgg16", args)
+	if err != nil {
+		return err
 	}
 	fs := cli.NewFlagSet("capa vgg16 "+mode, vgg16Usage)
 	weights := fs.String("weights", "", "VGG16 weights: Keras .h5 or torchvision .pth (required)")
@@ -65,4 +63,17 @@ func cmdVGG16(args []string) error {
 	}
 	fmt.Printf("%s: %v -> %v with %s weights (inputs must be preprocessed as %s expects)\n", mode, shape, out, src, src)
 	return nil
+}
+
+// netMode takes the mode, "features" or "predict", off the front of a
+// network command's arguments (capa vgg16, capa app); without one only the
+// help flags are understood, with the mode shown as "features|predict".
+func netMode(cmd string, args []string) (string, []string, error) {
+	if len(args) > 0 && (args[0] == "features" || args[0] == "predict") {
+		return args[0], args[1:], nil
+	}
+	if len(args) == 0 || (args[0] != "-h" && args[0] != "-help" && args[0] != "--help") {
+		return "", nil, cli.Usagef("give the mode first: capa %s features|predict [flags]", cmd)
+	}
+	return "features|predict", args, nil
 }
