@@ -1,7 +1,10 @@
 package main
 
 import (
+	"flag"
 	"fmt"
+
+	"github.com/capa-ml/capa/graph"
 
 	"github.com/capa-ml/capa/formats/npy"
 	"github.com/capa-ml/capa/internal/cli"
@@ -23,10 +26,7 @@ func cmdVGG16(args []string) error {
 		return err
 	}
 	fs := cli.NewFlagSet("capa vgg16 "+mode, vgg16Usage)
-	weights := fs.String("weights", "", "VGG16 weights: Keras .h5 or torchvision .pth (required)")
-	input := fs.String("input", "", "float32 .npy input, (N, H, W, 3), preprocessed for the weights (required)")
-	output := fs.String("output", "", "where to write the float32 .npy result (required)")
-	batch := fs.Int("batch-size", 16, "images per batch")
+	io := netFlags(fs, "VGG16 weights: Keras .h5 or torchvision .pth (required)")
 	depth := fs.Int("depth", 16, "16 or 19")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -34,31 +34,59 @@ func cmdVGG16(args []string) error {
 	if err := cli.NoArgs(fs); err != nil {
 		return err
 	}
-	if *weights == "" || *input == "" || *output == "" {
+	if io.missing() {
 		return cli.Usagef("--weights, --input and --output are required")
 	}
-	shape, x, err := npy.ReadFile(*input)
+	return io.run(mode, func(h, w int) (*graph.Model, string, error) {
+		m, err := vgg.New(*depth, vgg.Config{IncludeTop: mode == "predict", Height: h, Width: w})
+		if err != nil {
+			return nil, "", err
+		}
+		src, err := vgg.LoadWeights(m, *io.weights)
+		return m, src.String(), err
+	})
+}
+
+// netIO holds the flags capa vgg16 and capa app share.
+type netIO struct {
+	weights, input, output *string
+	batch                  *int
+}
+
+// netFlags declares the shared flags on fs.
+func netFlags(fs *flag.FlagSet, weightsHelp string) netIO {
+	return netIO{
+		weights: fs.String("weights", "", weightsHelp),
+		input:   fs.String("input", "", "float32 .npy input, (N, H, W, 3), preprocessed for the weights (required)"),
+		output:  fs.String("output", "", "where to write the float32 .npy result (required)"),
+		batch:   fs.Int("batch-size", 16, "images per batch"),
+	}
+}
+
+// missing reports whether a required shared flag is missing.
+func (n netIO) missing() bool { return *n.weights == "" || *n.input == "" || *n.output == "" }
+
+// run reads the input array, builds the network for its image size (build
+// returns the model with its weights loaded and their source's name), runs
+// it and writes the output array.
+func (n netIO) run(mode string, build func(h, w int) (*graph.Model, string, error)) error {
+	shape, x, err := npy.ReadFile(*n.input)
 	if err != nil {
 		return err
 	}
 	if len(shape) != 4 || shape[3] != 3 {
-		return fmt.Errorf("%s: shape %v, want (N, H, W, 3)", *input, shape)
+		return fmt.Errorf("%s: shape %v, want (N, H, W, 3)", *n.input, shape)
 	}
-	top := mode == "predict"
-	m, err := vgg.New(*depth, vgg.Config{IncludeTop: top, Height: shape[1], Width: shape[2]})
+	m, src, err := build(shape[1], shape[2])
 	if err != nil {
 		return err
 	}
-	src, err := vgg.LoadWeights(m, *weights)
-	if err != nil {
-		return err
-	}
-	y, err := m.Predict(x, max(*batch, 1))
+	y, err := m.Predict(x, max(*n.batch, 1))
 	if err != nil {
 		return err
 	}
 	out := append([]int{shape[0]}, m.OutputShape()...)
-	if err := npy.WriteFile(*output, out, y); err != nil {
+	if err := npy.WriteFile(*n.output, out, y); err != nil {
 		return err
 	}
 	fmt.Printf("%s: %v -> %v with %s weights (inputs must be preprocessed as %s expects)\n", mode, shape, out, src, src)
