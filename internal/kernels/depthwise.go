@@ -6,13 +6,15 @@ package kernels
 // channels innermost (contiguous in NHWC and in the kernel): the work is
 // KH*KW multiply-adds per output, bound by memory, not by a GEMM.
 
-// DepthwiseTo computes y (N, OutH, OutW, C*dm) from x and kernel.
+// DepthwiseTo computes y (N, OutH, OutW, C*dm) from x and kernel, the
+// output rows (n, i) shared among the workers.
 func DepthwiseTo(y, x, kernel []float32, p Window, dm int) {
 	oh, ow, c := p.OutH(), p.OutW(), p.C
 	oc := c * dm
 	clear(y[:p.N*oh*ow*oc])
-	for n := 0; n < p.N; n++ {
-		for i := 0; i < oh; i++ {
+	forRange(p.N*oh, 1, func(lo, hi int) {
+		for row := lo; row < hi; row++ {
+			n, i := row/oh, row%oh
 			for j := 0; j < ow; j++ {
 				out := y[((n*oh+i)*ow+j)*oc : ((n*oh+i)*ow+j+1)*oc]
 				for a := 0; a < p.KH; a++ {
@@ -42,7 +44,7 @@ func DepthwiseTo(y, x, kernel []float32, p Window, dm int) {
 				}
 			}
 		}
-	}
+	})
 }
 
 // DepthwiseBackwardTo computes the gradients dx (like x) and dk (like
