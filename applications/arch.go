@@ -1,14 +1,19 @@
 package applications
 
 import (
+	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/capa-ml/capa/graph"
+	"github.com/capa-ml/capa/internal/download"
+	"github.com/capa-ml/capa/internal/progress"
 	"github.com/capa-ml/capa/vgg"
 )
 
@@ -106,10 +111,66 @@ func (a Arch) File(top bool) string {
 
 // FindWeights looks for the published weight file in the caches where
 // Keras, torchvision and Capa keep them: $CAPA_WEIGHTS_DIR, ~/.keras/models,
-// ~/.cache/torch/hub/checkpoints and the user cache's capa/<name>. There
-// is no download yet: without the file, the error says where to get it and
-// where to put it.
+// ~/.cache/torch/hub/checkpoints and the user cache's capa/<name>; a
+// torchvision file not found is downloaded into the last (Download).
+// Keras's files are not downloaded (Capa has no digest of them to check):
+// without one, the error says where to get it and where to put it.
 func (a Arch) FindWeights(top bool) (string, error) {
+	return a.findWeights(top, Downloader{})
+}
+
+// Downloader fetches torchvision's published files. Zero values: the
+// official server, the user cache, a progress bar on stderr.
+type Downloader struct {
+	BaseURL  string // instead of https://download.pytorch.org/models/
+	CacheDir string // instead of the user cache's capa/<name>
+	Client   *http.Client
+	Progress io.Writer // nil: os.Stderr
+}
+
+// Download fetches a torchvision weight file into the cache (resuming a
+// partial download) and checks the SHA-256 prefix its name carries
+// (resnet18-f37072fd.pth), as torch.hub does.
+func (d Downloader) Download(a Arch, top bool) (string, error) {
+	name := a.File(top)
+	if a.Source != "torchvision" {
+		return "", fmt.Errorf("applications: %s's %s files are not downloaded (no published digest to check them)", a.Source, a.Name)
+	}
+	i, j := strings.LastIndexByte(name, '-'), strings.LastIndexByte(name, '.')
+	if i < 0 || j < i+9 {
+		return "", fmt.Errorf("applications: %s carries no SHA-256 prefix", name)
+	}
+	prefix := name[i+1 : j]
+	url := a.URL(name)
+	if d.BaseURL != "" {
+		url = d.BaseURL + name
+	}
+	dir := d.CacheDir
+	if dir == "" {
+		c, err := os.UserCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("applications: no cache directory: %w", err)
+		}
+		dir = filepath.Join(c, "capa", a.Name)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("applications: %w", err)
+	}
+	w := d.Progress
+	if w == nil {
+		w = os.Stderr
+	}
+	report := progress.Downloads(w)
+	dst := filepath.Join(dir, name)
+	err := download.File(context.Background(), url, dst, download.Options{Client: d.Client, Hash: sha256.New, Sum: prefix, SumPrefix: true,
+		Progress: func(done, total int64) { report(name, done, total) }})
+	if err != nil {
+		return "", fmt.Errorf("applications: %w", err)
+	}
+	return dst, nil
+}
+
+func (a Arch) findWeights(top bool, d Downloader) (string, error) {
 	name := a.File(top)
 	var dirs []string
 	if d := os.Getenv("CAPA_WEIGHTS_DIR"); d != "" {
@@ -126,6 +187,13 @@ func (a Arch) FindWeights(top bool) (string, error) {
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}
+	}
+	if a.Source == "torchvision" {
+		p, err := d.Download(a, top)
+		if err != nil {
+			return "", fmt.Errorf("%w\n(offline: download %s and put it in one of %s, or give its path)", err, a.URL(name), strings.Join(dirs, ", "))
+		}
+		return p, nil
 	}
 	return "", fmt.Errorf("applications: no %s weights for %s: download %s and put it in one of %s (or give its path)",
 		a.Source, a.Name, a.URL(name), strings.Join(dirs, ", "))

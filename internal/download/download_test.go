@@ -79,6 +79,24 @@ func TestFileChecksum(t *testing.T) {
 	}
 }
 
+// TestFileSumPrefix: a digest prefix (torch.hub's 8 digits) is accepted
+// only with SumPrefix, and a wrong or too short prefix is refused.
+func TestFileSumPrefix(t *testing.T) {
+	s, _ := server(t, "range")
+	full := sum(payload)
+	for _, c := range []struct {
+		sum    string
+		prefix bool
+		ok     bool
+	}{{full[:8], true, true}, {full[:8], false, false}, {"00000000", true, false}, {full[:4], true, false}, {full, true, true}} {
+		dst := filepath.Join(t.TempDir(), "f")
+		err := File(context.Background(), s.URL, dst, Options{Hash: md5.New, Sum: c.sum, SumPrefix: c.prefix})
+		if (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrChecksum)) {
+			t.Errorf("sum %q prefix %v: %v", c.sum, c.prefix, err)
+		}
+	}
+}
+
 func TestFileResume(t *testing.T) {
 	s, ranges := server(t, "break")
 	dst := filepath.Join(t.TempDir(), "f.gz")
