@@ -113,8 +113,10 @@ func BenchmarkMobileNetV2Predict(b *testing.B) {
 }
 
 // BenchmarkForward measures the forward pass (inference, random weights)
-// of torchvision's resnet18, resnet50 and mobilenet_v2 at 224x224 batch 1
-// and 32x32 batch 64, as scripts/torch_apps_bench.py measures PyTorch:
+// of the bases (no top) of torchvision's resnet18, resnet50 and
+// mobilenet_v2 at 224x224 batch 1 and 32x32 batch 64, as
+// scripts/torch_apps_bench.py measures PyTorch (and capa bench --arch
+// alternates with it):
 // go test ./applications -run '^$' -bench Forward -benchtime 5s.
 func BenchmarkForward(b *testing.B) {
 	for _, n := range []struct {
@@ -123,7 +125,7 @@ func BenchmarkForward(b *testing.B) {
 	}{{"resnet18", TorchResNet18}, {"resnet50", TorchResNet50}, {"mobilenet_v2", TorchMobileNetV2}} {
 		for _, s := range []struct{ hw, batch int }{{224, 1}, {32, 64}} {
 			b.Run(fmt.Sprintf("%s/%dx%d/batch%d", n.name, s.hw, s.hw, s.batch), func(b *testing.B) {
-				m, err := n.build(Config{Height: s.hw, Width: s.hw})
+				m, err := n.build(Config{NoTop: true, Height: s.hw, Width: s.hw})
 				if err != nil {
 					b.Fatal(err)
 				}

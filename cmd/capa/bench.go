@@ -25,11 +25,12 @@ import (
 // PyTorch reference script alternating with Capa's batch-32 runs and
 // compares the medians.
 //
-// capa bench --vgg measures instead the forward pass of VGG16's
-// convolutional base (random weights, inference) at each of --sizes (32x32
-// in batches of 64 and 224x224 one at a time by default, the batches of
-// ../shared/peer/torch_vgg16_features.py); with --peer it alternates with
-// that script (see benchVGG below).
+// capa bench --arch NAME (--vgg is --arch vgg16) measures instead the
+// forward pass of a pretrained family's convolutional base (random
+// weights, inference) at each of --sizes (32x32 in batches of 64 and
+// 224x224 one at a time by default, the batches of the peer scripts
+// ../shared/peer/torch_vgg16_features.py and scripts/torch_apps_bench.py);
+// with --peer it alternates with that script (see bench_base.go).
 
 const (
 	inferenceBatch = 1000 // as the peer does
@@ -46,31 +47,37 @@ type benchConfig struct {
 	seed                           uint64
 	data, report, peer, python     string
 
-	vgg     bool    // VGG16's base instead of the practical CNN
-	sizes   string  // --vgg: image sizes, comma-separated
-	seconds float64 // --vgg: seconds per measurement
-	im2col  bool    // --vgg: also measure with Winograd off
+	arch    string  // a family's base instead of the practical CNN (--vgg: "vgg16")
+	source  string  // --arch: whose architecture (applications.Lookup)
+	sizes   string  // --arch: image sizes, comma-separated
+	seconds float64 // --arch: seconds per measurement
+	im2col  bool    // --arch: also measure with Winograd off
 }
 
 const benchHelp = `Usage: capa bench [flags]
 
-Without --vgg: the practical's CNN on Fashion-MNIST: training images/s at
+Without --arch: the practical's CNN on Fashion-MNIST: training images/s at
 batch 32 and 64 over whole epochs, inference images/s in batches of 1000,
 the latency of one prediction, the allocations of a training step, the peak
 RSS. With --peer ../shared/peer/torch_seed_cnn.py the PyTorch script runs
 alternately with Capa's batch-32 runs (at least 3 each) and the ratios of
 the medians are reported.
 
-With --vgg: the forward pass of VGG16's convolutional base (random weights,
-inference, vgg.VGG16 without the top) at each of --sizes, in batches of
+With --arch vgg16|resnet18|resnet34|resnet50|mobilenet_v2 (--vgg is --arch
+vgg16): the forward pass of the network's convolutional base (random
+weights, inference, without the top and its pooling; torchvision's
+architecture unless --source keras) at each of --sizes, in batches of
 max(1, min(64, 64*32*32/size²)) (64 at 32x32, 1 at 224x224), each measured
-for --seconds after a warm-up. With --peer ../shared/peer/torch_vgg16_features.py
-the script runs with --threads GOMAXPROCS --sizes ... --seconds ...,
+for --seconds after a warm-up. With --peer the script runs with --threads
+GOMAXPROCS --sizes ... --seconds ... (and --net NAME but for vgg16),
 alternating with Capa's runs --runs times, and the medians and their ratios
-are reported. --im2col adds runs with the im2col convolution (Winograd's
-algorithm off), alternating too, to show Winograd's gain. Example:
+are reported: ../shared/peer/torch_vgg16_features.py for vgg16,
+scripts/torch_apps_bench.py for the others. --im2col adds runs with the
+im2col convolution (Winograd's algorithm off), alternating too, to show
+Winograd's gain. Examples:
 
   capa bench --vgg --runs 3 --peer /work/shared/peer/torch_vgg16_features.py
+  capa bench --arch mobilenet_v2 --runs 3 --peer scripts/torch_apps_bench.py
 
 Flags:
 `
@@ -87,10 +94,12 @@ func cmdBench(args []string) error {
 	fs.StringVar(&c.report, "report", "", "write a JSON report to this file")
 	fs.StringVar(&c.peer, "peer", "", "peer benchmark script to compare with, e.g. ../shared/peer/torch_seed_cnn.py")
 	fs.StringVar(&c.python, "python", defaultPython, "interpreter of the --peer script (empty: run the script itself)")
-	fs.BoolVar(&c.vgg, "vgg", false, "measure VGG16's convolutional base forward (random weights) instead of the practical CNN")
-	fs.StringVar(&c.sizes, "sizes", "32,224", "with --vgg: image sizes (square), comma-separated")
-	fs.Float64Var(&c.seconds, "seconds", 5, "with --vgg: seconds per measurement (also given to the peer)")
-	fs.BoolVar(&c.im2col, "im2col", false, "with --vgg: also measure with the im2col convolution instead of Winograd's, alternating")
+	vggFlag := fs.Bool("vgg", false, "measure VGG16's convolutional base forward (random weights) instead of the practical CNN: --arch vgg16")
+	fs.StringVar(&c.arch, "arch", "", "measure this network's convolutional base forward (random weights) instead of the practical CNN: vgg16, resnet18, resnet34, resnet50, mobilenet_v2")
+	fs.StringVar(&c.source, "source", "torchvision", "with --arch: whose architecture, torchvision (the peer's) or keras")
+	fs.StringVar(&c.sizes, "sizes", "32,224", "with --arch: image sizes (square), comma-separated")
+	fs.Float64Var(&c.seconds, "seconds", 5, "with --arch: seconds per measurement (also given to the peer)")
+	fs.BoolVar(&c.im2col, "im2col", false, "with --arch: also measure with the im2col convolution instead of Winograd's, alternating")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), benchHelp)
 		fs.PrintDefaults()
@@ -101,8 +110,14 @@ func cmdBench(args []string) error {
 	if err := cli.NoArgs(fs); err != nil {
 		return err
 	}
-	if c.vgg {
-		return cmdBenchVGG(c)
+	if *vggFlag {
+		if c.arch != "" && c.arch != "vgg16" {
+			return fmt.Errorf("--vgg is --arch vgg16, not --arch %s", c.arch)
+		}
+		c.arch = "vgg16"
+	}
+	if c.arch != "" {
+		return cmdBenchBase(c)
 	}
 	if c.epochs < 1 || c.runs < 1 || c.limit < 0 || c.testLimit < 0 {
 		return fmt.Errorf("--epochs and --runs must be positive, --limit and --test-limit not negative")

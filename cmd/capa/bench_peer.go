@@ -152,30 +152,34 @@ func tail(lines []string, n int) string {
 	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
 }
 
-// runVGGPeer runs the peer script once on the sizes, with as many threads
+// runBasePeer runs the peer script once on the sizes, with as many threads
 // as GOMAXPROCS, and returns its images/s per size (in the order of hws)
-// and the framework it names. It reads one JSON object per size with
-// "size" and "images_per_second"; other lines (warnings) are skipped.
-func runVGGPeer(c benchConfig, hws []int) ([]float64, string, error) {
+// and the framework it names; for a network other than vgg16 it is told
+// which one with --net. It reads one JSON object per size with "size" and
+// "images_per_second"; other lines (warnings) are skipped.
+func runBasePeer(c benchConfig, hws []int) ([]float64, string, error) {
 	var sizes []string
 	for _, hw := range hws {
 		sizes = append(sizes, strconv.Itoa(hw))
 	}
 	args := []string{"--threads", strconv.Itoa(runtime.GOMAXPROCS(0)), "--sizes", strings.Join(sizes, ","),
 		"--seconds", strconv.FormatFloat(c.seconds, 'g', -1, 64)}
+	if c.arch != "vgg16" {
+		args = append(args, "--net", c.arch)
+	}
 	var rates []float64
 	var fw string
 	err := runPeerScript(c, args, func(r io.Reader) (err error) {
-		rates, fw, err = parseVGGPeerOutput(r, hws)
+		rates, fw, err = parseBasePeerOutput(r, hws)
 		return err
 	})
 	return rates, fw, err
 }
 
-// parseVGGPeerOutput reads the VGG peer's standard output (see runVGGPeer)
+// parseBasePeerOutput reads the VGG peer's standard output (see runBasePeer)
 // and returns the images/s of each of hws, failing if one is missing or
 // not a positive number.
-func parseVGGPeerOutput(r io.Reader, hws []int) ([]float64, string, error) {
+func parseBasePeerOutput(r io.Reader, hws []int) ([]float64, string, error) {
 	got := map[int]float64{}
 	var fw string
 	lines, err := scanLines(r)

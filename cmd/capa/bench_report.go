@@ -90,7 +90,7 @@ func printBenchTable(w io.Writer, r *benchResult) {
 	tw.Flush()
 }
 
-func (r *vggBenchResult) report() map[string]any {
+func (r *baseBenchResult) report() map[string]any {
 	var sizes []map[string]any
 	for _, sz := range r.sizes {
 		v := map[string]any{
@@ -112,7 +112,8 @@ func (r *vggBenchResult) report() map[string]any {
 		sizes = append(sizes, v)
 	}
 	v := map[string]any{
-		"model":    "VGG16 convolutional base (vgg.VGG16, no top), random weights (seed), forward only",
+		"arch":     r.cfg.arch,
+		"model":    r.model + ", random weights (seed), forward only",
 		"seed":     r.cfg.seed,
 		"runs":     r.cfg.runs,
 		"seconds":  r.cfg.seconds,
@@ -128,13 +129,13 @@ func (r *vggBenchResult) report() map[string]any {
 	return v
 }
 
-func printVGGTable(w io.Writer, r *vggBenchResult) {
+func printBaseTable(w io.Writer, r *baseBenchResult) {
 	conv := "im2col"
 	if r.winograd {
 		conv = "Winograd F(4x4,3x3) for wide 3x3 layers, F(2x2,3x3) for the others"
 	}
-	fmt.Fprintf(w, "capa bench --vgg: VGG16 convolutional base, forward, random weights; %d run(s) of %g s; GOMAXPROCS %d, %s, BLAS %s, convolution %s\n",
-		r.cfg.runs, r.cfg.seconds, r.gomaxprocs, runtime.Version(), r.blas, conv)
+	fmt.Fprintf(w, "capa bench --arch %s: %s, forward, random weights; %d run(s) of %g s; GOMAXPROCS %d, %s, BLAS %s, convolution %s\n",
+		r.cfg.arch, r.model, r.cfg.runs, r.cfg.seconds, r.gomaxprocs, runtime.Version(), r.blas, conv)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(name, med string, runs []float64) {
 		var s []string

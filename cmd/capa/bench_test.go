@@ -217,7 +217,7 @@ func TestBenchVGGPeerOutputParse(t *testing.T) {
 not json {"size": 9}
 {"size": 224, "batch_size": 1, "images_per_second": 4.8, "framework": "pytorch 1.13.0a0"}
 `
-	rates, fw, err := parseVGGPeerOutput(strings.NewReader(out), []int{224, 32})
+	rates, fw, err := parseBasePeerOutput(strings.NewReader(out), []int{224, 32})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,8 +230,8 @@ not json {"size": 9}
 		`{"size": 32, "images_per_second": 0}` + "\n" + `{"size": 224, "images_per_second": 1}`,
 		"Traceback (most recent call last):\nRuntimeError: boom\n",
 	} {
-		if r, _, err := parseVGGPeerOutput(strings.NewReader(bad), []int{32, 224}); err == nil {
-			t.Errorf("parseVGGPeerOutput(%q) = %v, want an error", bad, r)
+		if r, _, err := parseBasePeerOutput(strings.NewReader(bad), []int{32, 224}); err == nil {
+			t.Errorf("parseBasePeerOutput(%q) = %v, want an error", bad, r)
 		}
 	}
 }
@@ -246,12 +246,12 @@ func TestBenchVGGSizes(t *testing.T) {
 		}
 	}
 	for hw, want := range map[int]int{32: 64, 64: 16, 150: 2, 224: 1, 1000: 1} {
-		if got := vggBatch(hw); got != want {
-			t.Errorf("vggBatch(%d) = %d, want %d (the peer's)", hw, got, want)
+		if got := baseBatch(hw); got != want {
+			t.Errorf("baseBatch(%d) = %d, want %d (the peer's)", hw, got, want)
 		}
 	}
 	out := run(t, "bench", "-h")
-	for _, want := range []string{"--vgg", "torch_vgg16_features.py", "-im2col", "-sizes", "-seconds"} {
+	for _, want := range []string{"--vgg", "--arch", "torch_apps_bench.py", "torch_vgg16_features.py", "-im2col", "-sizes", "-seconds"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("capa bench -h lacks %q:\n%s", want, out)
 		}
@@ -325,10 +325,32 @@ echo "{\"size\": 32, \"batch_size\": 64, \"images_per_second\": $r, \"framework\
 		}
 	}
 
+	// Another family: the peer is told which network (--net), the table
+	// and the report say which was measured.
+	os.Remove(logf)
+	rep2 := filepath.Join(dir, "bench2.json")
+	out, err := exec.Command(capaBin, "bench", "--arch", "resnet18", "--sizes", "32", "--seconds", "0.05", "--runs", "1",
+		"--peer", script, "--python", "/bin/sh", "--report", rep2).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "resnet18 base (torchvision's architecture") {
+		t.Errorf("capa bench --arch resnet18: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(logf); strings.TrimSpace(string(b)) != wantArgs+" --net resnet18" {
+		t.Errorf("peer called with %q, want %q", b, wantArgs+" --net resnet18")
+	}
+	if r := readJSON(t, rep2); r["arch"] != "resnet18" {
+		t.Errorf("report arch %v, want resnet18", r["arch"])
+	}
+	for _, args := range [][]string{{"--arch", "resnet99"}, {"--vgg", "--arch", "resnet50"}, {"--arch", "resnet18", "--source", "caffe"}} {
+		out, err := exec.Command(capaBin, append([]string{"bench", "--sizes", "32", "--runs", "1"}, args...)...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), args[len(args)-1]) {
+			t.Errorf("capa bench %v: err %v, want an error naming %q\n%s", args, err, args[len(args)-1], out)
+		}
+	}
+
 	// A failing peer is an error that shows the peer's own message.
 	bad := filepath.Join(dir, "bad.sh")
 	os.WriteFile(bad, []byte("echo 'ModuleNotFoundError: torchvision' >&2; exit 1\n"), 0o644)
-	out, err := exec.Command(capaBin, "bench", "--vgg", "--sizes", "32", "--seconds", "0.05", "--runs", "1", "--peer", bad, "--python", "/bin/sh").CombinedOutput()
+	out, err = exec.Command(capaBin, "bench", "--vgg", "--sizes", "32", "--seconds", "0.05", "--runs", "1", "--peer", bad, "--python", "/bin/sh").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "ModuleNotFoundError: torchvision") {
 		t.Errorf("failing peer: err %v\n%s", err, out)
 	}

@@ -11,19 +11,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/capa-ml/capa/applications"
 	"github.com/capa-ml/capa/graph"
 	"github.com/capa-ml/capa/vgg"
 )
 
-// ---- capa bench --vgg ----
+// ---- capa bench --arch (--vgg) ----
 
-// vggBatch is the batch size of the VGG benchmark at hw x hw, the peer
-// script's: 64 images of 32x32 or as many pixels, at least 1 (1 at
+// baseBatch is the batch size of the base benchmark at hw x hw, the peer
+// scripts': 64 images of 32x32 or as many pixels, at least 1 (1 at
 // 224x224).
-func vggBatch(hw int) int { return max(1, min(64, (64*32*32)/(hw*hw))) }
+func baseBatch(hw int) int { return max(1, min(64, (64*32*32)/(hw*hw))) }
 
 // parseSizes reads --sizes: comma-separated image sizes of at least 32
-// (VGG16's base needs 32x32).
+// (VGG16's and ResNet's bases need 32x32).
 func parseSizes(s string) ([]int, error) {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
@@ -39,65 +40,67 @@ func parseSizes(s string) ([]int, error) {
 	return out, nil
 }
 
-// vggBenchSize holds the measurements of one image size, images/s per run.
-type vggBenchSize struct {
+// baseBenchSize holds the measurements of one image size, images/s per run.
+type baseBenchSize struct {
 	hw, batch          int
 	capa, im2col, peer []float64
 }
 
-// vggBenchResult holds every measurement of a capa bench --vgg run.
-type vggBenchResult struct {
+// baseBenchResult holds every measurement of a capa bench --arch run.
+type baseBenchResult struct {
 	cfg                benchConfig
-	sizes              []*vggBenchSize
+	model              string // what was measured, for the table and the report
+	sizes              []*baseBenchSize
 	peerFramework      string
 	blas               string
 	winograd           bool // Winograd's algorithm on for Capa's main runs
 	gomaxprocs, numCPU int
 }
 
-func cmdBenchVGG(c benchConfig) error {
+func cmdBenchBase(c benchConfig) error {
 	if c.runs < 1 || !(c.seconds > 0) {
 		return fmt.Errorf("--runs and --seconds must be positive")
 	}
 	if c.peer != "" && c.runs < 3 {
 		fmt.Fprintf(os.Stderr, "capa bench: %d run(s) each: use --runs 3 or more for medians worth comparing\n", c.runs)
 	}
-	res, err := runBenchVGG(c, os.Stderr)
+	res, err := runBenchBase(c, os.Stderr)
 	if err != nil {
 		return err
 	}
-	printVGGTable(os.Stdout, res)
+	printBaseTable(os.Stdout, res)
 	return writeBenchReport(c, res)
 }
 
-// vggModel is VGG16's base for one size with its input batch.
-type vggModel struct {
-	size *vggBenchSize
+// baseModel is the measured base for one size with its input batch.
+type baseModel struct {
+	size *baseBenchSize
 	m    interface {
 		Predict(x []float32, batch int) ([]float32, error)
 	}
 	x []float32
 }
 
-// runBenchVGG does the measurements, with progress on logw: --runs rounds,
+// runBenchBase does the measurements, with progress on logw: --runs rounds,
 // each the peer's run (all sizes) first, so that a broken peer fails before
 // Capa's, then Capa's runs of every size (and the im2col ones with
 // --im2col).
-func runBenchVGG(c benchConfig, logw io.Writer) (*vggBenchResult, error) {
+func runBenchBase(c benchConfig, logw io.Writer) (*baseBenchResult, error) {
 	hws, err := parseSizes(c.sizes)
 	if err != nil {
 		return nil, err
 	}
-	r := &vggBenchResult{cfg: c, blas: blasName(), winograd: graph.Engine().Winograd,
+	r := &baseBenchResult{cfg: c, blas: blasName(), winograd: graph.Engine().Winograd,
 		gomaxprocs: runtime.GOMAXPROCS(0), numCPU: runtime.NumCPU()}
 	defer graph.SetWinograd(r.winograd)
-	var models []vggModel
+	var models []baseModel
 	for _, hw := range hws {
-		m, err := vgg.VGG16(vgg.Config{Height: hw, Width: hw, Seed: c.seed})
+		m, desc, err := buildBase(c, hw)
 		if err != nil {
 			return nil, err
 		}
-		sz := &vggBenchSize{hw: hw, batch: vggBatch(hw)}
+		r.model = desc
+		sz := &baseBenchSize{hw: hw, batch: baseBatch(hw)}
 		r.sizes = append(r.sizes, sz)
 		// Uniform [0, 1) images, as the peer's torch.rand.
 		rng := rand.New(rand.NewPCG(c.seed, 7))
@@ -105,10 +108,10 @@ func runBenchVGG(c benchConfig, logw io.Writer) (*vggBenchResult, error) {
 		for i := range x {
 			x[i] = rng.Float32()
 		}
-		models = append(models, vggModel{sz, m, x})
+		models = append(models, baseModel{sz, m, x})
 	}
-	fmt.Fprintf(logw, "capa bench --vgg: VGG16 base at %s, %d run(s) of %g s each, GOMAXPROCS %d, Winograd %v\n",
-		c.sizes, c.runs, c.seconds, r.gomaxprocs, r.winograd)
+	fmt.Fprintf(logw, "capa bench --arch %s: %s at %s, %d run(s) of %g s each, GOMAXPROCS %d, Winograd %v\n",
+		c.arch, r.model, c.sizes, c.runs, c.seconds, r.gomaxprocs, r.winograd)
 	modes := []bool{r.winograd}
 	if c.im2col {
 		modes = append(modes, false)
@@ -124,7 +127,7 @@ func runBenchVGG(c benchConfig, logw io.Writer) (*vggBenchResult, error) {
 	}
 	for i := 0; i < c.runs; i++ {
 		if c.peer != "" {
-			rates, fw, err := runVGGPeer(c, hws)
+			rates, fw, err := runBasePeer(c, hws)
 			if err != nil {
 				return nil, err
 			}
@@ -137,7 +140,7 @@ func runBenchVGG(c benchConfig, logw io.Writer) (*vggBenchResult, error) {
 		for _, vm := range models {
 			for k, wino := range modes {
 				graph.SetWinograd(wino)
-				ips, err := timeVGG(vm, c.seconds)
+				ips, err := timeBase(vm, c.seconds)
 				if err != nil {
 					return nil, err
 				}
@@ -155,9 +158,26 @@ func runBenchVGG(c benchConfig, logw io.Writer) (*vggBenchResult, error) {
 	return r, nil
 }
 
-// timeVGG runs Predict on its batch until seconds have passed (at least
+// buildBase makes the convolutional base of --arch at hw x hw with random
+// weights (seed), without the top and its pooling, as the peer scripts
+// measure it: VGG16's from package vgg, the others from applications
+// (torchvision's architecture by default, the peer's).
+func buildBase(c benchConfig, hw int) (*graph.Model, string, error) {
+	if c.arch == "vgg16" {
+		m, err := vgg.VGG16(vgg.Config{Height: hw, Width: hw, Seed: c.seed})
+		return m, "VGG16 convolutional base (vgg.VGG16, no top)", err
+	}
+	a, err := applications.Lookup(c.arch, c.source)
+	if err != nil {
+		return nil, "", err
+	}
+	m, err := a.Build(applications.Config{NoTop: true, Height: hw, Width: hw, Seed: c.seed})
+	return m, fmt.Sprintf("%s base (%s's architecture, no top, no pooling)", a.Name, a.Source), err
+}
+
+// timeBase runs Predict on its batch until seconds have passed (at least
 // once) and returns the images/s.
-func timeVGG(vm vggModel, seconds float64) (float64, error) {
+func timeBase(vm baseModel, seconds float64) (float64, error) {
 	runtime.GC()
 	start := time.Now()
 	done := 0
