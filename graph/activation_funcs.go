@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/capa-ml/capa/internal/engine"
+	"github.com/capa-ml/capa/internal/kernels"
 	G "gorgonia.org/gorgonia"
 )
 
@@ -52,16 +53,32 @@ func f32(v float64) float32 { return float32(v) }
 
 // reluFunc is Keras's ReLU layer: maxValue above it, x from threshold up,
 // slope·(x - threshold) below.
+//
+// Without slope and threshold (ReLU6 and ReLU(max_value)) it is a clamp to
+// [0, maxValue], run by the vectorized kernels.ClampTo, whose values are
+// the same as F's (NaN and -0 pass).
 func reluFunc(maxValue, slope, threshold float64) engine.UnaryFunc {
 	m, s, t := f32(maxValue), f32(slope), f32(threshold)
+	f := reluFuncScalar(m, s, t)
+	f.Name = fmt.Sprintf("relu(max %v, slope %v, threshold %v)", maxValue, slope, threshold)
+	if s == 0 && t == 0 {
+		f.FS = func(y, x []float32) { kernels.ClampTo(y, x, 0, m) }
+		f.DS = func(dx, _, y, dy []float32) { kernels.ClampBackwardTo(dx, y, dy, 0, m) }
+	}
+	return f
+}
+
+// reluFuncScalar is reluFunc's F and D element by element.
+func reluFuncScalar(m, s, t float32) engine.UnaryFunc {
 	return engine.UnaryFunc{
-		Name: fmt.Sprintf("relu(max %v, slope %v, threshold %v)", maxValue, slope, threshold),
 		F: func(x float32) float32 {
 			switch {
 			case x >= m:
 				return m
 			case x >= t:
 				return x
+			case s == 0 && x < t:
+				return 0 // not 0·(-Inf - t) = NaN, nor -0 (NaN passes)
 			}
 			return s * (x - t)
 		},

@@ -106,3 +106,34 @@ func TestActivationLayers(t *testing.T) {
 		}
 	}
 }
+
+// TestReluFuncVectorized checks that the vectorized ReLU6 and
+// ReLU(max_value) (kernels.ClampTo and ClampBackwardTo) give exactly the
+// element-by-element F and D's values, at the kinks and on NaN, ±0, ±Inf.
+func TestReluFuncVectorized(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	x := []float32{-7, -1, float32(math.Copysign(0, -1)), 0, 1e-30, 0.5, 3, 5.999, 6, 6.001, 10, inf, -inf, nan, 2, 4, 1}
+	for _, maxValue := range []float64{6, 1, math.Inf(1)} {
+		f := reluFunc(maxValue, 0, 0)
+		if f.FS == nil || f.DS == nil {
+			t.Fatalf("reluFunc(%v, 0, 0) is not vectorized", maxValue)
+		}
+		y, dx, dy := make([]float32, len(x)), make([]float32, len(x)), make([]float32, len(x))
+		for i := range dy {
+			dy[i] = float32(i + 1)
+		}
+		f.FS(y, x)
+		f.DS(dx, x, y, dy)
+		for i, v := range x {
+			if w := f.F(v); math.Float32bits(y[i]) != math.Float32bits(w) {
+				t.Errorf("max %v: FS(%v) = %v, F = %v", maxValue, v, y[i], w)
+			}
+			if w := dy[i] * f.D(v, y[i]); dx[i] != w && !(w != w && dx[i] == 0) {
+				t.Errorf("max %v: DS(%v) = %v, dy·D = %v", maxValue, v, dx[i], w)
+			}
+		}
+	}
+	if f := reluFunc(6, 0.1, 0); f.FS != nil {
+		t.Error("a leaky clamp took the clamp kernel")
+	}
+}

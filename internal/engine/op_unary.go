@@ -15,6 +15,11 @@ type UnaryFunc struct {
 	F func(x float32) float32
 	// D is its derivative at x, given y = F(x) (whichever is cheaper).
 	D func(x, y float32) float32
+	// FS and DS, if set, are F and dx = dy·D(x, y) over whole slices: a
+	// vectorized kernel that gives F's and D's values, used instead of
+	// calling them element by element.
+	FS func(y, x []float32)
+	DS func(dx, x, y, dy []float32)
 }
 
 // Unary applies f element by element to a float32 tensor of any shape, in
@@ -29,12 +34,20 @@ func Unary(x *G.Node, f UnaryFunc) (*G.Node, error) {
 		Name:  f.Name,
 		Shape: func(in []tensor.Shape) (tensor.Shape, error) { return in[0].Clone(), nil },
 		Forward: func(y []float32, x [][]float32, _ []tensor.Shape) {
+			if f.FS != nil {
+				f.FS(y, x[0])
+				return
+			}
 			for i, v := range x[0] {
 				y[i] = f.F(v)
 			}
 		},
 		Grad: []func([]float32, [][]float32, []tensor.Shape, []float32, []float32){
 			func(dx []float32, x [][]float32, _ []tensor.Shape, y, dy []float32) {
+				if f.DS != nil {
+					f.DS(dx, x[0], y, dy)
+					return
+				}
 				for i, v := range x[0] {
 					dx[i] = dy[i] * f.D(v, y[i])
 				}

@@ -65,7 +65,8 @@ func InvStdTo(dst, variance []float32, eps float64) {
 	}
 }
 
-// BatchNormTo writes gamma*(x-mean)*invStd + beta into dst (per channel).
+// BatchNormTo writes (x-mean)*(gamma*invStd) + beta into dst (per
+// channel), the rows shared among the workers.
 func BatchNormTo(dst, x, mean, invStd, gamma, beta []float32) {
 	c := len(mean)
 	bnSameLen(c, invStd, gamma, beta)
@@ -73,12 +74,18 @@ func BatchNormTo(dst, x, mean, invStd, gamma, beta []float32) {
 	if len(dst) != len(x) {
 		panic(ErrShape)
 	}
-	for r := 0; r < m; r++ {
-		o := r * c
-		for j := 0; j < c; j++ {
-			dst[o+j] = gamma[j]*(x[o+j]-mean[j])*invStd[j] + beta[j]
-		}
+	sp := getPartial(c)
+	defer partials.Put(sp)
+	scale := (*sp)[:c]
+	for j := range scale {
+		scale[j] = gamma[j] * invStd[j]
 	}
+	forRange(m, max(1, (1<<13)/max(c, 1)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			o := r * c
+			norm(dst[o:o+c], x[o:o+c], mean, scale, beta)
+		}
+	})
 }
 
 // ChannelSumTo writes the per-channel sum of x (over the M rows) into dst.

@@ -30,9 +30,7 @@ func DepthwiseTo(y, x, kernel []float32, p Window, dm int) {
 						in := x[((n*p.H+r)*p.W+s)*c : ((n*p.H+r)*p.W+s+1)*c]
 						k := kernel[(a*p.KW+b)*oc : (a*p.KW+b+1)*oc]
 						if dm == 1 {
-							for ch, v := range in {
-								out[ch] += v * k[ch]
-							}
+							mulAdd(out, in, k)
 							continue
 						}
 						for ch, v := range in {

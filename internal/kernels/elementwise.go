@@ -46,6 +46,66 @@ func reluBackwardGeneric(d, y, g []float32) {
 	}
 }
 
+// ClampTo writes x limited to [lo, hi] into dst (which may alias x):
+// ReLU6 is ClampTo(dst, x, 0, 6). NaN and -0 pass unchanged.
+func ClampTo(dst, x []float32, lo, hi float32) {
+	if len(dst) != len(x) {
+		panic(ErrShape)
+	}
+	forRange(len(x), 1<<14, func(a, b int) { clamp(dst[a:b], x[a:b], lo, hi) })
+}
+
+// clampGeneric is ClampTo's loop in pure Go: the fallback of clamp and the
+// reference of its assembly.
+func clampGeneric(d, x []float32, lo, hi float32) {
+	d = d[:len(x)]
+	for i, v := range x {
+		if lo > v {
+			v = lo
+		}
+		if hi < v {
+			v = hi
+		}
+		d[i] = v
+	}
+}
+
+// ClampBackwardTo writes dy where lo < y < hi and 0 elsewhere into dx, the
+// gradient of ClampTo from its output y (0 at the limits, as Keras's
+// ReLU6). dx may alias dy.
+func ClampBackwardTo(dx, y, dy []float32, lo, hi float32) {
+	if len(dx) != len(y) || len(dy) != len(y) {
+		panic(ErrShape)
+	}
+	forRange(len(y), 1<<14, func(a, b int) {
+		for i, v := range y[a:b] {
+			if lo < v && v < hi {
+				dx[a+i] = dy[a+i]
+			} else {
+				dx[a+i] = 0
+			}
+		}
+	})
+}
+
+// mulAddGeneric adds a*b to d element by element (a product, then a sum,
+// not fused): the fallback of mulAdd and the reference of its assembly.
+func mulAddGeneric(d, a, b []float32) {
+	d, b = d[:len(a)], b[:len(a)]
+	for i, v := range a {
+		d[i] += v * b[i]
+	}
+}
+
+// normGeneric writes (x-m)*s + t into d element by element: the fallback
+// of norm and the reference of its assembly.
+func normGeneric(d, x, m, s, t []float32) {
+	d, m, s, t = d[:len(x)], m[:len(x)], s[:len(x)], t[:len(x)]
+	for i, v := range x {
+		d[i] = (v-m[i])*s[i] + t[i]
+	}
+}
+
 // ConcatTo joins srcs along an axis: each source is outer blocks of
 // chunks[i] contiguous values, and dst is outer blocks of sum(chunks), the
 // sources' blocks one after the other (a concatenation along the axis

@@ -214,3 +214,45 @@ func maxPool2x2(dst, x []float32, p Window, argmax []int32, lo, hi int) {
 		maxPool2x2Generic(dst, x, p, argmax, lo, hi, c8)
 	}
 }
+
+//go:noescape
+func clampAVX2(dst, x *float32, lo, hi float32, n int)
+
+//go:noescape
+func mulAddAVX2(dst, a, b *float32, n int)
+
+//go:noescape
+func normAVX2(dst, x, m, s, t *float32, n int)
+
+func clamp(d, x []float32, lo, hi float32) {
+	d = d[:len(x)]
+	n := 0
+	if useSIMD {
+		if n = len(x) &^ 7; n > 0 {
+			clampAVX2(&d[0], &x[0], lo, hi, n)
+		}
+	}
+	clampGeneric(d[n:], x[n:], lo, hi)
+}
+
+func mulAdd(d, a, b []float32) {
+	d, b = d[:len(a)], b[:len(a)]
+	n := 0
+	if useSIMD {
+		if n = len(a) &^ 7; n > 0 {
+			mulAddAVX2(&d[0], &a[0], &b[0], n)
+		}
+	}
+	mulAddGeneric(d[n:], a[n:], b[n:])
+}
+
+func norm(d, x, m, s, t []float32) {
+	d, m, s, t = d[:len(x)], m[:len(x)], s[:len(x)], t[:len(x)]
+	n := 0
+	if useSIMD {
+		if n = len(x) &^ 7; n > 0 {
+			normAVX2(&d[0], &x[0], &m[0], &s[0], &t[0], n)
+		}
+	}
+	normGeneric(d[n:], x[n:], m[n:], s[n:], t[n:])
+}

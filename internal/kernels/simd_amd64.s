@@ -1094,3 +1094,125 @@ w4fl:
 	JNZ w4fl
 	VZEROUPPER
 	RET
+
+// func clampAVX2(dst, x *float32, lo, hi float32, n int)
+// dst = min(max(x, lo), hi) as the pure Go's "if lo > v { v = lo }; if
+// hi < v { v = hi }": MAXPS and MINPS return their second (Intel) source,
+// x, when either is NaN or both are zeros, so NaN and -0 pass.
+TEXT ·clampAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	VBROADCASTSS lo+16(FP), Y14
+	VBROADCASTSS hi+20(FP), Y13
+	MOVQ n+24(FP), CX
+	SHLQ $2, CX
+	MOVQ CX, DX
+	ANDQ $-128, DX
+	XORQ AX, AX
+	TESTQ DX, DX
+	JZ clamp8
+
+clamp32:
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS 32(SI)(AX*1), Y1
+	VMOVUPS 64(SI)(AX*1), Y2
+	VMOVUPS 96(SI)(AX*1), Y3
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+	VMINPS Y0, Y13, Y0
+	VMINPS Y1, Y13, Y1
+	VMINPS Y2, Y13, Y2
+	VMINPS Y3, Y13, Y3
+	VMOVUPS Y0, (DI)(AX*1)
+	VMOVUPS Y1, 32(DI)(AX*1)
+	VMOVUPS Y2, 64(DI)(AX*1)
+	VMOVUPS Y3, 96(DI)(AX*1)
+	ADDQ $128, AX
+	CMPQ AX, DX
+	JB clamp32
+
+clamp8:
+	CMPQ AX, CX
+	JAE clampdone
+	VMOVUPS (SI)(AX*1), Y0
+	VMAXPS Y0, Y14, Y0
+	VMINPS Y0, Y13, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	JMP clamp8
+
+clampdone:
+	VZEROUPPER
+	RET
+
+// func mulAddAVX2(dst, a, b *float32, n int)
+// dst += a*b element by element, a multiply then an add (not fused), as
+// the pure Go.
+TEXT ·mulAddAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), BX
+	MOVQ n+24(FP), CX
+	SHLQ $2, CX
+	MOVQ CX, DX
+	ANDQ $-64, DX
+	XORQ AX, AX
+	TESTQ DX, DX
+	JZ muladd8
+
+muladd16:
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS 32(SI)(AX*1), Y1
+	VMULPS (BX)(AX*1), Y0, Y0
+	VMULPS 32(BX)(AX*1), Y1, Y1
+	VADDPS (DI)(AX*1), Y0, Y0
+	VADDPS 32(DI)(AX*1), Y1, Y1
+	VMOVUPS Y0, (DI)(AX*1)
+	VMOVUPS Y1, 32(DI)(AX*1)
+	ADDQ $64, AX
+	CMPQ AX, DX
+	JB muladd16
+
+muladd8:
+	CMPQ AX, CX
+	JAE muladddone
+	VMOVUPS (SI)(AX*1), Y0
+	VMULPS (BX)(AX*1), Y0, Y0
+	VADDPS (DI)(AX*1), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	JMP muladd8
+
+muladddone:
+	VZEROUPPER
+	RET
+
+// func normAVX2(dst, x, m, s, t *float32, n int)
+// dst = (x-m)*s + t element by element (subtract, multiply, add: the
+// inference batch normalization with s = gamma/sqrt(var+eps)).
+TEXT ·normAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ m+16(FP), R9
+	MOVQ s+24(FP), BX
+	MOVQ t+32(FP), R8
+	MOVQ n+40(FP), CX
+	SHLQ $2, CX
+	XORQ AX, AX
+
+norm8:
+	CMPQ AX, CX
+	JAE normdone
+	VMOVUPS (SI)(AX*1), Y0
+	VSUBPS (R9)(AX*1), Y0, Y0
+	VMULPS (BX)(AX*1), Y0, Y0
+	VADDPS (R8)(AX*1), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	JMP norm8
+
+normdone:
+	VZEROUPPER
+	RET

@@ -22,3 +22,7 @@ func biasReluBackward(dx, buf, y, dy []float32) { biasReluBackwardGeneric(dx, bu
 func maxPool2x2(dst, x []float32, p Window, argmax []int32, lo, hi int) {
 	maxPool2x2Generic(dst, x, p, argmax, lo, hi, 0)
 }
+
+func clamp(d, x []float32, lo, hi float32) { clampGeneric(d, x, lo, hi) }
+func mulAdd(d, a, b []float32)             { mulAddGeneric(d, a, b) }
+func norm(d, x, m, s, t []float32)         { normGeneric(d, x, m, s, t) }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -338,5 +339,62 @@ func BenchmarkSIMD(b *testing.B) {
 		yp, arg := make([]float32, p.OutLen()), make([]int32, p.OutLen())
 		// Reads the input, writes a quarter as many values and indices.
 		benchBoth(b, "MaxPool2x2/"+s.name, e+2*e/4, func() { MaxPoolTo(yp, x, p, arg) })
+	}
+}
+
+// TestSIMDClampMulAddNorm checks the inner loops of ClampTo (ReLU6), the
+// depthwise convolution (d += a*b) and the batch normalization
+// ((x-m)*s + t) against their pure-Go loops, bit for bit on spicy data
+// (NaN operands included: the assembly computes in the Go code's operand
+// order), at every length mod 8 and alignment, in place too.
+func TestSIMDClampMulAddNorm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, on := range simdModes() {
+		for _, n := range simdLens {
+			for off := range 4 {
+				what := fmt.Sprintf("simd %v n %d off %d", on, n, off)
+				x := unaligned(spicy(rng, n), off)
+				a, b := unaligned(spicy(rng, n), (off+1)%4), unaligned(spicy(rng, n), (off+2)%4)
+				m, s := unaligned(spicy(rng, n), (off+3)%4), unaligned(spicy(rng, n), off)
+				for _, lim := range [][2]float32{{0, 6}, {-1, 1}, {0, float32(math.Inf(1))}} {
+					want, got := make([]float32, n), unaligned(make([]float32, n), (off+1)%4)
+					clampGeneric(want, x, lim[0], lim[1])
+					withSIMD(on, func() { ClampTo(got, x, lim[0], lim[1]) })
+					sameBits(t, fmt.Sprintf("ClampTo %v %s", lim, what), got, want)
+					withSIMD(on, func() { copy(got, x); ClampTo(got, got, lim[0], lim[1]) })
+					sameBits(t, fmt.Sprintf("ClampTo in place %v %s", lim, what), got, want)
+				}
+				want, got := slices.Clone(x), slices.Clone(x)
+				mulAddGeneric(want, a, b)
+				withSIMD(on, func() { mulAdd(got, a, b) })
+				sameBits(t, "mulAdd "+what, got, want)
+				normGeneric(want, x, m, s, b)
+				withSIMD(on, func() { norm(got, x, m, s, b) })
+				sameBits(t, "norm "+what, got, want)
+				withSIMD(on, func() { copy(got, x); norm(got, got, m, s, b) })
+				sameBits(t, "norm in place "+what, got, want)
+			}
+		}
+	}
+}
+
+// TestClamp checks ClampTo's documented values and ClampBackwardTo's
+// gradient (dy strictly inside the limits, 0 at and beyond them).
+func TestClamp(t *testing.T) {
+	negZero := float32(math.Copysign(0, -1))
+	nan := float32(math.NaN())
+	x := []float32{-3, negZero, 0, 0.5, 6, 7, float32(math.Inf(1)), nan, 1, 2, 3}
+	want := []float32{0, negZero, 0, 0.5, 6, 6, 6, nan, 1, 2, 3}
+	for _, on := range simdModes() {
+		y := make([]float32, len(x))
+		withSIMD(on, func() { ClampTo(y, x, 0, 6) })
+		sameBits(t, fmt.Sprintf("ClampTo(0, 6) simd %v", on), y, want)
+	}
+	y := []float32{0, 0.5, 6, 5.9, nan, -1}
+	dy := []float32{1, 2, 3, 4, 5, 6}
+	dx := make([]float32, len(y))
+	ClampBackwardTo(dx, y, dy, 0, 6)
+	if fmt.Sprint(dx) != "[0 2 0 4 0 0]" {
+		t.Errorf("ClampBackwardTo = %v, want [0 2 0 4 0 0]", dx)
 	}
 }
