@@ -2,12 +2,14 @@ package applications
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -33,17 +35,22 @@ type Arch struct {
 	Preprocess func(dst, src []float32)
 	// Files names the published weight files (with and without the top).
 	Files []string
+	// MD5 holds the digests Keras publishes for Files (its applications'
+	// WEIGHTS_HASHES), where it publishes any: ResNet50's. torchvision's
+	// names carry a SHA-256 prefix instead.
+	MD5 []string
 }
 
 var archs = []Arch{
 	{"resnet50", "keras", KerasResNet50, LoadKeras, vgg.PreprocessCaffe,
-		[]string{"resnet50_weights_tf_dim_ordering_tf_kernels.h5", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"}},
+		[]string{"resnet50_weights_tf_dim_ordering_tf_kernels.h5", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"},
+		[]string{"2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"}},
 	{"mobilenet_v2", "keras", KerasMobileNetV2, LoadKeras, PreprocessTF,
-		[]string{"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5", "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"}},
-	{"resnet18", "torchvision", TorchResNet18, LoadTorchvision, vgg.PreprocessTorch, []string{"resnet18-f37072fd.pth"}},
-	{"resnet34", "torchvision", TorchResNet34, LoadTorchvision, vgg.PreprocessTorch, []string{"resnet34-b627a593.pth"}},
-	{"resnet50", "torchvision", TorchResNet50, LoadTorchvision, vgg.PreprocessTorch, []string{"resnet50-0676ba61.pth", "resnet50-11ad3fa6.pth"}},
-	{"mobilenet_v2", "torchvision", TorchMobileNetV2, LoadTorchvision, vgg.PreprocessTorch, []string{"mobilenet_v2-b0353104.pth"}},
+		[]string{"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5", "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"}, nil},
+	{"resnet18", "torchvision", TorchResNet18, LoadTorchvision, vgg.PreprocessTorch, []string{"resnet18-f37072fd.pth"}, nil},
+	{"resnet34", "torchvision", TorchResNet34, LoadTorchvision, vgg.PreprocessTorch, []string{"resnet34-b627a593.pth"}, nil},
+	{"resnet50", "torchvision", TorchResNet50, LoadTorchvision, vgg.PreprocessTorch, []string{"resnet50-0676ba61.pth", "resnet50-11ad3fa6.pth"}, nil},
+	{"mobilenet_v2", "torchvision", TorchMobileNetV2, LoadTorchvision, vgg.PreprocessTorch, []string{"mobilenet_v2-b0353104.pth"}, nil},
 }
 
 // Lookup returns the network name from source ("" for the first source
@@ -112,35 +119,44 @@ func (a Arch) File(top bool) string {
 // FindWeights looks for the published weight file in the caches where
 // Keras, torchvision and Capa keep them: $CAPA_WEIGHTS_DIR, ~/.keras/models,
 // ~/.cache/torch/hub/checkpoints and the user cache's capa/<name>; a
-// torchvision file not found is downloaded into the last (Download).
-// Keras's files are not downloaded (Capa has no digest of them to check):
-// without one, the error says where to get it and where to put it.
+// file not found is downloaded into the last (Download) where its source
+// publishes a digest to check it by: torchvision's and Keras's ResNet50.
+// Keras's MobileNetV2 files (no published digest) are not downloaded: the
+// error says where to get one and where to put it.
 func (a Arch) FindWeights(top bool) (string, error) {
 	return a.findWeights(top, Downloader{})
 }
 
-// Downloader fetches torchvision's published files. Zero values: the
-// official server, the user cache, a progress bar on stderr.
+// Downloader fetches the published files. Zero values: the official
+// server, the user cache, a progress bar on stderr.
 type Downloader struct {
-	BaseURL  string // instead of https://download.pytorch.org/models/
+	BaseURL  string // instead of the source's (Arch.URL's directory)
 	CacheDir string // instead of the user cache's capa/<name>
 	Client   *http.Client
 	Progress io.Writer // nil: os.Stderr
 }
 
-// Download fetches a torchvision weight file into the cache (resuming a
-// partial download) and checks the SHA-256 prefix its name carries
-// (resnet18-f37072fd.pth), as torch.hub does.
+// Download fetches a weight file into the cache (resuming a partial
+// download) and checks it: a torchvision file by the SHA-256 prefix its
+// name carries (resnet18-f37072fd.pth), as torch.hub does, a Keras file by
+// the MD5 Keras publishes (a.MD5), as keras.utils.get_file does. A file
+// without a published digest is refused.
 func (d Downloader) Download(a Arch, top bool) (string, error) {
 	name := a.File(top)
-	if a.Source != "torchvision" {
-		return "", fmt.Errorf("applications: %s's %s files are not downloaded (no published digest to check them)", a.Source, a.Name)
+	opt := download.Options{Client: d.Client}
+	if a.Source == "torchvision" {
+		i, j := strings.LastIndexByte(name, '-'), strings.LastIndexByte(name, '.')
+		if i < 0 || j < i+9 {
+			return "", fmt.Errorf("applications: %s carries no SHA-256 prefix", name)
+		}
+		opt.Hash, opt.Sum, opt.SumPrefix = sha256.New, name[i+1:j], true
+	} else {
+		k := slices.Index(a.Files, name)
+		if k >= len(a.MD5) {
+			return "", fmt.Errorf("applications: %s's %s files are not downloaded (%s publishes no digest to check them by)", a.Source, a.Name, a.Source)
+		}
+		opt.Hash, opt.Sum = md5.New, a.MD5[k]
 	}
-	i, j := strings.LastIndexByte(name, '-'), strings.LastIndexByte(name, '.')
-	if i < 0 || j < i+9 {
-		return "", fmt.Errorf("applications: %s carries no SHA-256 prefix", name)
-	}
-	prefix := name[i+1 : j]
 	url := a.URL(name)
 	if d.BaseURL != "" {
 		url = d.BaseURL + name
@@ -162,8 +178,8 @@ func (d Downloader) Download(a Arch, top bool) (string, error) {
 	}
 	report := progress.Downloads(w)
 	dst := filepath.Join(dir, name)
-	err := download.File(context.Background(), url, dst, download.Options{Client: d.Client, Hash: sha256.New, Sum: prefix, SumPrefix: true,
-		Progress: func(done, total int64) { report(name, done, total) }})
+	opt.Progress = func(done, total int64) { report(name, done, total) }
+	err := download.File(context.Background(), url, dst, opt)
 	if err != nil {
 		return "", fmt.Errorf("applications: %w", err)
 	}
@@ -188,13 +204,13 @@ func (a Arch) findWeights(top bool, d Downloader) (string, error) {
 			return p, nil
 		}
 	}
-	if a.Source == "torchvision" {
+	if a.Source == "torchvision" || len(a.MD5) > 0 {
 		p, err := d.Download(a, top)
 		if err != nil {
 			return "", fmt.Errorf("%w\n(offline: download %s and put it in one of %s, or give its path)", err, a.URL(name), strings.Join(dirs, ", "))
 		}
 		return p, nil
 	}
-	return "", fmt.Errorf("applications: no %s weights for %s: download %s and put it in one of %s (or give its path)",
-		a.Source, a.Name, a.URL(name), strings.Join(dirs, ", "))
+	return "", fmt.Errorf("applications: no %s weights for %s (not downloaded: %s publishes no digest to check them by): download %s and put it in one of %s (or give its path)",
+		a.Source, a.Name, a.Source, a.URL(name), strings.Join(dirs, ", "))
 }

@@ -1,6 +1,7 @@
 package applications
 
 import (
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -54,8 +55,43 @@ func TestDownloadTorchvision(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(cache, bad)); err == nil {
 		t.Error("the refused file was kept")
 	}
-	k, _ := Lookup("resnet50", "keras")
-	if _, err := d.Download(k, true); err == nil || !strings.Contains(err.Error(), "not downloaded") {
-		t.Errorf("Keras's file: %v", err)
+	k, _ := Lookup("mobilenet_v2", "keras")
+	if _, err := d.Download(k, true); err == nil || !strings.Contains(err.Error(), "publishes no digest") {
+		t.Errorf("Keras's MobileNetV2 file (no published digest): %v", err)
+	}
+}
+
+// TestDownloadKeras serves a Keras file, checked as keras.utils.get_file
+// does by the MD5 Keras publishes (the real ResNet50 digests are in the
+// registry): it is downloaded and loads; a wrong digest is refused and
+// the file removed.
+func TestDownloadKeras(t *testing.T) {
+	body, err := os.ReadFile("testdata/keras_resnet50_mini.h5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) }))
+	defer srv.Close()
+	cache := t.TempDir()
+	d := Downloader{BaseURL: srv.URL + "/", CacheDir: cache, Progress: io.Discard}
+	a, _ := Lookup("resnet50", "keras")
+	if len(a.MD5) != 2 || a.MD5[1] != "4d473c1dd8becc155b73f8504c6f6626" {
+		t.Fatalf("ResNet50's published digests: %v", a.MD5)
+	}
+	sum := md5.Sum(body)
+	a.MD5 = []string{"00000000000000000000000000000000", hex.EncodeToString(sum[:])}
+	path, err := d.Download(a, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := KerasResNet50(Config{WidthDiv: 32, NoTop: true, Classes: 10, Height: 64, Width: 64})
+	if err := LoadKeras(m, path); err != nil {
+		t.Fatalf("the downloaded file does not load: %v", err)
+	}
+	if _, err := d.Download(a, true); !errors.Is(err, download.ErrChecksum) {
+		t.Errorf("a file not matching Keras's digest: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(cache, a.File(true))); err == nil {
+		t.Error("the refused file was kept")
 	}
 }
