@@ -173,8 +173,16 @@ func (l *Add) BuildMulti(in []Shape, _ *rand.Rand) (Shape, error) {
 	return mergeShape("Add", in, 0)
 }
 
-// CallMulti sums xs.
-func (l *Add) CallMulti(_ *Ctx, xs []*G.Node) (*G.Node, error) { return fold(xs, addNodes) }
+// CallMulti sums xs: in one op when their shapes are equal (as in a
+// residual connection), else pairwise with broadcasting.
+func (l *Add) CallMulti(_ *Ctx, xs []*G.Node) (*G.Node, error) {
+	for _, x := range xs[1:] {
+		if !x.Shape().Eq(xs[0].Shape()) {
+			return fold(xs, addNodes)
+		}
+	}
+	return engine.Sum(xs...)
+}
 
 // Class returns "Subtract".
 func (l *Subtract) Class() string { return "Subtract" }

@@ -107,6 +107,30 @@ func LayerNorm(x, gamma, beta *G.Node, epsilon float64) (*G.Node, error) {
 	}, nodes...)
 }
 
+// Sum adds tensors of one shape element by element, left to right (the
+// residual connection, Keras's Add), in one op that writes into its
+// preallocated output: Gorgonia's Add clones its first input at every run.
+// Each input's gradient is dy.
+func Sum(xs ...*G.Node) (*G.Node, error) {
+	grads := make([]func([]float32, [][]float32, []tensor.Shape, []float32, []float32), len(xs))
+	for i := range grads {
+		grads[i] = func(dx []float32, _ [][]float32, _ []tensor.Shape, _, dy []float32) { copy(dx, dy) }
+	}
+	return Apply(&Func{
+		Name: "Sum",
+		Shape: func(in []tensor.Shape) (tensor.Shape, error) {
+			for _, s := range in[1:] {
+				if !s.Eq(in[0]) {
+					return nil, fmt.Errorf("shapes %v and %v differ", in[0], s)
+				}
+			}
+			return in[0].Clone(), nil
+		},
+		Forward: func(y []float32, x [][]float32, _ []tensor.Shape) { kernels.SumTo(y, x) },
+		Grad:    grads,
+	}, xs...)
+}
+
 // GaussianNoise adds stddev times standard normal noise from rng to x,
 // fresh at every run; its gradient is dy.
 func GaussianNoise(x *G.Node, stddev float64, rng *rand.Rand) (*G.Node, error) {

@@ -106,6 +106,27 @@ func normGeneric(d, x, m, s, t []float32) {
 	}
 }
 
+// SumTo writes the element-wise sum of xs (left to right, all of dst's
+// length) into dst, which may alias xs[0]; the work is shared among the
+// workers.
+func SumTo(dst []float32, xs [][]float32) {
+	for _, x := range xs {
+		if len(x) != len(dst) {
+			panic(ErrShape)
+		}
+	}
+	forRange(len(dst), 1<<14, func(lo, hi int) {
+		d := dst[lo:hi]
+		copy(d, xs[0][lo:hi])
+		for _, x := range xs[1:] {
+			x = x[lo:hi]
+			for i := range d {
+				d[i] += x[i]
+			}
+		}
+	})
+}
+
 // ConcatTo joins srcs along an axis: each source is outer blocks of
 // chunks[i] contiguous values, and dst is outer blocks of sum(chunks), the
 // sources' blocks one after the other (a concatenation along the axis
