@@ -281,9 +281,18 @@ func streamRows(p Window) int {
 	return max(1, streamChunkBytes/(4*ow*p.KH*p.KW*p.C), (512+ow-1)/ow)
 }
 
+// pointwise reports whether p is a 1x1 window of stride 1 without padding,
+// whose im2col matrix is the input itself.
+func pointwise(p Window) bool {
+	return p.KH == 1 && p.KW == 1 && p.SH == 1 && p.SW == 1 && p.PadTop == 0 && p.PadLeft == 0 && p.PadBottom == 0 && p.PadRight == 0
+}
+
 // StreamScratchLen is the scratch length Conv2DStreamTo needs: one im2col
-// chunk per worker.
+// chunk per worker (none for a pointwise convolution).
 func (p Window) StreamScratchLen() int {
+	if pointwise(p) {
+		return 0 // the input is the matrix
+	}
 	return Workers() * min(streamRows(p), p.N*p.OutH()) * p.OutW() * p.KH * p.KW * p.C
 }
 
@@ -300,6 +309,14 @@ func Conv2DStreamTo(dst, x, kernel []float32, p Window, f int, scratch []float32
 	}
 	checkConv(p, f, len(x), len(kernel), len(dst), p.ColLen())
 	rows, ow, k := p.N*p.OutH(), p.OutW(), p.KH*p.KW*p.C
+	if pointwise(p) {
+		// A 1x1 convolution of stride 1 without padding is one product of
+		// x itself, (N*H*W, C), by the kernel: no gathering.
+		forRange(rows, 1, func(lo, hi int) {
+			Gemm(false, false, (hi-lo)*ow, f, k, 1, x[lo*ow*k:hi*ow*k], k, kernel, f, 0, dst[lo*ow*f:hi*ow*f], f)
+		})
+		return
+	}
 	chunk := min(streamRows(p), rows)
 	per := chunk * ow * k
 	w := min(workers, rows)
