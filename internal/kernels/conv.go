@@ -281,6 +281,24 @@ func streamRows(p Window) int {
 	return max(1, streamChunkBytes/(4*ow*p.KH*p.KW*p.C), (512+ow-1)/ow)
 }
 
+// splitColumns reports whether a product of m rows by f filters is better
+// shared among the workers by filters than by rows: when each worker's
+// rows would be too few for the BLAS's register blocking to be efficient
+// and there are filters enough for every worker.
+func splitColumns(m, f int) bool {
+	return workers > 1 && m < 64*workers && f >= 64*workers
+}
+
+// gemmColumns computes dst (m, f) = a (m, k) · kernel (k, f), the workers
+// taking blocks of the f columns (multiples of 16).
+func gemmColumns(m, f, k int, a, kernel, dst []float32) {
+	blocks := (f + 15) / 16
+	forRange(blocks, 1, func(lo, hi int) {
+		j0, j1 := lo*16, min(hi*16, f)
+		Gemm(false, false, m, j1-j0, k, 1, a, k, kernel[j0:], f, 0, dst[j0:], f)
+	})
+}
+
 // pointwise reports whether p is a 1x1 window of stride 1 without padding,
 // whose im2col matrix is the input itself.
 func pointwise(p Window) bool {
@@ -312,12 +330,25 @@ func Conv2DStreamTo(dst, x, kernel []float32, p Window, f int, scratch []float32
 	if pointwise(p) {
 		// A 1x1 convolution of stride 1 without padding is one product of
 		// x itself, (N*H*W, C), by the kernel: no gathering.
+		if splitColumns(rows*ow, f) {
+			gemmColumns(rows*ow, f, k, x, kernel, dst)
+			return
+		}
 		forRange(rows, 1, func(lo, hi int) {
 			Gemm(false, false, (hi-lo)*ow, f, k, 1, x[lo*ow*k:hi*ow*k], k, kernel, f, 0, dst[lo*ow*f:hi*ow*f], f)
 		})
 		return
 	}
 	chunk := min(streamRows(p), rows)
+	if chunk == rows && splitColumns(rows*ow, f) {
+		// Few output pixels (a small map late in a network) and many
+		// filters: the whole im2col matrix fits in one chunk, and the
+		// workers share the filters rather than the few rows.
+		c := scratch[:rows*ow*k]
+		forRange(rows, 1, func(lo, hi int) { im2colRows(c[lo*ow*k:hi*ow*k], x, p, lo, hi) })
+		gemmColumns(rows*ow, f, k, c, kernel, dst)
+		return
+	}
 	per := chunk * ow * k
 	w := min(workers, rows)
 	// Parts are assigned to workers explicitly so that each owns one chunk

@@ -593,7 +593,8 @@ func TestRelu(t *testing.T) {
 
 // TestConv2DStreamMatchesConv2D: the streamed forward gives the same values
 // as the one keeping the im2col matrix, on random windows, for one and two
-// workers (chunks cross sample boundaries), pointwise ones among them.
+// workers (chunks cross sample boundaries), pointwise ones among them, and
+// small maps with many filters (shared by columns).
 func TestConv2DStreamMatchesConv2D(t *testing.T) {
 	rng := rand.New(rand.NewPCG(41, 42))
 	defer SetWorkers(Workers())
@@ -601,6 +602,10 @@ func TestConv2DStreamMatchesConv2D(t *testing.T) {
 		SetWorkers(1 + trial%2)
 		k := 1 + rng.IntN(5)
 		p := Window{N: 1 + rng.IntN(3), H: k + rng.IntN(20), W: k + rng.IntN(70), C: 2 + rng.IntN(40), KH: k, KW: k, SH: 1 + rng.IntN(2), SW: 1 + rng.IntN(2)}
+		wide := trial%4 == 3 // a small map and many filters: the workers share the filters
+		if wide {
+			p.H, p.W = k+rng.IntN(3), k+rng.IntN(5)
+		}
 		if trial%10 == 5 { // pointwise: the product of x itself, no gathering
 			k, p.H, p.W, p.KH, p.KW, p.SH, p.SW = 1, p.H-k+1, p.W-k+1, 1, 1, 1, 1
 		}
@@ -609,6 +614,9 @@ func TestConv2DStreamMatchesConv2D(t *testing.T) {
 			p.PadLeft, p.PadRight = Padding(true, p.W, k, p.SW)
 		}
 		f := 1 + rng.IntN(9)
+		if wide {
+			f = 129 + rng.IntN(40)
+		}
 		x, w := make([]float32, p.InLen()), make([]float32, k*k*p.C*f)
 		for i := range x {
 			x[i] = float32(rng.NormFloat64())
