@@ -83,6 +83,17 @@ func (c *Config) mobileCh(n int) int {
 	return makeDivisible(float64(n)*c.Alpha, 8)
 }
 
+// kerasBlockCh is the output width of a block of Keras's MobileNetV2:
+// Keras truncates filters*alpha to an integer before _make_divisible
+// (torchvision and Keras's first convolution do not), which can move the
+// 90% test at the boundary.
+func (c *Config) kerasBlockCh(n int) int {
+	if c.Alpha == 0 {
+		return c.ch(n)
+	}
+	return makeDivisible(float64(int(float64(n)*c.Alpha)), 8)
+}
+
 // makeDivisible is _make_divisible of Keras's and torchvision's
 // MobileNets: v rounded to the nearest multiple of d, at least d, and not
 // below 90% of v.

@@ -147,3 +147,23 @@ func BenchmarkForward(b *testing.B) {
 		}
 	}
 }
+
+// TestKerasBlockWidth pins down where Keras's MobileNetV2 block widths
+// differ from torchvision's: Keras truncates filters*alpha first
+// (int(filters * alpha), then _make_divisible), so 16 filters at alpha
+// 17.9/16 give 16 in Keras (17 rounds to 16, above 90% of 17) and 24 in
+// torchvision (16 is below 90% of 17.9).
+func TestKerasBlockWidth(t *testing.T) {
+	c := Config{Alpha: 17.9 / 16}
+	if k, tv := c.kerasBlockCh(16), c.mobileCh(16); k != 16 || tv != 24 {
+		t.Errorf("Keras %d (want 16), torchvision %d (want 24)", k, tv)
+	}
+	for _, a := range []float64{0.35, 0.5, 0.75, 1, 1.3, 1.4} {
+		c := Config{Alpha: a}
+		for _, n := range []int{16, 24, 32, 64, 96, 160, 320} {
+			if k := c.kerasBlockCh(n); k%8 != 0 || float64(k) < 0.9*float64(int(float64(n)*a)) {
+				t.Errorf("alpha %v, %d filters: %d", a, n, k)
+			}
+		}
+	}
+}

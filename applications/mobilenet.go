@@ -54,7 +54,7 @@ func KerasMobileNetV2(c Config) (*graph.Model, error) {
 	x := graph.Apply(conv("Conv1", c.mobileCh(32), 3, 2, "same", false), in)
 	x = graph.Apply(relu6("Conv1_relu"), graph.Apply(norm("bn_Conv1"), x))
 	for i, b := range mobileNetV2Blocks {
-		x = block(x, b[0], b[1], c.mobileCh(b[2]), i)
+		x = block(x, b[0], b[1], c.kerasBlockCh(b[2]), i)
 	}
 	x = graph.Apply(conv("Conv_1", c.lastCh(), 1, 1, "same", false), x)
 	x = graph.Apply(relu6("out_relu"), graph.Apply(norm("Conv_1_bn"), x))
