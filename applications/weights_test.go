@@ -90,7 +90,7 @@ func checkOutputs(t *testing.T, what string, m *graph.Model, load func(*graph.Mo
 // torchvision's own forward pass.
 func TestTorchvisionModels(t *testing.T) {
 	g := readTorchGolden(t)
-	builders := map[string]func(Config) (*graph.Model, error){"resnet18": TorchResNet18, "resnet50": TorchResNet50, "mobilenet_v2": TorchMobileNetV2}
+	builders := map[string]func(Config) (*graph.Model, error){"resnet18": TorchResNet18, "resnet34": TorchResNet34, "resnet50": TorchResNet50, "mobilenet_v2": TorchMobileNetV2}
 	for name, build := range builders {
 		want := g.Models[name]
 		x := goldenInput(g.Batch * g.Height * g.Width * 3)
