@@ -59,6 +59,9 @@ func pool2D(name string, isMax bool, x *G.Node, pool, strides [2]int, padding [4
 // op for its gradient op.
 type poolScratch struct {
 	argmax []int32
+	// needArgmax is set when the gradient op is made (SymDiff): until then
+	// (inference graphs) the forward records no winners.
+	needArgmax bool
 }
 
 func (s *poolScratch) get(n int) ([]int32, []float32) {
@@ -140,10 +143,13 @@ func (op *poolOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error
 	if err != nil {
 		return nil, err
 	}
-	if op.max {
+	switch {
+	case op.max && !op.scratch.needArgmax:
+		kernels.MaxPoolValuesTo(opF32(out), opF32(d[0]), p)
+	case op.max:
 		argmax, _ := op.scratch.get(p.OutLen())
 		kernels.MaxPoolTo(opF32(out), opF32(d[0]), p, argmax)
-	} else {
+	default:
 		kernels.AvgPoolTo(opF32(out), opF32(d[0]), p)
 	}
 	return out, nil
@@ -167,6 +173,7 @@ func (op *poolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	if len(inputs) != 1 {
 		return nil, fmt.Errorf("graph: %v: SymDiff got %d inputs, want 1", op, len(inputs))
 	}
+	op.scratch.needArgmax = true // from now on the forward records the winners
 	dx, err := G.ApplyOp(&poolDiffOp{poolOp: *op}, inputs[0], output, grad)
 	if err != nil {
 		return nil, err

@@ -97,7 +97,8 @@ func (op badPoolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, erro
 // with prealloc: the gradient routes dy to the winners the forward recorded.
 func TestMaxPool2DPrealloc(t *testing.T) {
 	c := poolOpCases[3]
-	op := &poolOp{max: true, pool: c.pool, strides: c.strides, pad: c.pad, scratch: new(poolScratch)}
+	// needArgmax as SymDiff sets it: the forward records the winners.
+	op := &poolOp{max: true, pool: c.pool, strides: c.strides, pad: c.pad, scratch: &poolScratch{needArgmax: true}}
 	x := kopDistinct(4, c.x...)
 	s, err := op.InferShape(tensor.Shape(c.x))
 	if err != nil {
@@ -190,4 +191,31 @@ func TestPool2DRejects(t *testing.T) {
 	x64 := G.NewTensor(g, tensor.Float64, 4, G.WithShape(2, 3, 8, 4), G.WithName("x64"))
 	_, err = AvgPool2D(x64, [2]int{2, 2}, [2]int{2, 2}, [4]int{})
 	kopWantErr(t, "dtype", err, "float64", "only float32")
+}
+
+// TestMaxPoolArgmaxOnlyForGradients: an inference graph's max pooling
+// records no winners; building its gradient (SymDiff) makes the forward
+// record them.
+func TestMaxPoolArgmaxOnlyForGradients(t *testing.T) {
+	g := G.NewGraph()
+	x := G.NewTensor(g, G.Float32, 4, G.WithShape(1, 4, 4, 2), G.WithValue(kopDistinct(4, 1, 4, 4, 2)))
+	y, err := MaxPool2D(x, [2]int{3, 3}, [2]int{1, 1}, [4]int{1, 1, 1, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := y.Op().(*poolOp)
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	if op.scratch.needArgmax || len(op.scratch.argmax) != 0 {
+		t.Fatal("the inference forward recorded winners")
+	}
+	if _, err := op.SymDiff(G.Nodes{x}, y, y); err != nil {
+		t.Fatal(err)
+	}
+	if !op.scratch.needArgmax {
+		t.Fatal("SymDiff did not ask the forward for the winners")
+	}
 }

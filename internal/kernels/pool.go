@@ -44,6 +44,53 @@ func MaxPoolTo(dst, x []float32, p Window, argmax []int32) {
 	forRange(p.N, 1, func(lo, hi int) { maxPool(dst, x, p, argmax, lo, hi) })
 }
 
+// MaxPoolValuesTo writes the same maxima as MaxPoolTo into dst without
+// recording the winners (inference, where no gradient will need them),
+// with vector maxima and the output rows (n, oy) shared among the workers.
+// Its values are MaxPoolTo's bit for bit (ties and NaNs included).
+func MaxPoolValuesTo(dst, x []float32, p Window) {
+	checkPool(p, len(x), len(dst))
+	oh, ow, c := p.OutH(), p.OutW(), p.C
+	forRange(p.N*oh, 1, func(lo, hi int) {
+		for row := lo; row < hi; row++ {
+			n, oy := row/oh, row%oh
+			base := n * p.H * p.W * c
+			y0, y1 := span(oy*p.SH-p.PadTop, p.KH, p.H)
+			for ox := 0; ox < ow; ox++ {
+				x0, x1 := span(ox*p.SW-p.PadLeft, p.KW, p.W)
+				o := (row*ow + ox) * c
+				d := dst[o : o+c]
+				if y0 >= y1 || x0 >= x1 {
+					clear(d)
+					continue
+				}
+				for iy := y0; iy < y1; iy++ {
+					for ix := x0; ix < x1; ix++ {
+						off := base + (iy*p.W+ix)*c
+						if iy == y0 && ix == x0 {
+							copy(d, x[off:off+c])
+							continue
+						}
+						maxInto(d, x[off:off+c])
+					}
+				}
+			}
+		}
+	})
+}
+
+// maxIntoGeneric sets d[i] to s[i] where s[i] > d[i] (the first maximum
+// stays on ties; a NaN in d stays, one in s is passed over): maxInto's
+// pure Go and the reference of its assembly.
+func maxIntoGeneric(d, s []float32) {
+	d = d[:len(s)]
+	for i, v := range s {
+		if v > d[i] {
+			d[i] = v
+		}
+	}
+}
+
 // maxPool2x2Generic is maxPool for the common 2x2 window with stride 2 and
 // no padding (odd last rows or columns are dropped, as "valid" does), for
 // the channels [c0, C) only: four contiguous channel vectors per output,

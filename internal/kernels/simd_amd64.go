@@ -256,3 +256,17 @@ func norm(d, x, m, s, t []float32) {
 	}
 	normGeneric(d[n:], x[n:], m[n:], s[n:], t[n:])
 }
+
+//go:noescape
+func maxIntoAVX2(d, s *float32, n int)
+
+func maxInto(d, s []float32) {
+	d = d[:len(s)]
+	n := 0
+	if useSIMD {
+		if n = len(s) &^ 7; n > 0 {
+			maxIntoAVX2(&d[0], &s[0], n)
+		}
+	}
+	maxIntoGeneric(d[n:], s[n:])
+}

@@ -1216,3 +1216,27 @@ norm8:
 normdone:
 	VZEROUPPER
 	RET
+
+// func maxIntoAVX2(d, s *float32, n int)
+// d = s > d ? s : d element by element, the pure Go's select: MAXPS
+// returns its second (Intel) source, d, on ties and NaNs.
+TEXT ·maxIntoAVX2(SB), NOSPLIT, $0-24
+	MOVQ d+0(FP), DI
+	MOVQ s+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHLQ $2, CX
+	XORQ AX, AX
+
+max8:
+	CMPQ AX, CX
+	JAE maxdone
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS (DI)(AX*1), Y1
+	VMAXPS Y1, Y0, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	JMP max8
+
+maxdone:
+	VZEROUPPER
+	RET

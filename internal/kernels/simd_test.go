@@ -398,3 +398,30 @@ func TestClamp(t *testing.T) {
 		t.Errorf("ClampBackwardTo = %v, want [0 2 0 4 0 0]", dx)
 	}
 }
+
+// TestMaxPoolValues checks the inference max pooling (no winners recorded)
+// against MaxPoolTo, bit for bit on spicy data (ties, NaNs, ±0), on
+// windows with padding and strides, with and without the assembly, on one
+// and two workers.
+func TestMaxPoolValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	defer SetWorkers(Workers())
+	for trial := 0; trial < 80; trial++ {
+		SetWorkers(1 + trial%2)
+		k := 1 + rng.IntN(4)
+		p := Window{N: 1 + rng.IntN(3), H: k + rng.IntN(9), W: k + rng.IntN(9), C: 1 + rng.IntN(40), KH: k, KW: 1 + rng.IntN(4), SH: 1 + rng.IntN(3), SW: 1 + rng.IntN(3)}
+		p.W = max(p.W, p.KW)
+		if trial%2 == 0 {
+			p.PadTop, p.PadBottom = Padding(true, p.H, p.KH, p.SH)
+			p.PadLeft, p.PadRight = Padding(true, p.W, p.KW, p.SW)
+		}
+		x := spicy(rng, p.InLen())
+		want := make([]float32, p.OutLen())
+		MaxPoolTo(want, x, p, make([]int32, p.OutLen()))
+		for _, on := range simdModes() {
+			got := garbageF(p.OutLen())
+			withSIMD(on, func() { MaxPoolValuesTo(got, x, p) })
+			sameBits(t, fmt.Sprintf("%+v simd %v", p, on), got, want)
+		}
+	}
+}
