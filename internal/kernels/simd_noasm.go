@@ -26,4 +26,4 @@ func maxPool2x2(dst, x []float32, p Window, argmax []int32, lo, hi int) {
 func clamp(d, x []float32, lo, hi float32) { clampGeneric(d, x, lo, hi) }
 func mulAdd(d, a, b []float32)             { mulAddGeneric(d, a, b) }
 func norm(d, x, m, s, t []float32)         { normGeneric(d, x, m, s, t) }
-func maxInto(d, s []float32) { maxIntoGeneric(d, s) }
+func maxInto(d, s []float32)               { maxIntoGeneric(d, s) }
