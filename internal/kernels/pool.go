@@ -1,6 +1,9 @@
 package kernels
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // This file holds the 2-D pooling kernels over NHWC batches. The window of
 // output (oy, ox) covers the input rows oy*SH-PadTop .. +KH-1 and columns
@@ -37,12 +40,21 @@ func MaxPoolTo(dst, x []float32, p Window, argmax []int32) {
 	if len(argmax) != len(dst) || p.InLen() > math.MaxInt32 {
 		panic(ErrShape)
 	}
-	if p.KH == 2 && p.KW == 2 && p.SH == 2 && p.SW == 2 && p.PadTop == 0 && p.PadLeft == 0 && p.PadBottom == 0 && p.PadRight == 0 {
+	if pool2x2(p) {
 		forRange(p.N, 1, func(lo, hi int) { maxPool2x2(dst, x, p, argmax, lo, hi) })
 		return
 	}
 	forRange(p.N, 1, func(lo, hi int) { maxPool(dst, x, p, argmax, lo, hi) })
 }
+
+// pool2x2 reports whether p is the 2x2 window of stride 2 without padding,
+// which has its own kernel.
+func pool2x2(p Window) bool {
+	return p.KH == 2 && p.KW == 2 && p.SH == 2 && p.SW == 2 && p.PadTop == 0 && p.PadLeft == 0 && p.PadBottom == 0 && p.PadRight == 0
+}
+
+// winners lends MaxPoolValuesTo the argmax buffer of the 2x2 kernel.
+var winners = sync.Pool{New: func() any { return new([]int32) }}
 
 // MaxPoolValuesTo writes the same maxima as MaxPoolTo into dst without
 // recording the winners (inference, where no gradient will need them),
@@ -50,6 +62,17 @@ func MaxPoolTo(dst, x []float32, p Window, argmax []int32) {
 // Its values are MaxPoolTo's bit for bit (ties and NaNs included).
 func MaxPoolValuesTo(dst, x []float32, p Window) {
 	checkPool(p, len(x), len(dst))
+	if pool2x2(p) && p.InLen() <= math.MaxInt32 {
+		// The 2x2 kernel is faster even with its winners, into a lent
+		// buffer.
+		am := winners.Get().(*[]int32)
+		if cap(*am) < len(dst) {
+			*am = make([]int32, len(dst))
+		}
+		forRange(p.N, 1, func(lo, hi int) { maxPool2x2(dst, x, p, (*am)[:len(dst)], lo, hi) })
+		winners.Put(am)
+		return
+	}
 	oh, ow, c := p.OutH(), p.OutW(), p.C
 	forRange(p.N*oh, 1, func(lo, hi int) {
 		for row := lo; row < hi; row++ {
