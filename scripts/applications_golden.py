@@ -74,6 +74,24 @@ def features(m, x):
     return m.layer4(m.layer3(m.layer2(m.layer1(x))))
 
 
+def resnet_case(name, block, layers, div, x):
+    """Saves a reduced ResNet with random weights as NAME_mini.pth and
+    returns its golden entry: probabilities and the base's NHWC features."""
+    m = Reduced(block, layers, div, 10)
+    randomize_bn(m)
+    m.eval()
+    with torch.no_grad():
+        probs = torch.softmax(m(x), dim=1)
+        feats = features(m, x).permute(0, 2, 3, 1)
+    path = os.path.join(HERE, name + "_mini.pth")
+    torch.save(m.state_dict(), path)
+    print("wrote %s (%d bytes)" % (path, os.path.getsize(path)))
+    return {"file": name + "_mini.pth", "width_div": div, "classes": 10,
+            "probs": [round(v, 7) for v in probs.flatten().tolist()],
+            "features_shape": list(feats.shape[1:]),
+            "features": [round(v, 6) for v in feats.flatten().tolist()]}
+
+
 def main():
     global HERE
     full = "--full" in sys.argv
@@ -94,19 +112,7 @@ def main():
               "height": h, "width": w, "batch": n, "models": {}}
     for name, block, layers, div in [("resnet18", BasicBlock, [2, 2, 2, 2], 16),
                                      ("resnet50", Bottleneck, [3, 4, 6, 3], 32)]:
-        m = Reduced(block, layers, div, 10)
-        randomize_bn(m)
-        m.eval()
-        with torch.no_grad():
-            probs = torch.softmax(m(x), dim=1)
-            feats = features(m, x).permute(0, 2, 3, 1)
-        path = os.path.join(HERE, name + "_mini.pth")
-        torch.save(m.state_dict(), path)
-        golden["models"][name] = {"file": name + "_mini.pth", "width_div": div, "classes": 10,
-                                  "probs": [round(v, 7) for v in probs.flatten().tolist()],
-                                  "features_shape": list(feats.shape[1:]),
-                                  "features": [round(v, 6) for v in feats.flatten().tolist()]}
-        print("wrote %s (%d bytes)" % (path, os.path.getsize(path)))
+        golden["models"][name] = resnet_case(name, block, layers, div, x)
     # torchvision's own MobileNetV2 at width_mult 0.25 (Capa's Alpha).
     m = MobileNetV2(num_classes=10, width_mult=0.25)
     randomize_bn(m)
@@ -126,19 +132,7 @@ def main():
     # resnet34 last, from its own seed, so that adding it left the other
     # files as they were.
     torch.manual_seed(34)
-    m = Reduced(BasicBlock, [3, 4, 6, 3], 16, 10)
-    randomize_bn(m)
-    m.eval()
-    with torch.no_grad():
-        probs = torch.softmax(m(x), dim=1)
-        feats = features(m, x).permute(0, 2, 3, 1)
-    path = os.path.join(HERE, "resnet34_mini.pth")
-    torch.save(m.state_dict(), path)
-    golden["models"]["resnet34"] = {"file": "resnet34_mini.pth", "width_div": 16, "classes": 10,
-                                    "probs": [round(v, 7) for v in probs.flatten().tolist()],
-                                    "features_shape": list(feats.shape[1:]),
-                                    "features": [round(v, 6) for v in feats.flatten().tolist()]}
-    print("wrote %s (%d bytes)" % (path, os.path.getsize(path)))
+    golden["models"]["resnet34"] = resnet_case("resnet34", BasicBlock, [3, 4, 6, 3], 16, x)
     with open(os.path.join(HERE, "torchvision_golden.json"), "w") as f:
         json.dump(golden, f, separators=(",", ":"))
 

@@ -299,6 +299,13 @@ func gemmColumns(m, f, k int, a, kernel, dst []float32) {
 	})
 }
 
+// singlePixel reports whether p maps a 1x1 input to a 1x1 output through
+// padding (a 3x3 "same" convolution late in a network on small images):
+// one tap of the kernel, (PadTop, PadLeft), sees the pixel.
+func singlePixel(p Window) bool {
+	return p.H == 1 && p.W == 1 && p.OutH() == 1 && p.OutW() == 1 && p.PadTop < p.KH && p.PadLeft < p.KW && !pointwise(p)
+}
+
 // pointwise reports whether p is a 1x1 window of stride 1 without padding,
 // whose im2col matrix is the input itself.
 func pointwise(p Window) bool {
@@ -308,7 +315,7 @@ func pointwise(p Window) bool {
 // StreamScratchLen is the scratch length Conv2DStreamTo needs: one im2col
 // chunk per worker (none for a pointwise convolution).
 func (p Window) StreamScratchLen() int {
-	if pointwise(p) {
+	if pointwise(p) || singlePixel(p) {
 		return 0 // the input is the matrix
 	}
 	return Workers() * min(streamRows(p), p.N*p.OutH()) * p.OutW() * p.KH * p.KW * p.C
@@ -327,6 +334,20 @@ func Conv2DStreamTo(dst, x, kernel []float32, p Window, f int, scratch []float32
 	}
 	checkConv(p, f, len(x), len(kernel), len(dst), p.ColLen())
 	rows, ow, k := p.N*p.OutH(), p.OutW(), p.KH*p.KW*p.C
+	if singlePixel(p) {
+		// A 1x1 map padded to its one output pixel: only the kernel's tap
+		// over the pixel sees data, the product of x (N, C) by that tap's
+		// (C, f) slice, the other taps multiplying padding.
+		tap := kernel[(p.PadTop*p.KW+p.PadLeft)*p.C*f : (p.PadTop*p.KW+p.PadLeft+1)*p.C*f]
+		if splitColumns(p.N, f) {
+			gemmColumns(p.N, f, p.C, x, tap, dst)
+			return
+		}
+		forRange(p.N, 1, func(lo, hi int) {
+			Gemm(false, false, hi-lo, f, p.C, 1, x[lo*p.C:hi*p.C], p.C, tap, f, 0, dst[lo*f:hi*f], f)
+		})
+		return
+	}
 	if pointwise(p) {
 		// A 1x1 convolution of stride 1 without padding is one product of
 		// x itself, (N*H*W, C), by the kernel: no gathering.

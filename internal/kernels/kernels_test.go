@@ -594,22 +594,29 @@ func TestRelu(t *testing.T) {
 // TestConv2DStreamMatchesConv2D: the streamed forward gives the same values
 // as the one keeping the im2col matrix, on random windows, for one and two
 // workers (chunks cross sample boundaries), pointwise ones among them, and
-// small maps with many filters (shared by columns).
+// small maps with many filters (shared by columns), and padded single
+// pixels (one tap).
 func TestConv2DStreamMatchesConv2D(t *testing.T) {
 	rng := rand.New(rand.NewPCG(41, 42))
 	defer SetWorkers(Workers())
-	for trial := 0; trial < 60; trial++ {
+	for trial := 0; trial < 80; trial++ {
 		SetWorkers(1 + trial%2)
 		k := 1 + rng.IntN(5)
 		p := Window{N: 1 + rng.IntN(3), H: k + rng.IntN(20), W: k + rng.IntN(70), C: 2 + rng.IntN(40), KH: k, KW: k, SH: 1 + rng.IntN(2), SW: 1 + rng.IntN(2)}
-		wide := trial%4 == 3 // a small map and many filters: the workers share the filters
+		wide := trial%4 == 3 || trial%20 == 9 // a small map and many filters: the workers share the filters
+		onePixel := trial%10 == 8 || trial%20 == 9
 		if wide {
 			p.H, p.W = k+rng.IntN(3), k+rng.IntN(5)
+		}
+		if onePixel { // one pixel, padded: one tap sees it
+			p.H, p.W, p.SH, p.SW = 1, 1, 1+rng.IntN(2), 1+rng.IntN(2)
+			p.PadTop, p.PadLeft = rng.IntN(k), rng.IntN(k)
+			p.PadBottom, p.PadRight = k-1-p.PadTop, k-1-p.PadLeft
 		}
 		if trial%10 == 5 { // pointwise: the product of x itself, no gathering
 			k, p.H, p.W, p.KH, p.KW, p.SH, p.SW = 1, p.H-k+1, p.W-k+1, 1, 1, 1, 1
 		}
-		if trial%3 == 0 {
+		if trial%3 == 0 && !onePixel {
 			p.PadTop, p.PadBottom = Padding(true, p.H, k, p.SH)
 			p.PadLeft, p.PadRight = Padding(true, p.W, k, p.SW)
 		}

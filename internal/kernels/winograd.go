@@ -140,7 +140,7 @@ func winoUse4(p Window, f int) bool {
 // (SetWinograd), it applies (WinogradApplies) and it is expected to be
 // faster (enough input channels).
 func UseWinograd(p Window, f int) bool {
-	return winogradOn && p.WinogradApplies() && f > 0 && p.C >= winoMinC
+	return winogradOn && p.WinogradApplies() && f > 0 && p.C >= winoMinC && !singlePixel(p)
 }
 
 // winoBlockBytes bounds the transformed input and output of one block of
