@@ -152,7 +152,7 @@ func (d Downloader) Download(a Arch, top bool) (string, error) {
 		opt.Hash, opt.Sum, opt.SumPrefix = sha256.New, name[i+1:j], true
 	} else {
 		k := slices.Index(a.Files, name)
-		if k >= len(a.MD5) {
+		if k < 0 || k >= len(a.MD5) {
 			return "", fmt.Errorf("applications: %s's %s files are not downloaded (%s publishes no digest to check them by)", a.Source, a.Name, a.Source)
 		}
 		opt.Hash, opt.Sum = md5.New, a.MD5[k]
