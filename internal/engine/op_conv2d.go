@@ -1,10 +1,8 @@
 package engine
 
 import (
-	"bytes"
 	"fmt"
 	"hash"
-	"unsafe"
 
 	"github.com/capa-ml/capa/internal/kernels"
 	"github.com/chewxy/hm"
@@ -78,26 +76,13 @@ type convScratch struct {
 // training and can be set by users).
 func (s *convScratch) winograd(dst, x, kernel []float32, p kernels.Window, f int) {
 	buf := s.getStream(p.WinogradScratchLen(f))
-	reuse := s.winoBase == &buf[0] && sameBits(s.winoKernel, kernel)
+	reuse := s.winoBase == &buf[0] && kernels.SameBits(s.winoKernel, kernel)
 	kernels.Conv2DWinogradReuseTo(dst, x, kernel, p, f, buf, reuse)
 	s.reused = reuse
 	if !reuse {
 		s.winoKernel = append(s.winoKernel[:0], kernel...)
 		s.winoBase = &buf[0]
 	}
-}
-
-// sameBits reports whether a and b hold the same float32 bit patterns (so
-// that NaNs compare equal to themselves and -0 differs from +0).
-func sameBits(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	if len(a) == 0 {
-		return true
-	}
-	return bytes.Equal(unsafe.Slice((*byte)(unsafe.Pointer(&a[0])), 4*len(a)),
-		unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), 4*len(b)))
 }
 
 // convPath names a forward convolution kernel.

@@ -641,3 +641,36 @@ func TestConv2DStreamMatchesConv2D(t *testing.T) {
 		}
 	}
 }
+
+// TestSameBits: bit patterns, not values (NaN equals itself, -0 differs
+// from +0), a difference anywhere found (in either worker's part), and
+// lengths compared.
+func TestSameBits(t *testing.T) {
+	defer SetWorkers(Workers())
+	for _, w := range []int{1, 2} {
+		SetWorkers(w)
+		a := make([]float32, 300000)
+		for i := range a {
+			a[i] = float32(i)
+		}
+		a[7] = float32(math.NaN())
+		b := append([]float32(nil), a...)
+		if !SameBits(a, b) || !SameBits(nil, []float32{}) {
+			t.Fatalf("workers %d: equal slices differ", w)
+		}
+		for _, i := range []int{0, 150001, len(a) - 1} {
+			c := append([]float32(nil), a...)
+			if i == 0 {
+				c[i] = float32(math.Copysign(0, -1)) // a[0] is +0
+			} else {
+				c[i]++
+			}
+			if SameBits(a, c) {
+				t.Errorf("workers %d: a difference at %d not seen", w, i)
+			}
+		}
+		if SameBits(a, a[:len(a)-1]) {
+			t.Errorf("workers %d: lengths not compared", w)
+		}
+	}
+}

@@ -1,8 +1,11 @@
 package kernels
 
 import (
+	"bytes"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"unsafe"
 )
 
 // Parallelism.
@@ -91,4 +94,25 @@ func reduceParts(dst []float32, n, minPart int, part func(buf []float32, lo, hi 
 		}
 		partials.Put(bufs[i])
 	}
+}
+
+// SameBits reports whether a and b hold the same float32 bit patterns (NaNs
+// equal to themselves, -0 different from +0), the workers comparing parts
+// of them at once: a check that reads large weights at every call, bound by
+// memory bandwidth, which one core does not exhaust.
+func SameBits(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 {
+		return true
+	}
+	var differ atomic.Bool
+	forRange(len(a), 1<<16, func(lo, hi int) {
+		if !bytes.Equal(unsafe.Slice((*byte)(unsafe.Pointer(&a[lo])), 4*(hi-lo)),
+			unsafe.Slice((*byte)(unsafe.Pointer(&b[lo])), 4*(hi-lo))) {
+			differ.Store(true)
+		}
+	})
+	return !differ.Load()
 }
