@@ -28,6 +28,13 @@ Fashion-MNIST's test set.
 ` + modelLimits
 
 const predictUsage = `Usage: capa predict --model FILE [flags] IMAGE...
+       capa predict --model FILE --input X.npy --output Y.npy [--batch N]
+
+With --input, runs the model on a float32 NumPy array of shape (N, ...the
+model's input shape, channels last), as it is (no conversion), and writes
+its outputs, (N, ...the output shape), to --output: for any saved model of
+one input, so that other tools' outputs can be compared with Capa's.
+
 
 Classifies PNG or JPEG images with a saved model: each image is converted
 the way Fashion-MNIST's were (grayscale, light object on a dark background,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/capa-ml/capa"
 	"github.com/capa-ml/capa/dataset"
+	"github.com/capa-ml/capa/formats/npy"
 	"github.com/capa-ml/capa/graph"
 	"github.com/capa-ml/capa/internal/cli"
 	"github.com/capa-ml/capa/train"
@@ -105,13 +106,29 @@ func cmdPredict(args []string) error {
 	fs := cli.NewFlagSet("capa predict", predictUsage)
 	model := fs.String("model", "", "model file written by capa train or Save")
 	top := fs.Int("top", 3, "how many classes to show per image")
+	input := fs.String("input", "", "instead of images: a float32 .npy array (N, ...the model's input shape), run as it is")
+	output := fs.String("output", "", "with --input: where to write the float32 .npy outputs (N, ...the model's output shape)")
+	batch := fs.Int("batch", 64, "with --input: samples per Predict call")
 	maxParams := maxParamsFlag(fs)
 	maxPixels := maxPixelsFlag(fs)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
+	if *input != "" || *output != "" {
+		if *input == "" || *output == "" || fs.NArg() > 0 {
+			return cli.Usagef("--input X.npy and --output Y.npy go together, without images")
+		}
+		if *batch < 1 {
+			return cli.Usagef("--batch must be positive, got %d", *batch)
+		}
+		m, _, err := loadModel(*model, *maxParams)
+		if err != nil {
+			return err
+		}
+		return predictArray(m, *input, *output, *batch)
+	}
 	if fs.NArg() == 0 {
-		return cli.Usagef("give one or more PNG or JPEG images after the flags")
+		return cli.Usagef("give one or more PNG or JPEG images after the flags, or --input X.npy --output Y.npy")
 	}
 	m, names, err := loadModel(*model, *maxParams)
 	if err != nil {
@@ -151,6 +168,34 @@ func cmdPredict(args []string) error {
 		}
 		fmt.Println()
 	}
+	return nil
+}
+
+// predictArray runs m on the float32 array in the .npy file input, whose
+// shape must be (N, ...m's input shape), and writes the outputs, (N,
+// ...m's output shape), to the .npy file output: no conversion, so that
+// other tools' outputs can be compared with Capa's.
+func predictArray(m *capa.Model, input, output string, batch int) error {
+	if ins := m.Inputs(); len(ins) != 1 {
+		return fmt.Errorf("capa predict --input: the model has %d inputs %v; --input takes models of one", len(ins), ins)
+	}
+	shape, x, err := npy.ReadFile(input)
+	if err != nil {
+		return err
+	}
+	in := m.InputShape()
+	if len(shape) != len(in)+1 || !graph.Shape(shape[1:]).Equal(in) {
+		return fmt.Errorf("%s: shape %v, but the model takes %v", input, shape, in)
+	}
+	y, err := m.Predict(x, batch)
+	if err != nil {
+		return err
+	}
+	out := append([]int{shape[0]}, m.OutputShape()...)
+	if err := npy.WriteFile(output, out, y); err != nil {
+		return err
+	}
+	fmt.Printf("%s: %v -> %s: %v\n", input, shape, output, out)
 	return nil
 }
 
