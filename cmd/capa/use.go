@@ -187,16 +187,24 @@ func predictArray(m *capa.Model, input, output string, batch int) error {
 	if len(shape) != len(in)+1 || !graph.Shape(shape[1:]).Equal(in) {
 		return fmt.Errorf("%s: shape %v, but the model takes %v", input, shape, in)
 	}
-	y, err := m.Predict(x, batch)
+	out, err := predictToNpy(m, x, shape[0], batch, output)
 	if err != nil {
-		return err
-	}
-	out := append([]int{shape[0]}, m.OutputShape()...)
-	if err := npy.WriteFile(output, out, y); err != nil {
 		return err
 	}
 	fmt.Printf("%s: %v -> %s: %v\n", input, shape, output, out)
 	return nil
+}
+
+// predictToNpy runs m on the n samples of x in batches and writes the
+// outputs to the .npy file path, returning their shape (n, ...m's output
+// shape): the end of capa predict --input and of capa vgg16/app.
+func predictToNpy(m *capa.Model, x []float32, n, batch int, path string) ([]int, error) {
+	y, err := m.Predict(x, batch)
+	if err != nil {
+		return nil, err
+	}
+	out := append([]int{n}, m.OutputShape()...)
+	return out, npy.WriteFile(path, out, y)
 }
 
 func cmdSummary(args []string) error {

@@ -81,12 +81,8 @@ func (n netIO) run(mode string, build func(h, w int) (*graph.Model, string, erro
 	if err != nil {
 		return err
 	}
-	y, err := m.Predict(x, max(*n.batch, 1))
+	out, err := predictToNpy(m, x, shape[0], max(*n.batch, 1), *n.output)
 	if err != nil {
-		return err
-	}
-	out := append([]int{shape[0]}, m.OutputShape()...)
-	if err := npy.WriteFile(*n.output, out, y); err != nil {
 		return err
 	}
 	fmt.Printf("%s: %v -> %v with %s weights (inputs must be preprocessed as %s expects)\n", mode, shape, out, src, src)

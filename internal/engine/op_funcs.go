@@ -107,6 +107,10 @@ func LayerNorm(x, gamma, beta *G.Node, epsilon float64) (*G.Node, error) {
 	}, nodes...)
 }
 
+// passGrad is the gradient of an input that reaches the output unchanged:
+// dy itself.
+func passGrad(dx []float32, _ [][]float32, _ []tensor.Shape, _, dy []float32) { copy(dx, dy) }
+
 // Sum adds tensors of one shape element by element, left to right (the
 // residual connection, Keras's Add), in one op that writes into its
 // preallocated output: Gorgonia's Add clones its first input at every run.
@@ -114,7 +118,7 @@ func LayerNorm(x, gamma, beta *G.Node, epsilon float64) (*G.Node, error) {
 func Sum(xs ...*G.Node) (*G.Node, error) {
 	grads := make([]func([]float32, [][]float32, []tensor.Shape, []float32, []float32), len(xs))
 	for i := range grads {
-		grads[i] = func(dx []float32, _ [][]float32, _ []tensor.Shape, _, dy []float32) { copy(dx, dy) }
+		grads[i] = passGrad
 	}
 	return Apply(&Func{
 		Name: "Sum",
@@ -139,7 +143,7 @@ func GaussianNoise(x *G.Node, stddev float64, rng *rand.Rand) (*G.Node, error) {
 		Shape:   func(in []tensor.Shape) (tensor.Shape, error) { return in[0].Clone(), nil },
 		Forward: func(y []float32, x [][]float32, _ []tensor.Shape) { kernels.GaussianNoiseTo(y, x[0], stddev, rng) },
 		Grad: []func([]float32, [][]float32, []tensor.Shape, []float32, []float32){
-			func(dx []float32, _ [][]float32, _ []tensor.Shape, _, dy []float32) { copy(dx, dy) },
+			passGrad,
 		},
 	}, x)
 }

@@ -299,6 +299,18 @@ func gemmColumns(m, f, k int, a, kernel, dst []float32) {
 	})
 }
 
+// gemmShared computes dst (m, f) = a (m, k) · kernel (k, f), the workers
+// taking blocks of columns when splitColumns says so, else ranges of rows.
+func gemmShared(m, f, k int, a, kernel, dst []float32) {
+	if splitColumns(m, f) {
+		gemmColumns(m, f, k, a, kernel, dst)
+		return
+	}
+	forRange(m, 1, func(lo, hi int) {
+		Gemm(false, false, hi-lo, f, k, 1, a[lo*k:hi*k], k, kernel, f, 0, dst[lo*f:hi*f], f)
+	})
+}
+
 // singlePixel reports whether p maps a 1x1 input to a 1x1 output through
 // padding (a 3x3 "same" convolution late in a network on small images):
 // one tap of the kernel, (PadTop, PadLeft), sees the pixel.
@@ -339,25 +351,13 @@ func Conv2DStreamTo(dst, x, kernel []float32, p Window, f int, scratch []float32
 		// over the pixel sees data, the product of x (N, C) by that tap's
 		// (C, f) slice, the other taps multiplying padding.
 		tap := kernel[(p.PadTop*p.KW+p.PadLeft)*p.C*f : (p.PadTop*p.KW+p.PadLeft+1)*p.C*f]
-		if splitColumns(p.N, f) {
-			gemmColumns(p.N, f, p.C, x, tap, dst)
-			return
-		}
-		forRange(p.N, 1, func(lo, hi int) {
-			Gemm(false, false, hi-lo, f, p.C, 1, x[lo*p.C:hi*p.C], p.C, tap, f, 0, dst[lo*f:hi*f], f)
-		})
+		gemmShared(p.N, f, p.C, x, tap, dst)
 		return
 	}
 	if pointwise(p) {
 		// A 1x1 convolution of stride 1 without padding is one product of
 		// x itself, (N*H*W, C), by the kernel: no gathering.
-		if splitColumns(rows*ow, f) {
-			gemmColumns(rows*ow, f, k, x, kernel, dst)
-			return
-		}
-		forRange(rows, 1, func(lo, hi int) {
-			Gemm(false, false, (hi-lo)*ow, f, k, 1, x[lo*ow*k:hi*ow*k], k, kernel, f, 0, dst[lo*ow*f:hi*ow*f], f)
-		})
+		gemmShared(rows*ow, f, k, x, kernel, dst)
 		return
 	}
 	chunk := min(streamRows(p), rows)
