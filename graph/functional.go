@@ -618,3 +618,27 @@ func tensorInputs(xs []*Tensor) []any {
 	}
 	return in
 }
+
+// GraphNode is one application of a layer in a model, as Nodes lists them:
+// what an exporter walks to write the model in another format.
+type GraphNode struct {
+	// Layer is the layer applied (an *InputLayer for a model's input).
+	Layer Layer
+	// Inputs are the indices, in Nodes's list, of the nodes it is applied
+	// to, in order (none for an input).
+	Inputs []int
+	// Shape is its per-sample output shape, channels-last.
+	Shape Shape
+}
+
+// Nodes returns the model's graph: every application of a layer, each
+// after the nodes it is applied to, and which of them are the model's
+// inputs and outputs. A Sequential model is the chain of its input and its
+// layers. The layers are the model's own, not copies.
+func (m *Model) Nodes() (nodes []GraphNode, inputs, outputs []int) {
+	nodes = make([]GraphNode, len(m.nodes))
+	for i, n := range m.nodes {
+		nodes[i] = GraphNode{Layer: n.layer, Inputs: append([]int(nil), n.in...), Shape: n.shape.Clone()}
+	}
+	return nodes, append([]int(nil), m.inputs...), append([]int(nil), m.outputs...)
+}
