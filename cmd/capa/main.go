@@ -6,6 +6,7 @@
 //	capa evaluate --model FILE [--data DIR] [--report FILE.json]
 //	capa predict  --model FILE IMAGE...
 //	capa summary  --model FILE
+//	capa export   --model FILE --format onnx --out M.onnx
 //	capa augment  --preview FILE.png [--data DIR] [--n 8] [--copies 8] [--seed 1]
 //	capa visualize --model FILE [--image IMG] [--data DIR] [--out visualize] [--samples 32] [--limit N]
 package main
@@ -25,6 +26,8 @@ Usage:
   capa evaluate --model FILE       test accuracy, loss and confusion matrix
   capa predict  --model FILE IMG.. classify PNG or JPEG images
   capa summary  --model FILE       print a saved model's summary
+  capa export   --model FILE --format onnx --out M.onnx
+                                   write a saved model for other runtimes (ONNX)
   capa experiment CONFIG.json...  train configurations, choose on validation, test once
   capa vgg16 features|predict --weights FILE --input X.npy --output Y.npy
                                    run VGG16 with published weights on arrays
@@ -50,6 +53,7 @@ var commands = map[string]func([]string) error{
 	"evaluate":   cmdEvaluate,
 	"predict":    cmdPredict,
 	"summary":    cmdSummary,
+	"export":     cmdExport,
 	"vgg16":      cmdVGG16,
 	"app":        cmdApp,
 	"experiment": cmdExperiment,

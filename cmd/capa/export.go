@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/capa-ml/capa/interchange"
+	"github.com/capa-ml/capa/internal/cli"
+)
+
+const exportUsage = `Usage: capa export --model FILE --format onnx --out M.onnx
+
+Writes a saved model (from capa train or Save) in another runtime's format.
+"onnx": an ONNX model of opset 17 that ONNX Runtime and other ONNX runtimes
+run with Capa's predictions; its input is channels-last (N, H, W, C), as
+Capa's, with a dynamic batch N. Layers that act only in training (Dropout,
+augmentation) are left out. The file is written atomically.
+
+Flags:
+`
+
+func cmdExport(args []string) error {
+	fs := cli.NewFlagSet("capa export", exportUsage)
+	model := fs.String("model", "", "model file written by capa train or Save")
+	format := fs.String("format", "onnx", "output format: onnx")
+	out := fs.String("out", "", "file to write")
+	maxParams := maxParamsFlag(fs)
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return cli.Usagef("unexpected arguments %v", fs.Args())
+	}
+	if *out == "" {
+		return cli.Usagef("--out FILE is required")
+	}
+	if *format != "onnx" {
+		return cli.Usagef("--format %q: the formats are onnx", *format)
+	}
+	m, _, err := loadModel(*model, *maxParams)
+	if err != nil {
+		return err
+	}
+	if err := interchange.ExportONNXFile(*out, m, interchange.ONNXOptions{}); err != nil {
+		return err
+	}
+	st, err := os.Stat(*out)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s (ONNX opset %d, %d bytes): input %v, output %v (None: the batch)\n",
+		*out, interchange.ONNXOpset, st.Size(), m.InputShape(), m.OutputShape())
+	return nil
+}
