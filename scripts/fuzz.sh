@@ -18,6 +18,7 @@ targets='
 ./formats/npy FuzzRead
 ./formats/safetensors FuzzRead
 ./formats/idx FuzzRead
+./formats/onnx FuzzUnmarshal
 ./formats/hdf5 FuzzOpen
 ./formats/torchpth FuzzReadStateDict
 '

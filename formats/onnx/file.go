@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -10,6 +11,10 @@ import (
 	"github.com/capa-ml/capa/internal/atomicfile"
 	"google.golang.org/protobuf/proto"
 )
+
+// ErrFormat is wrapped by every error about a file's content (as opposed
+// to reading it).
+var ErrFormat = errors.New("onnx: invalid model file")
 
 // MaxFileSize is the largest model file Read accepts (2 GiB, protobuf's own
 // limit on one message; larger ONNX models keep their weights outside).
@@ -38,25 +43,58 @@ func WriteFile(path string, m *ModelProto) error {
 }
 
 // Unmarshal decodes a model and checks what a reader relies on: that it
-// has a graph, and that every initializer's stored data has the size its
-// dimensions claim (no tensor claiming 2^40 elements is allocated).
+// has a graph whose nodes come in topological order, each input a graph
+// input, an initializer or an earlier node's output (so a cycle or a
+// dangling name is refused), and that every FLOAT initializer's data has
+// the size its dimensions claim (no tensor claiming 2^40 elements is
+// allocated, no external data file is opened). Its errors wrap ErrFormat.
 func Unmarshal(b []byte) (*ModelProto, error) {
 	if len(b) > MaxFileSize {
-		return nil, fmt.Errorf("onnx: %d bytes, more than the %d a model file may have", len(b), MaxFileSize)
+		return nil, fmt.Errorf("%w: %d bytes, more than the %d a model file may have", ErrFormat, len(b), MaxFileSize)
 	}
 	m := &ModelProto{}
 	if err := proto.Unmarshal(b, m); err != nil {
-		return nil, fmt.Errorf("onnx: not a valid ONNX model (truncated or corrupt protobuf): %w", err)
+		return nil, fmt.Errorf("%w: truncated or corrupt protobuf: %v", ErrFormat, err)
 	}
 	if m.Graph == nil {
-		return nil, fmt.Errorf("onnx: the model has no graph")
+		return nil, fmt.Errorf("%w: the model has no graph", ErrFormat)
 	}
-	for _, t := range m.Graph.Initializer {
-		if _, err := TensorFloats(t); err != nil && t.GetDataType() == int32(TensorProto_FLOAT) {
-			return nil, err
-		}
+	if err := checkGraph(m.Graph); err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+// checkGraph checks the graph's order and its initializers' sizes.
+func checkGraph(g *GraphProto) error {
+	known := map[string]bool{"": true} // "" is an omitted optional input
+	for _, v := range g.Input {
+		known[v.GetName()] = true
+	}
+	for _, t := range g.Initializer {
+		if t.GetDataType() == int32(TensorProto_FLOAT) {
+			if _, err := TensorFloats(t); err != nil {
+				return err
+			}
+		}
+		known[t.GetName()] = true
+	}
+	for i, n := range g.Node {
+		for _, in := range n.Input {
+			if !known[in] {
+				return fmt.Errorf("%w: node %d %q (%s) reads %q, which no input, initializer or earlier node gives (a cycle, or nodes out of order)", ErrFormat, i, n.GetName(), n.GetOpType(), in)
+			}
+		}
+		for _, out := range n.Output {
+			known[out] = true
+		}
+	}
+	for _, v := range g.Output {
+		if !known[v.GetName()] {
+			return fmt.Errorf("%w: graph output %q is computed by no node", ErrFormat, v.GetName())
+		}
+	}
+	return nil
 }
 
 // ReadFile reads and checks a model file, as Unmarshal does.
@@ -83,10 +121,10 @@ func NumElements(dims []int64, max int64) (int64, error) {
 	n := int64(1)
 	for _, d := range dims {
 		if d < 0 {
-			return 0, fmt.Errorf("onnx: negative dimension in %v", dims)
+			return 0, fmt.Errorf("%w: negative dimension in %v", ErrFormat, dims)
 		}
 		if d != 0 && n > max/d {
-			return 0, fmt.Errorf("onnx: dimensions %v claim more than %d elements", dims, max)
+			return 0, fmt.Errorf("%w: dimensions %v claim more than %d elements", ErrFormat, dims, max)
 		}
 		n *= d
 	}
@@ -113,10 +151,10 @@ func Int64Tensor(name string, dims []int64, values []int64) *TensorProto {
 // data lives in an external file are refused.
 func TensorFloats(t *TensorProto) ([]float32, error) {
 	if t.GetDataType() != int32(TensorProto_FLOAT) {
-		return nil, fmt.Errorf("onnx: tensor %q has data type %s, not FLOAT", t.GetName(), TensorProto_DataType(t.GetDataType()))
+		return nil, fmt.Errorf("%w: tensor %q has data type %s, not FLOAT", ErrFormat, t.GetName(), TensorProto_DataType(t.GetDataType()))
 	}
 	if t.GetDataLocation() == TensorProto_EXTERNAL {
-		return nil, fmt.Errorf("onnx: tensor %q keeps its data in an external file, which Capa does not read", t.GetName())
+		return nil, fmt.Errorf("%w: tensor %q keeps its data in an external file, which Capa does not read (save the model with its weights inside)", ErrFormat, t.GetName())
 	}
 	n, err := NumElements(t.Dims, MaxFileSize/4)
 	if err != nil {
@@ -124,7 +162,7 @@ func TensorFloats(t *TensorProto) ([]float32, error) {
 	}
 	if t.RawData != nil {
 		if int64(len(t.RawData)) != 4*n {
-			return nil, fmt.Errorf("onnx: tensor %q has %d bytes of data, its dimensions %v need %d", t.GetName(), len(t.RawData), t.Dims, 4*n)
+			return nil, fmt.Errorf("%w: tensor %q has %d bytes of data, its dimensions %v need %d", ErrFormat, t.GetName(), len(t.RawData), t.Dims, 4*n)
 		}
 		out := make([]float32, n)
 		for i := range out {
@@ -133,7 +171,7 @@ func TensorFloats(t *TensorProto) ([]float32, error) {
 		return out, nil
 	}
 	if int64(len(t.FloatData)) != n {
-		return nil, fmt.Errorf("onnx: tensor %q has %d values, its dimensions %v need %d", t.GetName(), len(t.FloatData), t.Dims, n)
+		return nil, fmt.Errorf("%w: tensor %q has %d values, its dimensions %v need %d", ErrFormat, t.GetName(), len(t.FloatData), t.Dims, n)
 	}
 	return append([]float32(nil), t.FloatData...), nil
 }
