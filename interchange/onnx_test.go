@@ -13,10 +13,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/capa-ml/capa/applications"
 	"github.com/capa-ml/capa/formats/onnx"
 	"github.com/capa-ml/capa/graph"
 	"github.com/capa-ml/capa/interchange"
 	"github.com/capa-ml/capa/internal/nodetest"
+	"github.com/capa-ml/capa/vgg"
 )
 
 // onnxCases are models covering every exported layer and activation.
@@ -89,23 +91,28 @@ func onnxCases(t *testing.T) map[string]*graph.Model {
 	f := graph.Apply(&graph.Flatten{}, graph.Apply(&graph.MaxPooling2D{PoolSize: [2]int{2, 2}}, cat2))
 	out := graph.Apply(&graph.Dense{Units: 3}, graph.Apply(&graph.Concatenate{}, p, f))
 	cases["residual"] = must(graph.FunctionalSeed(4, []*graph.Tensor{in}, []*graph.Tensor{out}))
-	// Batch normalization with statistics other than 0 and 1.
-	rng := rand.New(rand.NewPCG(5, 6))
 	for _, m := range cases {
-		for _, p := range m.Params() {
-			if strings.HasSuffix(p.Name, "moving_mean") || strings.HasSuffix(p.Name, "beta") || strings.HasSuffix(p.Name, "alpha") {
-				for i := range p.Data() {
-					p.Data()[i] = float32(rng.NormFloat64() * 0.3)
-				}
+		randomizeStatistics(m, 5)
+	}
+	return cases
+}
+
+// randomizeStatistics gives batch normalization statistics and scales, and
+// PReLU slopes, values other than their initial 0 and 1.
+func randomizeStatistics(m *graph.Model, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 6))
+	for _, p := range m.Params() {
+		if strings.HasSuffix(p.Name, "moving_mean") || strings.HasSuffix(p.Name, "beta") || strings.HasSuffix(p.Name, "alpha") {
+			for i := range p.Data() {
+				p.Data()[i] = float32(rng.NormFloat64() * 0.3)
 			}
-			if strings.HasSuffix(p.Name, "moving_variance") || strings.HasSuffix(p.Name, "gamma") {
-				for i := range p.Data() {
-					p.Data()[i] = float32(0.5 + rng.Float64())
-				}
+		}
+		if strings.HasSuffix(p.Name, "moving_variance") || strings.HasSuffix(p.Name, "gamma") {
+			for i := range p.Data() {
+				p.Data()[i] = float32(0.5 + rng.Float64())
 			}
 		}
 	}
-	return cases
 }
 
 // TestONNXRuntime exports each case and runs it in ONNX Runtime
@@ -113,33 +120,67 @@ func onnxCases(t *testing.T) map[string]*graph.Model {
 func TestONNXRuntime(t *testing.T) {
 	dir := nodetest.Dir(t, "onnxruntime-node")
 	for name, m := range onnxCases(t) {
-		t.Run(name, func(t *testing.T) {
-			tmp := t.TempDir()
-			path := filepath.Join(tmp, name+".onnx")
-			if err := interchange.ExportONNXFile(path, m, interchange.ONNXOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			n := 3
-			rng := rand.New(rand.NewPCG(7, uint64(len(name))))
-			x := make([]float32, n*m.InputShape().Size())
-			for i := range x {
-				x[i] = float32(rng.NormFloat64())
-			}
-			want, err := m.Predict(x, n)
+		t.Run(name, func(t *testing.T) { checkORT(t, dir, name, m) })
+	}
+}
+
+// TestONNXRuntimeApplications exports the pretrained families' bases, full
+// width with random weights, at 32x32, and runs them in ONNX Runtime.
+func TestONNXRuntimeApplications(t *testing.T) {
+	dir := nodetest.Dir(t, "onnxruntime-node")
+	app := func(f func(applications.Config) (*graph.Model, error)) func() (*graph.Model, error) {
+		return func() (*graph.Model, error) {
+			return f(applications.Config{NoTop: true, Pooling: "avg", Height: 32, Width: 32, Seed: 1})
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		build func() (*graph.Model, error)
+	}{
+		{"vgg16", func() (*graph.Model, error) { return vgg.VGG16(vgg.Config{Height: 32, Width: 32, Seed: 1}) }},
+		{"keras_resnet50", app(applications.KerasResNet50)},
+		{"torchvision_resnet50", app(applications.TorchResNet50)},
+		{"keras_mobilenet_v2", app(applications.KerasMobileNetV2)},
+		{"torchvision_mobilenet_v2", app(applications.TorchMobileNetV2)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := c.build()
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, dims := runORT(t, dir, path, x, append([]int{n}, m.InputShape()...))
-			wantDims := append([]int{n}, m.OutputShape()...)
-			if !equalInts(dims, wantDims) {
-				t.Fatalf("ONNX Runtime's output has dimensions %v, want %v", dims, wantDims)
-			}
-			if e := relErr(got, want); e > 1e-4 || math.IsNaN(e) {
-				t.Fatalf("relative error %.3g between ONNX Runtime and Capa\ngot  %v\nwant %v", e, head(got), head(want))
-			} else {
-				t.Logf("relative error %.2g", e)
-			}
+			randomizeStatistics(m, 9)
+			checkORT(t, dir, c.name, m)
 		})
+	}
+}
+
+// checkORT exports m, runs it in ONNX Runtime on a random batch of 3 and
+// compares with Capa's Predict.
+func checkORT(t *testing.T, dir, name string, m *graph.Model) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name+".onnx")
+	if err := interchange.ExportONNXFile(path, m, interchange.ONNXOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n := 3
+	rng := rand.New(rand.NewPCG(7, uint64(len(name))))
+	x := make([]float32, n*m.InputShape().Size())
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	want, err := m.Predict(x, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, dims := runORT(t, dir, path, x, append([]int{n}, m.InputShape()...))
+	wantDims := append([]int{n}, m.OutputShape()...)
+	if !equalInts(dims, wantDims) {
+		t.Fatalf("ONNX Runtime's output has dimensions %v, want %v", dims, wantDims)
+	}
+	if e := relErr(got, want); e > 1e-4 || math.IsNaN(e) {
+		t.Fatalf("relative error %.3g between ONNX Runtime and Capa\ngot  %v\nwant %v", e, head(got), head(want))
+	} else {
+		t.Logf("relative error %.2g", e)
 	}
 }
 
