@@ -44,7 +44,7 @@ func onnxCases(t *testing.T) map[string]*graph.Model {
 		// Strides, "same" padding with odd sizes, dilation, groups and the
 		// other image layers.
 		"convs": must(graph.SequentialSeed(2, graph.Input(18, 15, 4),
-			&graph.Conv2D{Filters: 8, KernelSize: k(3, 3), Padding: "same", Strides: k(2, 2), NoBias: true, Activation: "gelu"},
+			&graph.Conv2D{Filters: 8, KernelSize: k(3, 3), Padding: "same", Strides: k(2, 2), NoBias: true, Activation: "hard_silu"},
 			&graph.BatchNormalization{},
 			&graph.ReLU{MaxValue: 6},
 			&graph.DepthwiseConv2D{KernelSize: k(3, 3), DepthMultiplier: 2, Padding: "same", Activation: "silu"},
@@ -73,6 +73,8 @@ func onnxCases(t *testing.T) map[string]*graph.Model {
 			&graph.Reshape{TargetShape: []int{3, 4}}, &graph.Permute{Dims: []int{2, 1}},
 			&graph.Flatten{}, &graph.Dense{Units: 4, Activation: "sigmoid"})),
 	}
+	// Exact gelu, exported as its erf formula (which import refuses).
+	cases["gelu"] = must(graph.SequentialSeed(5, graph.Input(6), &graph.Dense{Units: 4, Activation: "gelu"}))
 	// A residual network with the merge layers.
 	in := graph.NewInput(12, 10, 4)
 	a := graph.Apply(&graph.Conv2D{Filters: 8, KernelSize: k(3, 3), Padding: "same", Activation: "relu"}, in)

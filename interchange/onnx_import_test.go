@@ -1,0 +1,218 @@
+package interchange_test
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/capa-ml/capa/formats/onnx"
+	"github.com/capa-ml/capa/interchange"
+	"google.golang.org/protobuf/proto"
+)
+
+// TestImportPyTorch imports the ONNX files PyTorch exported
+// (scripts/onnx_golden.py): the practical's CNN, a reduced resnet18 and
+// mobilenet_v2. They take PyTorch's (N, C, H, W) arrays and must give
+// PyTorch's outputs.
+func TestImportPyTorch(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "onnx_golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var golden struct {
+		Models map[string]struct {
+			File        string    `json:"file"`
+			InputShape  []int     `json:"input_shape"`
+			Input       []float32 `json:"input"`
+			OutputShape []int     `json:"output_shape"`
+			Output      []float32 `json:"output"`
+		} `json:"models"`
+	}
+	if err := json.Unmarshal(raw, &golden); err != nil {
+		t.Fatal(err)
+	}
+	if len(golden.Models) != 3 {
+		t.Fatalf("%d models in the golden file, want 3", len(golden.Models))
+	}
+	for name, g := range golden.Models {
+		t.Run(name, func(t *testing.T) {
+			m, err := interchange.ImportONNXFile(filepath.Join("testdata", g.File))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in := m.InputShape(); !equalInts(in, g.InputShape[1:]) {
+				t.Fatalf("input shape %v, want PyTorch's %v", in, g.InputShape[1:])
+			}
+			got, err := m.Predict(g.Input, g.InputShape[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e := relErr(got, g.Output); e > 1e-4 || math.IsNaN(e) {
+				t.Fatalf("relative error %.3g against PyTorch\ngot  %v\nwant %v", e, head(got), head(g.Output))
+			} else {
+				t.Logf("relative error %.2g against PyTorch", e)
+			}
+		})
+	}
+}
+
+// TestImportRoundTrip imports Capa's own exports: the same predictions,
+// with no layer added for the transposes at the boundary.
+func TestImportRoundTrip(t *testing.T) {
+	for name, m := range onnxCases(t) {
+		t.Run(name, func(t *testing.T) {
+			pm, err := interchange.ExportONNXModel(m, interchange.ONNXOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := onnx.Marshal(pm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pm, err = onnx.Unmarshal(b); err != nil {
+				t.Fatal(err)
+			}
+			back, err := interchange.ImportONNX(pm)
+			if name == "gelu" {
+				if err == nil || !strings.Contains(err.Error(), "operator Erf is not supported") {
+					t.Fatalf("import of exact gelu's erf: %v, want Erf refused", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !equalInts(back.InputShape(), m.InputShape()) || !equalInts(back.OutputShape(), m.OutputShape()) {
+				t.Fatalf("shapes %v -> %v, want %v -> %v", back.InputShape(), back.OutputShape(), m.InputShape(), m.OutputShape())
+			}
+			n := 2
+			rng := rand.New(rand.NewPCG(3, 4))
+			x := make([]float32, n*m.InputShape().Size())
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			want, err := m.Predict(x, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := back.Predict(x, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e := relErr(got, want); e > 1e-5 || math.IsNaN(e) {
+				t.Fatalf("relative error %.3g after the round trip", e)
+			}
+		})
+	}
+}
+
+// TestImportErrors names the node that cannot be imported.
+func TestImportErrors(t *testing.T) {
+	pm, err := onnx.ReadFile(filepath.Join("testdata", "practical.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func(f func(m *onnx.ModelProto)) *onnx.ModelProto {
+		c := proto.Clone(pm).(*onnx.ModelProto)
+		f(c)
+		return c
+	}
+	for _, c := range []struct {
+		name string
+		m    *onnx.ModelProto
+		want string
+	}{
+		{"unsupported op", edit(func(m *onnx.ModelProto) { m.Graph.Node[1].OpType = proto.String("Gelu") }), "(Gelu): operator Gelu is not supported"},
+		{"opset", edit(func(m *onnx.ModelProto) { m.OpsetImport[0].Version = proto.Int64(7) }), "opset 7 is not supported"},
+		{"domain", edit(func(m *onnx.ModelProto) { m.Graph.Node[0].Domain = proto.String("com.microsoft") }), `domain "com.microsoft"`},
+		{"dynamic shape", edit(func(m *onnx.ModelProto) {
+			d := m.Graph.Input[0].Type.GetTensorType().Shape.Dim[2]
+			d.Value = &onnx.TensorShapeProto_Dimension_DimParam{DimParam: "H"}
+		}), `dynamic dimension 2 ("H")`},
+		{"maxpool pads on values that may be negative", maxPoolModel(false), "neither \"valid\" nor Keras's \"same\""},
+	} {
+		_, err := interchange.ImportONNX(c.m)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want it to say %q", c.name, err, c.want)
+		}
+	}
+}
+
+// maxPoolModel is MaxPool(3x3, stride 2, pads 1) of a (N, 1, 6, 6) input,
+// after a Relu if relu: PyTorch's padding, which Keras's "same" is not.
+func maxPoolModel(relu bool) *onnx.ModelProto {
+	vi := func(name string, dims ...int64) *onnx.ValueInfoProto {
+		var ds []*onnx.TensorShapeProto_Dimension
+		for _, d := range dims {
+			ds = append(ds, &onnx.TensorShapeProto_Dimension{Value: &onnx.TensorShapeProto_Dimension_DimValue{DimValue: d}})
+		}
+		return &onnx.ValueInfoProto{Name: proto.String(name), Type: &onnx.TypeProto{Value: &onnx.TypeProto_TensorType{TensorType: &onnx.TypeProto_Tensor{
+			ElemType: proto.Int32(int32(onnx.TensorProto_FLOAT)), Shape: &onnx.TensorShapeProto{Dim: ds}}}}}
+	}
+	in := "x"
+	var nodes []*onnx.NodeProto
+	if relu {
+		nodes = append(nodes, &onnx.NodeProto{OpType: proto.String("Relu"), Input: []string{"x"}, Output: []string{"r"}})
+		in = "r"
+	}
+	ints := func(name string, v ...int64) *onnx.AttributeProto {
+		return &onnx.AttributeProto{Name: proto.String(name), Type: onnx.AttributeProto_INTS.Enum(), Ints: v}
+	}
+	nodes = append(nodes, &onnx.NodeProto{OpType: proto.String("MaxPool"), Input: []string{in}, Output: []string{"y"},
+		Attribute: []*onnx.AttributeProto{ints("kernel_shape", 3, 3), ints("strides", 2, 2), ints("pads", 1, 1, 1, 1)}})
+	return &onnx.ModelProto{
+		IrVersion:   proto.Int64(8),
+		OpsetImport: []*onnx.OperatorSetIdProto{{Version: proto.Int64(13)}},
+		Graph: &onnx.GraphProto{Name: proto.String("pool"), Node: nodes,
+			Input: []*onnx.ValueInfoProto{vi("x", 1, 1, 6, 6)}, Output: []*onnx.ValueInfoProto{vi("y", 1, 1, 3, 3)}},
+	}
+}
+
+// TestImportMaxPoolPadding checks PyTorch's MaxPool padding after a Relu:
+// zeros, then Keras's "valid" pooling, give PyTorch's -inf padding.
+func TestImportMaxPoolPadding(t *testing.T) {
+	m, err := interchange.ImportONNX(maxPoolModel(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, 36)
+	for i := range x {
+		x[i] = float32(i%7) - 3
+	}
+	got, err := m.Predict(x, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// max over rows/cols {-1..1, 1..3, 3..5} of relu(x), the padding ignored.
+	want := make([]float32, 9)
+	for i := 0; i < 3; i++ {
+		for j := 0; j < 3; j++ {
+			for r := 2*i - 1; r <= 2*i+1; r++ {
+				for c := 2*j - 1; c <= 2*j+1; c++ {
+					if r >= 0 && c >= 0 && r < 6 && c < 6 {
+						want[i*3+j] = max(want[i*3+j], max(x[r*6+c], 0))
+					}
+				}
+			}
+		}
+	}
+	if !equalFloats(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func equalFloats(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
