@@ -150,7 +150,9 @@ func (im *onnxImporter) image(x ival) (ival, error) {
 	return ival{t: p, layout: nchw, nonNeg: x.nonNeg}, nil
 }
 
-func (im *onnxImporter) apply(l graph.Layer, xs ...*graph.Tensor) *graph.Tensor { return graph.Apply(l, xs...) }
+func (im *onnxImporter) apply(l graph.Layer, xs ...*graph.Tensor) *graph.Tensor {
+	return graph.Apply(l, xs...)
+}
 
 // input declares the model's input; an image (C, H, W) is permuted to
 // channels-last at once.
