@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/capa-ml/capa/interchange"
 	"github.com/capa-ml/capa/internal/cli"
@@ -50,5 +51,44 @@ func cmdExport(args []string) error {
 	}
 	fmt.Printf("wrote %s (ONNX opset %d, %d bytes): input %v, output %v (None: the batch)\n",
 		*out, interchange.ONNXOpset, st.Size(), m.InputShape(), m.OutputShape())
+	return nil
+}
+
+const importUsage = `Usage: capa import M.onnx --out M.safetensors
+
+Builds an ONNX model (exported by PyTorch's torch.onnx.export, by capa
+export, ...) as a Capa Functional model with its weights, prints its
+summary and saves it. The model keeps the ONNX file's layout at its
+boundary: a PyTorch model takes and returns (N, C, H, W) arrays, as in
+PyTorch (capa predict --input X.npy runs it on them). An operator Capa does
+not build is refused with the node's name.
+
+Flags:
+`
+
+func cmdImport(args []string) error {
+	fs := cli.NewFlagSet("capa import", importUsage)
+	out := fs.String("out", "", "model file to write (safetensors, as capa train writes)")
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		args = append(append([]string(nil), args[1:]...), args[0]) // the file first, as the usage shows
+	}
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return cli.Usagef("give one ONNX file")
+	}
+	if *out == "" {
+		return cli.Usagef("--out FILE is required")
+	}
+	m, err := interchange.ImportONNXFile(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	fmt.Print(m.Summary())
+	if err := m.Save(*out); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s: input %v, output %v (None: the batch)\n", *out, m.InputShape(), m.OutputShape())
 	return nil
 }

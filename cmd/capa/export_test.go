@@ -1,13 +1,17 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/capa-ml/capa"
+	"github.com/capa-ml/capa/formats/npy"
 	"github.com/capa-ml/capa/formats/onnx"
 )
 
@@ -48,5 +52,59 @@ func TestExportONNX(t *testing.T) {
 	}
 	if b, err := exec.Command(capaBin, "export", "--model", filepath.Join(dir, "none.safetensors"), "--out", out).CombinedOutput(); err == nil || !strings.Contains(string(b), "none.safetensors") {
 		t.Errorf("export of a missing model: %v\n%s", err, b)
+	}
+}
+
+// TestImportONNX imports PyTorch's export of the practical's CNN and runs
+// it with capa predict on PyTorch's (N, C, H, W) input: PyTorch's outputs.
+func TestImportONNX(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join("..", "..", "interchange", "testdata")
+	raw, err := os.ReadFile(filepath.Join(src, "onnx_golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var golden struct {
+		Models map[string]struct {
+			InputShape []int     `json:"input_shape"`
+			Input      []float32 `json:"input"`
+			Output     []float32 `json:"output"`
+		} `json:"models"`
+	}
+	if err := json.Unmarshal(raw, &golden); err != nil {
+		t.Fatal(err)
+	}
+	g := golden.Models["practical"]
+	model := filepath.Join(dir, "m.safetensors")
+	msg := run(t, "import", filepath.Join(src, "practical.onnx"), "--out", model)
+	if !strings.Contains(msg, "input (None, 1, 28, 28), output (None, 10)") || !strings.Contains(msg, "Total params: 118,346") {
+		t.Errorf("import printed:\n%s", msg)
+	}
+	in, out := filepath.Join(dir, "x.npy"), filepath.Join(dir, "y.npy")
+	if err := npy.WriteFile(in, g.InputShape, g.Input); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "predict", "--model", model, "--input", in, "--output", out)
+	_, y, err := npy.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(y) != len(g.Output) {
+		t.Fatalf("%d outputs, want %d", len(y), len(g.Output))
+	}
+	for i := range y {
+		if math.Abs(float64(y[i]-g.Output[i])) > 1e-5 {
+			t.Fatalf("output %d = %v, PyTorch's %v", i, y[i], g.Output[i])
+		}
+	}
+	bad := filepath.Join(dir, "bad.onnx")
+	if err := os.WriteFile(bad, []byte("not an onnx file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command(capaBin, "import", bad, "--out", model).CombinedOutput(); err == nil || !strings.Contains(string(b), "truncated or corrupt") {
+		t.Errorf("import of a corrupt file: %v\n%s", err, b)
+	}
+	if b, err := exec.Command(capaBin, "import", "--out", model).CombinedOutput(); err == nil {
+		t.Errorf("import without a file succeeded\n%s", b)
 	}
 }

@@ -7,6 +7,7 @@
 //	capa predict  --model FILE IMAGE...
 //	capa summary  --model FILE
 //	capa export   --model FILE --format onnx --out M.onnx
+//	capa import   M.onnx --out M.safetensors
 //	capa augment  --preview FILE.png [--data DIR] [--n 8] [--copies 8] [--seed 1]
 //	capa visualize --model FILE [--image IMG] [--data DIR] [--out visualize] [--samples 32] [--limit N]
 package main
@@ -28,6 +29,8 @@ Usage:
   capa summary  --model FILE       print a saved model's summary
   capa export   --model FILE --format onnx --out M.onnx
                                    write a saved model for other runtimes (ONNX)
+  capa import   M.onnx --out M.safetensors
+                                   an ONNX model (from PyTorch, ...) as a Capa model file
   capa experiment CONFIG.json...  train configurations, choose on validation, test once
   capa vgg16 features|predict --weights FILE --input X.npy --output Y.npy
                                    run VGG16 with published weights on arrays
@@ -54,6 +57,7 @@ var commands = map[string]func([]string) error{
 	"predict":    cmdPredict,
 	"summary":    cmdSummary,
 	"export":     cmdExport,
+	"import":     cmdImport,
 	"vgg16":      cmdVGG16,
 	"app":        cmdApp,
 	"experiment": cmdExperiment,
