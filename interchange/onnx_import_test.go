@@ -18,8 +18,23 @@ import (
 // (scripts/onnx_golden.py): the practical's CNN, a reduced resnet18 and
 // mobilenet_v2. They take PyTorch's (N, C, H, W) arrays and must give
 // PyTorch's outputs.
-func TestImportPyTorch(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("testdata", "onnx_golden.json"))
+func TestImportPyTorch(t *testing.T) { checkPyTorchGolden(t, "testdata", 3) }
+
+// TestImportPyTorchFull imports, on request, torchvision's full-size
+// resnet18 and mobilenet_v2 (224x224) that
+// scripts/onnx_golden.py --full DEST wrote: CAPA_ONNX_FULL=DEST.
+func TestImportPyTorchFull(t *testing.T) {
+	dir := os.Getenv("CAPA_ONNX_FULL")
+	if dir == "" {
+		t.Skip("CAPA_ONNX_FULL is not set (see scripts/onnx_golden.py --full)")
+	}
+	checkPyTorchGolden(t, dir, 2)
+}
+
+// checkPyTorchGolden imports each model of dir/onnx_golden.json and
+// compares its outputs with PyTorch's.
+func checkPyTorchGolden(t *testing.T, dir string, models int) {
+	raw, err := os.ReadFile(filepath.Join(dir, "onnx_golden.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,12 +50,12 @@ func TestImportPyTorch(t *testing.T) {
 	if err := json.Unmarshal(raw, &golden); err != nil {
 		t.Fatal(err)
 	}
-	if len(golden.Models) != 3 {
-		t.Fatalf("%d models in the golden file, want 3", len(golden.Models))
+	if len(golden.Models) != models {
+		t.Fatalf("%d models in the golden file, want %d", len(golden.Models), models)
 	}
 	for name, g := range golden.Models {
 		t.Run(name, func(t *testing.T) {
-			m, err := interchange.ImportONNXFile(filepath.Join("testdata", g.File))
+			m, err := interchange.ImportONNXFile(filepath.Join(dir, g.File))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -215,4 +230,36 @@ func equalFloats(a, b []float32) bool {
 		}
 	}
 	return true
+}
+
+// BenchmarkImportedPyTorch times Predict, batch 1, of each imported
+// PyTorch model in testdata, or in CAPA_ONNX_FULL when set (compare with
+// ONNX Runtime on the same file: ../shared/peer/ort_bench.js --batch 1).
+func BenchmarkImportedPyTorch(b *testing.B) {
+	dir := os.Getenv("CAPA_ONNX_FULL")
+	if dir == "" {
+		dir = "testdata"
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.onnx"))
+	for _, f := range files {
+		b.Run(strings.TrimSuffix(filepath.Base(f), ".onnx"), func(b *testing.B) {
+			m, err := interchange.ImportONNXFile(f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			x := make([]float32, m.InputShape().Size())
+			for i := range x {
+				x[i] = float32(i%13) / 13
+			}
+			if _, err := m.Predict(x, 1); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := m.Predict(x, 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -15,6 +15,10 @@ BatchNorms into the convolutions), opset 13, a dynamic batch. The outputs
 go to onnx_golden.json.
 
     /usr/bin/python3 scripts/onnx_golden.py
+    /usr/bin/python3 scripts/onnx_golden.py --full DEST
+
+--full writes into DEST torchvision's own resnet18 and mobilenet_v2, full
+size, random weights, 224x224: the on-request check CAPA_ONNX_FULL=DEST.
 """
 import json
 import os
@@ -23,6 +27,7 @@ import warnings
 
 import torch
 import torch.nn as nn
+from torchvision.models import mobilenet_v2, resnet18
 from torchvision.models.mobilenetv2 import MobileNetV2
 from torchvision.models.resnet import BasicBlock
 
@@ -35,7 +40,13 @@ HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 
 def main():
     torch.manual_seed(12)
-    cases = {
+    dest = HERE
+    if len(sys.argv) == 3 and sys.argv[1] == "--full":
+        dest = sys.argv[2]
+        os.makedirs(dest, exist_ok=True)
+        cases = {"resnet18": (resnet18(), (3, 224, 224)), "mobilenet_v2": (mobilenet_v2(), (3, 224, 224))}
+    else:
+        cases = {
         "practical": (nn.Sequential(
             nn.Conv2d(1, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(32, 64, 5), nn.ReLU(), nn.MaxPool2d(2),
@@ -43,7 +54,7 @@ def main():
             nn.Linear(64, 10), nn.Softmax(1)), (1, 28, 28)),
         "resnet18_mini": (Reduced(BasicBlock, [2, 2, 2, 2], 8, 10), (3, 32, 32)),
         "mobilenet_v2_mini": (MobileNetV2(num_classes=10, width_mult=0.25), (3, 32, 32)),
-    }
+        }
     golden = {"about": "scripts/onnx_golden.py", "torch": torch.__version__, "models": {}}
     for name, (m, shape) in cases.items():
         randomize_bn(m)
@@ -51,14 +62,14 @@ def main():
         x = torch.rand(2, *shape)
         with torch.no_grad():
             y = m(x)
-        path = os.path.join(HERE, name + ".onnx")
+        path = os.path.join(dest, name + ".onnx")
         torch.onnx.export(m, x, path, opset_version=13, input_names=["input"], output_names=["output"],
                           dynamic_axes={"input": {0: "N"}, "output": {0: "N"}})
         golden["models"][name] = {"file": name + ".onnx", "input_shape": list(x.shape),
                                   "input": x.flatten().tolist(), "output_shape": list(y.shape),
                                   "output": y.flatten().tolist()}
         print(name, os.path.getsize(path), "bytes")
-    with open(os.path.join(HERE, "onnx_golden.json"), "w") as f:
+    with open(os.path.join(dest, "onnx_golden.json"), "w") as f:
         json.dump(golden, f)
 
 
