@@ -44,7 +44,7 @@ func onnxCases(t *testing.T) map[string]*graph.Model {
 		// Strides, "same" padding with odd sizes, dilation, groups and the
 		// other image layers.
 		"convs": must(graph.SequentialSeed(2, graph.Input(18, 15, 4),
-			&graph.Conv2D{Filters: 8, KernelSize: k(3, 3), Padding: "same", Strides: k(2, 2), NoBias: true, Activation: "hard_silu"},
+			&graph.Conv2D{Filters: 8, KernelSize: k(3, 3), Padding: "same", Strides: k(2, 2), NoBias: true, Activation: "swish"},
 			&graph.BatchNormalization{},
 			&graph.ReLU{MaxValue: 6},
 			&graph.DepthwiseConv2D{KernelSize: k(3, 3), DepthMultiplier: 2, Padding: "same", Activation: "silu"},
@@ -189,6 +189,13 @@ func checkORT(t *testing.T, dir, name string, m *graph.Model) {
 // runORT runs the model at path on x in ONNX Runtime.
 func runORT(t *testing.T, dir, path string, x []float32, dims []int) ([]float32, []int) {
 	t.Helper()
+	return runNode(t, filepath.Join(dir, "ort_run.js"), path, x, dims)
+}
+
+// runNode runs script (ort_run.js or tfjs_run.js) on the model at path and
+// x, and returns the output and its dimensions.
+func runNode(t *testing.T, script, path string, x []float32, dims []int) ([]float32, []int) {
+	t.Helper()
 	tmp := t.TempDir()
 	in, out := filepath.Join(tmp, "x.f32"), filepath.Join(tmp, "y.f32")
 	var buf bytes.Buffer
@@ -200,16 +207,16 @@ func runORT(t *testing.T, dir, path string, x []float32, dims []int) ([]float32,
 	for i, d := range dims {
 		ds[i] = strconv.Itoa(d)
 	}
-	cmd := exec.Command("node", filepath.Join(dir, "ort_run.js"), path, in, strings.Join(ds, ","), out)
+	cmd := exec.Command("node", script, path, in, strings.Join(ds, ","), out)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("ONNX Runtime: %v\n%s", err, stderr.String())
+		t.Fatalf("%s: %v\n%s", filepath.Base(script), err, stderr.String())
 	}
 	var odims []int
 	if err := json.Unmarshal(stdout, &odims); err != nil {
-		t.Fatalf("ONNX Runtime printed %q: %v", stdout, err)
+		t.Fatalf("%s printed %q: %v", filepath.Base(script), stdout, err)
 	}
 	raw, err := os.ReadFile(out)
 	if err != nil {

@@ -1,0 +1,131 @@
+package interchange_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/capa-ml/capa/graph"
+	"github.com/capa-ml/capa/interchange"
+	"github.com/capa-ml/capa/internal/nodetest"
+)
+
+// TestTFJS exports each case in TensorFlow.js's Layers format and loads it
+// with tf.loadLayersModel (npm @tensorflow/tfjs, pure JavaScript): its
+// predictions must be Capa's to relative error 1e-4.
+func TestTFJS(t *testing.T) {
+	dir := nodetest.Dir(t, "@tensorflow/tfjs")
+	for name, m := range tfjsCases(t) {
+		t.Run(name, func(t *testing.T) {
+			out := t.TempDir()
+			if err := interchange.ExportTFJS(out, m); err != nil {
+				t.Fatal(err)
+			}
+			n := 3
+			rng := rand.New(rand.NewPCG(8, uint64(len(name))))
+			x := make([]float32, n*m.InputShape().Size())
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			want, err := m.Predict(x, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, dims := runNode(t, filepath.Join(dir, "tfjs_run.js"), filepath.Join(out, "model.json"), x, append([]int{n}, m.InputShape()...))
+			if !equalInts(dims, append([]int{n}, m.OutputShape()...)) {
+				t.Fatalf("TensorFlow.js's output has dimensions %v, want (%d, %v)", dims, n, m.OutputShape())
+			}
+			if e := relErr(got, want); e > 1e-4 || math.IsNaN(e) {
+				t.Fatalf("relative error %.3g between TensorFlow.js and Capa\ngot  %v\nwant %v", e, head(got), head(want))
+			} else {
+				t.Logf("relative error %.2g", e)
+			}
+		})
+	}
+}
+
+// tfjsCases are onnxCases's models without what TensorFlow.js lacks
+// (grouped convolutions, Subtract, Rescaling, some activations).
+func tfjsCases(t *testing.T) map[string]*graph.Model {
+	t.Helper()
+	must := func(m *graph.Model, err error) *graph.Model {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	k := func(a, b int) [2]int { return [2]int{a, b} }
+	all := onnxCases(t)
+	cases := map[string]*graph.Model{
+		"practical": all["practical"],
+		"gelu":      all["gelu"],
+		"convs": must(graph.SequentialSeed(2, graph.Input(18, 15, 4),
+			&graph.Conv2D{Filters: 8, KernelSize: k(3, 3), Padding: "same", Strides: k(2, 2), NoBias: true, Activation: "swish"},
+			&graph.BatchNormalization{},
+			&graph.ReLU{MaxValue: 6},
+			&graph.DepthwiseConv2D{KernelSize: k(3, 3), DepthMultiplier: 2, Padding: "same", Activation: "selu"},
+			&graph.SeparableConv2D{Filters: 6, KernelSize: k(3, 2), Activation: "elu"},
+			&graph.AveragePooling2D{PoolSize: k(3, 3), Strides: k(2, 2), Padding: "same"},
+			&graph.ZeroPadding2D{Padding: [2][2]int{{1, 2}, {0, 1}}},
+			&graph.Conv2D{Filters: 4, KernelSize: k(2, 2), DilationRate: k(2, 1), Activation: "mish"},
+			&graph.UpSampling2D{Size: k(2, 3)},
+			&graph.Cropping2D{Cropping: [2][2]int{{1, 0}, {2, 1}}},
+			&graph.LeakyReLU{NegativeSlope: 0.1},
+			&graph.MaxPooling2D{PoolSize: k(3, 3), Strides: k(2, 2), Padding: "same"},
+			&graph.UpSampling2D{Size: k(2, 2), Interpolation: "bilinear"},
+			&graph.PReLU{SharedAxes: []int{1, 2}},
+			&graph.GaussianNoise{Stddev: 0.3},
+			&graph.GlobalMaxPooling2D{},
+			&graph.Dropout{Rate: 0.2},
+			&graph.Dense{Units: 5, Activation: "softmax"})),
+		"activations": must(graph.SequentialSeed(3, graph.Input(6),
+			&graph.Dense{Units: 12, Activation: "selu"}, &graph.Activation{Activation: "softplus"},
+			&graph.Dense{Units: 12, Activation: "softsign"},
+			&graph.Dense{Units: 12, Activation: "relu6"},
+			&graph.Dense{Units: 12, Activation: "tanh"}, &graph.ELU{Alpha: 1}, &graph.Dense{Units: 12, Activation: "swish"},
+			&graph.LayerNormalization{}, &graph.Reshape{TargetShape: []int{3, 4}}, &graph.Permute{Dims: []int{2, 1}},
+			&graph.Flatten{}, &graph.Dense{Units: 4, Activation: "sigmoid"})),
+	}
+	in := graph.NewInput(12, 10, 4)
+	a := graph.Apply(&graph.Conv2D{Filters: 8, KernelSize: k(3, 3), Padding: "same", Activation: "relu"}, in)
+	b := graph.Apply(&graph.BatchNormalization{}, graph.Apply(&graph.Conv2D{Filters: 8, KernelSize: k(3, 3), Padding: "same"}, a))
+	r := graph.Apply(&graph.Activation{Activation: "relu"}, graph.Apply(&graph.Add{}, a, b))
+	c := graph.Apply(&graph.Conv2D{Filters: 8, KernelSize: k(1, 1)}, in)
+	m1 := graph.Apply(&graph.Multiply{}, r, c)
+	m3 := graph.Apply(&graph.Average{}, r, c, m1)
+	m4 := graph.Apply(&graph.Maximum{}, r, m3)
+	m5 := graph.Apply(&graph.Minimum{}, m1, m4)
+	cat := graph.Apply(&graph.Concatenate{Axis: 1}, graph.Apply(&graph.Concatenate{}, m5, c), graph.Apply(&graph.Concatenate{}, m3, m1))
+	p := graph.Apply(&graph.GlobalAveragePooling2D{}, cat)
+	out := graph.Apply(&graph.Dense{Units: 3}, p)
+	cases["residual"] = must(graph.FunctionalSeed(4, []*graph.Tensor{in}, []*graph.Tensor{out}))
+	for _, m := range cases {
+		randomizeStatistics(m, 5)
+	}
+	return cases
+}
+
+// TestTFJSRefused checks that what TensorFlow.js lacks is refused, naming
+// the layer.
+func TestTFJSRefused(t *testing.T) {
+	all := onnxCases(t)
+	hs, err := graph.Sequential(graph.Input(3), &graph.Dense{Units: 2, Activation: "hard_sigmoid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all["hard_sigmoid"] = hs
+	for name, want := range map[string]string{
+		"convs":        `layer "conv2d_2" (Conv2D): TensorFlow.js's Conv2D has no groups (2)`,
+		"activations":  `layer "dense_2" (Dense): TensorFlow.js has no "hard_sigmoid" activation`,
+		"residual":     `layer "subtract" (Subtract): TensorFlow.js has no Subtract layer`,
+		"hard_sigmoid": `TensorFlow.js has no "hard_sigmoid" activation`,
+	} {
+		err := interchange.ExportTFJS(t.TempDir(), all[name])
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want it to say %s", name, err, want)
+		}
+	}
+}
