@@ -399,10 +399,14 @@ func (im *onnxImporter) op(n *onnx.NodeProto, a attrs) (ival, error) {
 		if len(n.Output) > 1 && n.Output[1] != "" {
 			return ival{}, fmt.Errorf("BatchNormalization in training mode (several outputs)")
 		}
+		sh := x.t.Shape()
 		for i, w := range []string{"gamma", "beta", "moving_mean", "moving_variance"} {
 			v, _, err := im.floats(n, i+1)
 			if err != nil {
 				return ival{}, err
+			}
+			if len(v) != sh[len(sh)-1] { // checked before the layer's weights exist
+				return ival{}, fmt.Errorf("BatchNormalization %s of %d values for %d channels", w, len(v), sh[len(sh)-1])
 			}
 			im.weight(l, w, v)
 		}
@@ -485,6 +489,9 @@ func (im *onnxImporter) op(n *onnx.NodeProto, a attrs) (ival, error) {
 		if axis < 0 {
 			axis += rank
 		}
+		if axis < 0 || axis >= rank || (l == nchw && rank != 4) {
+			return ival{}, fmt.Errorf("Concat axis %d of rank-%d tensors", a.int("axis", 1), rank)
+		}
 		if l == nchw {
 			axis = [...]int64{0, 3, 1, 2}[axis]
 		}
@@ -508,8 +515,8 @@ func (im *onnxImporter) op(n *onnx.NodeProto, a attrs) (ival, error) {
 			if err != nil {
 				return ival{}, err
 			}
-			if v == nil {
-				return ival{}, fmt.Errorf("LayerNormalization without scale and bias")
+			if sh := x.t.Shape(); v == nil || len(v) != sh[len(sh)-1] {
+				return ival{}, fmt.Errorf("LayerNormalization needs a scale and a bias of %d values", sh[len(sh)-1])
 			}
 			im.weight(l, w, v)
 		}
@@ -981,8 +988,8 @@ func (im *onnxImporter) prelu(n *onnx.NodeProto) (ival, error) {
 		}
 	}
 	l := &graph.PReLU{SharedAxes: shared}
-	if len(v) == 1 && graph.Shape(full).Size() != 1 {
-		return ival{}, fmt.Errorf("PRelu with one slope for a whole tensor: Capa's PReLU shares slopes along whole axes")
+	if len(v) != graph.Shape(full).Size() {
+		return ival{}, fmt.Errorf("PRelu slope of %d values where Capa's PReLU has %d (it shares slopes along whole axes)", len(v), graph.Shape(full).Size())
 	}
 	im.weight(l, "alpha", v)
 	return ival{t: im.apply(l, x.t), layout: x.layout}, nil

@@ -1,7 +1,10 @@
 package interchange_test
 
 import (
+	"encoding/json"
 	"math"
+	"os"
+	"os/exec"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -126,6 +129,110 @@ func TestTFJSRefused(t *testing.T) {
 		err := interchange.ExportTFJS(t.TempDir(), all[name])
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v, want it to say %s", name, err, want)
+		}
+	}
+}
+
+// TestImportTFJS trains a CNN in TensorFlow.js (scripts/node/
+// tfjs_train_save.js: Conv2D "same" and "valid", strides 2,
+// BatchNormalization, Dropout, Dense), saves it with a file save handler,
+// and imports it: TensorFlow.js's predictions.
+func TestImportTFJS(t *testing.T) {
+	dir := nodetest.Dir(t, "@tensorflow/tfjs")
+	out := t.TempDir()
+	cmd := exec.Command("node", filepath.Join(dir, "tfjs_train_save.js"), out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tfjs_train_save.js: %v\n%s", err, b)
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "check.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var check struct {
+		InputShape []int     `json:"input_shape"`
+		Input      []float32 `json:"input"`
+		Output     []float32 `json:"output"`
+	}
+	if err := json.Unmarshal(raw, &check); err != nil {
+		t.Fatal(err)
+	}
+	m, err := interchange.ImportTFJS(filepath.Join(out, "model.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.Predict(check.Input, check.InputShape[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := relErr(got, check.Output); e > 1e-4 || math.IsNaN(e) {
+		t.Fatalf("relative error %.3g against TensorFlow.js\ngot  %v\nwant %v", e, head(got), head(check.Output))
+	} else {
+		t.Logf("relative error %.2g against TensorFlow.js", e)
+	}
+}
+
+// TestTFJSRoundTrip imports Capa's own TensorFlow.js exports.
+func TestTFJSRoundTrip(t *testing.T) {
+	for name, m := range tfjsCases(t) {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := interchange.ExportTFJS(dir, m); err != nil {
+				t.Fatal(err)
+			}
+			back, err := interchange.ImportTFJS(filepath.Join(dir, "model.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := make([]float32, 2*m.InputShape().Size())
+			for i := range x {
+				x[i] = float32(i%11)/5 - 1
+			}
+			want, _ := m.Predict(x, 2)
+			got, err := back.Predict(x, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !equalFloats(got, want) {
+				t.Fatalf("round trip changed the predictions: %v, want %v", head(got), head(want))
+			}
+		})
+	}
+}
+
+// TestImportTFJSBad refuses shards outside the directory, short shards,
+// and options Capa lacks, saying which.
+func TestImportTFJSBad(t *testing.T) {
+	m := tfjsCases(t)["practical"]
+	for _, c := range []struct {
+		name string
+		edit func(doc map[string]any, dir string)
+		want string
+	}{
+		{"path outside", func(doc map[string]any, _ string) {
+			doc["weightsManifest"].([]any)[0].(map[string]any)["paths"] = []any{"../../etc/passwd"}
+		}, "only files beside model.json"},
+		{"short shard", func(_ map[string]any, dir string) {
+			os.Truncate(filepath.Join(dir, interchange.TFJSWeightsFile), 100)
+		}, "the weight shards hold 100 bytes"},
+		{"option", func(doc map[string]any, _ string) {
+			l := doc["modelTopology"].(map[string]any)["config"].(map[string]any)["layers"].([]any)[1].(map[string]any)
+			l["config"].(map[string]any)["data_format"] = "channels_first"
+		}, "option data_format = channels_first is not supported"},
+		{"not json", func(doc map[string]any, _ string) { doc["modelTopology"] = "x" }, "modelTopology"},
+	} {
+		dir := t.TempDir()
+		if err := interchange.ExportTFJS(dir, m); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "model.json")
+		raw, _ := os.ReadFile(path)
+		var doc map[string]any
+		json.Unmarshal(raw, &doc)
+		c.edit(doc, dir)
+		raw, _ = json.Marshal(doc)
+		os.WriteFile(path, raw, 0o644)
+		if _, err := interchange.ImportTFJS(path); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want it to say %q", c.name, err, c.want)
 		}
 	}
 }

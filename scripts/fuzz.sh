@@ -19,6 +19,8 @@ targets='
 ./formats/safetensors FuzzRead
 ./formats/idx FuzzRead
 ./formats/onnx FuzzUnmarshal
+./interchange FuzzImportONNX
+./interchange FuzzImportTFJS
 ./formats/hdf5 FuzzOpen
 ./formats/torchpth FuzzReadStateDict
 '
