@@ -3,9 +3,9 @@ package interchange_test
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
-	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
