@@ -5,17 +5,21 @@ import (
 	"os"
 	"strings"
 
+	"github.com/capa-ml/capa/graph"
 	"github.com/capa-ml/capa/interchange"
 	"github.com/capa-ml/capa/internal/cli"
 )
 
 const exportUsage = `Usage: capa export --model FILE --format onnx --out M.onnx
+       capa export --model FILE --format tfjs --out DIR
 
 Writes a saved model (from capa train or Save) in another runtime's format.
 "onnx": an ONNX model of opset 17 that ONNX Runtime and other ONNX runtimes
 run with Capa's predictions; its input is channels-last (N, H, W, C), as
 Capa's, with a dynamic batch N. Layers that act only in training (Dropout,
-augmentation) are left out. The file is written atomically.
+augmentation) are left out. "tfjs": TensorFlow.js's Layers format,
+DIR/model.json and one weights shard, for tf.loadLayersModel. Files are
+written atomically.
 
 Flags:
 `
@@ -23,7 +27,7 @@ Flags:
 func cmdExport(args []string) error {
 	fs := cli.NewFlagSet("capa export", exportUsage)
 	model := fs.String("model", "", "model file written by capa train or Save")
-	format := fs.String("format", "onnx", "output format: onnx")
+	format := fs.String("format", "onnx", "output format: onnx or tfjs")
 	out := fs.String("out", "", "file to write")
 	maxParams := maxParamsFlag(fs)
 	if err := cli.Parse(fs, args); err != nil {
@@ -35,12 +39,20 @@ func cmdExport(args []string) error {
 	if *out == "" {
 		return cli.Usagef("--out FILE is required")
 	}
-	if *format != "onnx" {
-		return cli.Usagef("--format %q: the formats are onnx", *format)
+	if *format != "onnx" && *format != "tfjs" {
+		return cli.Usagef("--format %q: the formats are onnx and tfjs", *format)
 	}
 	m, _, err := loadModel(*model, *maxParams)
 	if err != nil {
 		return err
+	}
+	if *format == "tfjs" {
+		if err := interchange.ExportTFJS(*out, m); err != nil {
+			return err
+		}
+		fmt.Printf("wrote %s/model.json and %s (TensorFlow.js Layers format): input %v, output %v (None: the batch)\n",
+			*out, interchange.TFJSWeightsFile, m.InputShape(), m.OutputShape())
+		return nil
 	}
 	if err := interchange.ExportONNXFile(*out, m, interchange.ONNXOptions{}); err != nil {
 		return err
@@ -55,10 +67,12 @@ func cmdExport(args []string) error {
 }
 
 const importUsage = `Usage: capa import M.onnx --out M.safetensors
+       capa import DIR/model.json --out M.safetensors
 
 Builds an ONNX model (exported by PyTorch's torch.onnx.export, by capa
-export, ...) as a Capa Functional model with its weights, prints its
-summary and saves it. The model keeps the ONNX file's layout at its
+export, ...) as a Capa Functional model with its weights, or a TensorFlow.js
+Layers model (model.json and its weight shards, as tf.LayersModel.save
+writes them), prints its summary and saves it. The model keeps the ONNX file's layout at its
 boundary: a PyTorch model takes and returns (N, C, H, W) arrays, as in
 PyTorch (capa predict --input X.npy runs it on them). An operator Capa does
 not build is refused with the node's name.
@@ -81,7 +95,13 @@ func cmdImport(args []string) error {
 	if *out == "" {
 		return cli.Usagef("--out FILE is required")
 	}
-	m, err := interchange.ImportONNXFile(fs.Arg(0))
+	var m *graph.Model
+	var err error
+	if strings.HasSuffix(fs.Arg(0), ".json") {
+		m, err = interchange.ImportTFJS(fs.Arg(0))
+	} else {
+		m, err = interchange.ImportONNXFile(fs.Arg(0))
+	}
 	if err != nil {
 		return err
 	}

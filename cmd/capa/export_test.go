@@ -38,6 +38,14 @@ func TestExportONNX(t *testing.T) {
 	if n := len(pm.Graph.Initializer); n != 8 {
 		t.Errorf("%d initializers, want 8 (4 kernels, 4 biases)", n)
 	}
+	tdir := filepath.Join(dir, "tfjs")
+	if msg := run(t, "export", "--model", model, "--format", "tfjs", "--out", tdir); !strings.Contains(msg, "model.json") {
+		t.Errorf("export --format tfjs printed %q", msg)
+	}
+	back := filepath.Join(dir, "back.safetensors")
+	if msg := run(t, "import", filepath.Join(tdir, "model.json"), "--out", back); !strings.Contains(msg, "Total params: 118,346") {
+		t.Errorf("import of the TensorFlow.js export printed:\n%s", msg)
+	}
 	for _, args := range [][]string{
 		{"export", "--model", model},
 		{"export", "--model", model, "--out", out, "--format", "tflite"},
