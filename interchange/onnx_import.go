@@ -3,6 +3,7 @@ package interchange
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/capa-ml/capa/formats/onnx"
 	"github.com/capa-ml/capa/graph"
@@ -90,7 +91,9 @@ func ImportONNX(pm *onnx.ModelProto) (*graph.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("interchange: building the model: %w", err)
 	}
-	m.Name = g.GetName()
+	if g.GetName() != "" {
+		m.Name = g.GetName()
+	}
 	for _, w := range im.weights {
 		if err := setWeight(w.layer, w.name, w.values); err != nil {
 			return nil, err
@@ -465,9 +468,9 @@ func (im *onnxImporter) op(n *onnx.NodeProto, a attrs) (ival, error) {
 		}
 		perm := a.ints("perm")
 		switch {
-		case x.layout == plain && len(x.t.Shape()) == 3 && equal64(perm, 0, 3, 1, 2):
+		case x.layout == plain && len(x.t.Shape()) == 3 && slices.Equal(perm, []int64{0, 3, 1, 2}):
 			return ival{t: x.t, layout: nchw, nonNeg: x.nonNeg}, nil // already channels-last
-		case x.layout == nchw && equal64(perm, 0, 2, 3, 1):
+		case x.layout == nchw && slices.Equal(perm, []int64{0, 2, 3, 1}):
 			return ival{t: x.t, layout: plain, nonNeg: x.nonNeg}, nil
 		case x.layout == plain && len(perm) > 0 && perm[0] == 0:
 			dims := make([]int, len(perm)-1)
@@ -540,7 +543,7 @@ func (im *onnxImporter) op(n *onnx.NodeProto, a attrs) (ival, error) {
 			return ival{}, err
 		}
 		axes, err := im.ints(n, 3)
-		if err != nil || len(n.Input) > 4 || !equal64(axes, 2, 3) || len(starts) != 2 || len(ends) != 2 {
+		if err != nil || len(n.Input) > 4 || !slices.Equal(axes, []int64{2, 3}) || len(starts) != 2 || len(ends) != 2 {
 			return ival{}, fmt.Errorf("Slice: only of H and W (axes [2 3], steps 1) of an image")
 		}
 		sh := x.t.Shape()
@@ -576,18 +579,6 @@ func (im *onnxImporter) op(n *onnx.NodeProto, a attrs) (ival, error) {
 	return ival{}, fmt.Errorf("operator %s is not supported", n.GetOpType())
 }
 
-func equal64(a []int64, b ...int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // flatten flattens x in ONNX's order (C, H, W for an image).
 func (im *onnxImporter) flatten(x ival) ival {
 	switch x.layout {
@@ -619,11 +610,11 @@ func (im *onnxImporter) padding(x ival, a attrs, k, s, d [2]int, zeroPadOK bool)
 	if len(p) != 4 {
 		return x, "", fmt.Errorf("pads %v: want four", p)
 	}
-	if equal64(p, 0, 0, 0, 0) {
+	if slices.Equal(p, []int64{0, 0, 0, 0}) {
 		return x, "valid", nil
 	}
 	sh := x.t.Shape()
-	if equal64(p, pads("same", [2]int{sh[0], sh[1]}, k, s, d)...) {
+	if slices.Equal(p, pads("same", [2]int{sh[0], sh[1]}, k, s, d)) {
 		return x, "same", nil
 	}
 	if !zeroPadOK {

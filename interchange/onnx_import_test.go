@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -59,18 +60,14 @@ func checkPyTorchGolden(t *testing.T, dir string, models int) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if in := m.InputShape(); !equalInts(in, g.InputShape[1:]) {
+			if in := m.InputShape(); !slices.Equal(in, g.InputShape[1:]) {
 				t.Fatalf("input shape %v, want PyTorch's %v", in, g.InputShape[1:])
 			}
 			got, err := m.Predict(g.Input, g.InputShape[0])
 			if err != nil {
 				t.Fatal(err)
 			}
-			if e := relErr(got, g.Output); e > 1e-4 || math.IsNaN(e) {
-				t.Fatalf("relative error %.3g against PyTorch\ngot  %v\nwant %v", e, head(got), head(g.Output))
-			} else {
-				t.Logf("relative error %.2g against PyTorch", e)
-			}
+			expectClose(t, "PyTorch", got, g.Output)
 		})
 	}
 }
@@ -101,7 +98,7 @@ func TestImportRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !equalInts(back.InputShape(), m.InputShape()) || !equalInts(back.OutputShape(), m.OutputShape()) {
+			if !slices.Equal(back.InputShape(), m.InputShape()) || !slices.Equal(back.OutputShape(), m.OutputShape()) {
 				t.Fatalf("shapes %v -> %v, want %v -> %v", back.InputShape(), back.OutputShape(), m.InputShape(), m.OutputShape())
 			}
 			n := 2
@@ -215,21 +212,9 @@ func TestImportMaxPoolPadding(t *testing.T) {
 			}
 		}
 	}
-	if !equalFloats(got, want) {
+	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
-}
-
-func equalFloats(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // BenchmarkImportedPyTorch times Predict, batch 1, of each imported

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -156,14 +157,21 @@ func TestONNXRuntimeApplications(t *testing.T) {
 	}
 }
 
-// checkORT exports m, runs it in ONNX Runtime on a random batch of 3 and
-// compares with Capa's Predict.
+// checkORT exports m and runs it in ONNX Runtime (see checkRuntime).
 func checkORT(t *testing.T, dir, name string, m *graph.Model) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name+".onnx")
 	if err := interchange.ExportONNXFile(path, m, interchange.ONNXOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	checkRuntime(t, "ONNX Runtime", filepath.Join(dir, "ort_run.js"), path, name, m)
+}
+
+// checkRuntime runs the exported model at path with the Node script on a
+// random batch of 3 and compares with Capa's Predict: the same output
+// dimensions, relative error below 1e-4.
+func checkRuntime(t *testing.T, runtime, script, path, name string, m *graph.Model) {
+	t.Helper()
 	n := 3
 	rng := rand.New(rand.NewPCG(7, uint64(len(name))))
 	x := make([]float32, n*m.InputShape().Size())
@@ -174,22 +182,22 @@ func checkORT(t *testing.T, dir, name string, m *graph.Model) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, dims := runORT(t, dir, path, x, append([]int{n}, m.InputShape()...))
-	wantDims := append([]int{n}, m.OutputShape()...)
-	if !equalInts(dims, wantDims) {
-		t.Fatalf("ONNX Runtime's output has dimensions %v, want %v", dims, wantDims)
+	got, dims := runNode(t, script, path, x, append([]int{n}, m.InputShape()...))
+	if wantDims := append([]int{n}, m.OutputShape()...); !slices.Equal(dims, wantDims) {
+		t.Fatalf("%s's output has dimensions %v, want %v", runtime, dims, wantDims)
 	}
-	if e := relErr(got, want); e > 1e-4 || math.IsNaN(e) {
-		t.Fatalf("relative error %.3g between ONNX Runtime and Capa\ngot  %v\nwant %v", e, head(got), head(want))
-	} else {
-		t.Logf("relative error %.2g", e)
-	}
+	expectClose(t, runtime, got, want)
 }
 
-// runORT runs the model at path on x in ONNX Runtime.
-func runORT(t *testing.T, dir, path string, x []float32, dims []int) ([]float32, []int) {
+// expectClose fails unless got is want to relative error 1e-4 (the
+// largest difference over the largest value).
+func expectClose(t *testing.T, other string, got, want []float32) {
 	t.Helper()
-	return runNode(t, filepath.Join(dir, "ort_run.js"), path, x, dims)
+	if e := relErr(got, want); e > 1e-4 || math.IsNaN(e) {
+		t.Fatalf("relative error %.3g between %s and Capa\ngot  %v\nwant %v", e, other, head(got), head(want))
+	} else {
+		t.Logf("relative error %.2g against %s", e, other)
+	}
 }
 
 // runNode runs script (ort_run.js or tfjs_run.js) on the model at path and
@@ -237,18 +245,6 @@ func relErr(got, want []float32) float64 {
 		s = math.Max(s, math.Abs(float64(want[i])))
 	}
 	return d / math.Max(s, 1e-30)
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func head(v []float32) []float32 {

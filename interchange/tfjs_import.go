@@ -134,7 +134,9 @@ func importTFJS(raw []byte, dir string) (*graph.Model, error) {
 	default:
 		return nil, fmt.Errorf("model class %q: only Sequential and Functional models", topo.Class)
 	}
-	m.Name = topo.Config.Name
+	if topo.Config.Name != "" {
+		m.Name = topo.Config.Name
+	}
 	return m, tfjsWeights(m, doc, dir)
 }
 

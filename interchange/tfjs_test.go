@@ -2,11 +2,10 @@ package interchange_test
 
 import (
 	"encoding/json"
-	"math"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -26,25 +25,7 @@ func TestTFJS(t *testing.T) {
 			if err := interchange.ExportTFJS(out, m); err != nil {
 				t.Fatal(err)
 			}
-			n := 3
-			rng := rand.New(rand.NewPCG(8, uint64(len(name))))
-			x := make([]float32, n*m.InputShape().Size())
-			for i := range x {
-				x[i] = float32(rng.NormFloat64())
-			}
-			want, err := m.Predict(x, n)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, dims := runNode(t, filepath.Join(dir, "tfjs_run.js"), filepath.Join(out, "model.json"), x, append([]int{n}, m.InputShape()...))
-			if !equalInts(dims, append([]int{n}, m.OutputShape()...)) {
-				t.Fatalf("TensorFlow.js's output has dimensions %v, want (%d, %v)", dims, n, m.OutputShape())
-			}
-			if e := relErr(got, want); e > 1e-4 || math.IsNaN(e) {
-				t.Fatalf("relative error %.3g between TensorFlow.js and Capa\ngot  %v\nwant %v", e, head(got), head(want))
-			} else {
-				t.Logf("relative error %.2g", e)
-			}
+			checkRuntime(t, "TensorFlow.js", filepath.Join(dir, "tfjs_run.js"), filepath.Join(out, "model.json"), name, m)
 		})
 	}
 }
@@ -164,11 +145,7 @@ func TestImportTFJS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := relErr(got, check.Output); e > 1e-4 || math.IsNaN(e) {
-		t.Fatalf("relative error %.3g against TensorFlow.js\ngot  %v\nwant %v", e, head(got), head(check.Output))
-	} else {
-		t.Logf("relative error %.2g against TensorFlow.js", e)
-	}
+	expectClose(t, "TensorFlow.js", got, check.Output)
 }
 
 // TestTFJSRoundTrip imports Capa's own TensorFlow.js exports.
@@ -192,7 +169,7 @@ func TestTFJSRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !equalFloats(got, want) {
+			if !slices.Equal(got, want) {
 				t.Fatalf("round trip changed the predictions: %v, want %v", head(got), head(want))
 			}
 		})
