@@ -54,6 +54,8 @@ func TestExitStatus(t *testing.T) {
 		"bench":      {"--limit", "32", "--test-limit", "32", "--runs", "3", "--python", "", "--peer", filepath.Join(dir, "missing.py")},
 		"augment":    {"--preview", filepath.Join(dir, "no", "such", "dir", "p.png"), "--n", "1", "--copies", "1"},
 		"visualize":  {"--model", missing, "--out", dir},
+		"export":     {"--model", missing, "--out", filepath.Join(dir, "m.onnx")},
+		"import":     {filepath.Join(dir, "missing.onnx"), "--out", filepath.Join(dir, "m.safetensors")},
 	}
 	if len(runtime) != len(commands) {
 		t.Fatalf("the test covers %d commands, capa has %d", len(runtime), len(commands))
