@@ -66,6 +66,17 @@ func importTFJS(raw []byte, dir string) (*graph.Model, error) {
 	if doc.Format != "" && doc.Format != "layers-model" {
 		return nil, fmt.Errorf("format %q: only TensorFlow.js Layers models (layers-model) are read, not graph models", doc.Format)
 	}
+	m, err := kerasModel(doc.ModelTopology)
+	if err != nil {
+		return nil, err
+	}
+	return m, tfjsWeights(m, doc, dir)
+}
+
+// kerasModel builds a model from Keras's model JSON (model.to_json(), as
+// TensorFlow.js's modelTopology and Keras 2's model_config hold it), with
+// fresh weights.
+func kerasModel(topology json.RawMessage) (*graph.Model, error) {
 	var topo struct {
 		Class  string `json:"class_name"`
 		Config struct {
@@ -79,12 +90,12 @@ func importTFJS(raw []byte, dir string) (*graph.Model, error) {
 	var wrapped struct {
 		ModelConfig json.RawMessage `json:"model_config"`
 	}
-	t := doc.ModelTopology
+	t := topology
 	if json.Unmarshal(t, &wrapped) == nil && wrapped.ModelConfig != nil {
 		t = wrapped.ModelConfig
 	}
 	if err := json.Unmarshal(t, &topo); err != nil {
-		return nil, fmt.Errorf("modelTopology: %w", err)
+		return nil, fmt.Errorf("the model topology is not Keras's model JSON ({\"class_name\": ..., \"config\": {\"layers\": [...]}}): %.80s", t)
 	}
 	var m *graph.Model
 	switch topo.Class {
@@ -137,7 +148,7 @@ func importTFJS(raw []byte, dir string) (*graph.Model, error) {
 	if topo.Config.Name != "" {
 		m.Name = topo.Config.Name
 	}
-	return m, tfjsWeights(m, doc, dir)
+	return m, nil
 }
 
 // tfjsLayerSpec translates one layer of a TensorFlow.js topology into

@@ -195,7 +195,7 @@ func TestImportTFJSBad(t *testing.T) {
 			l := doc["modelTopology"].(map[string]any)["config"].(map[string]any)["layers"].([]any)[1].(map[string]any)
 			l["config"].(map[string]any)["data_format"] = "channels_first"
 		}, "option data_format = channels_first is not supported"},
-		{"not json", func(doc map[string]any, _ string) { doc["modelTopology"] = "x" }, "modelTopology"},
+		{"not json", func(doc map[string]any, _ string) { doc["modelTopology"] = "x" }, "the model topology is not Keras's model JSON"},
 	} {
 		dir := t.TempDir()
 		if err := interchange.ExportTFJS(dir, m); err != nil {
