@@ -203,7 +203,8 @@ func tfjsLayerSpec(raw json.RawMessage) (graph.LayerSpec, []int, error) {
 		case !ok:
 			return ls, nil, err
 		case v == nil, k == "dtype" && v == "float32", k == "data_format" && v == "channels_last",
-			k == "center" && v == true, k == "scale" && v == true, k == "axis" && v == -1.0:
+			k == "center" && v == true, k == "scale" && v == true, k == "axis" && v == -1.0,
+			(k == "ragged" || k == "sparse") && v == false:
 			delete(cfg, k)
 		default:
 			return ls, nil, fmt.Errorf("layer %q (%s): option %s = %v is not supported by Capa", name, ls.Class, k, v)

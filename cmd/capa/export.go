@@ -68,11 +68,13 @@ func cmdExport(args []string) error {
 
 const importUsage = `Usage: capa import M.onnx --out M.safetensors
        capa import DIR/model.json --out M.safetensors
+       capa import M.h5 --out M.safetensors
 
 Builds an ONNX model (exported by PyTorch's torch.onnx.export, by capa
 export, ...) as a Capa Functional model with its weights, or a TensorFlow.js
 Layers model (model.json and its weight shards, as tf.LayersModel.save
-writes them), prints its summary and saves it. The model keeps the ONNX file's layout at its
+writes them), or a Keras 2 whole-model file (model.save("m.h5")), prints
+its summary and saves it. The model keeps the ONNX file's layout at its
 boundary: a PyTorch model takes and returns (N, C, H, W) arrays, as in
 PyTorch (capa predict --input X.npy runs it on them). An operator Capa does
 not build is refused with the node's name.
@@ -97,9 +99,12 @@ func cmdImport(args []string) error {
 	}
 	var m *graph.Model
 	var err error
-	if strings.HasSuffix(fs.Arg(0), ".json") {
+	switch {
+	case strings.HasSuffix(fs.Arg(0), ".json"):
 		m, err = interchange.ImportTFJS(fs.Arg(0))
-	} else {
+	case strings.HasSuffix(fs.Arg(0), ".h5"):
+		m, err = interchange.ImportKerasH5(fs.Arg(0))
+	default:
 		m, err = interchange.ImportONNXFile(fs.Arg(0))
 	}
 	if err != nil {

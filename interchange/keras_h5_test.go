@@ -1,0 +1,43 @@
+package interchange_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/capa-ml/capa/interchange"
+)
+
+// TestImportKerasH5 reads a Keras 2 whole-model file in Keras's layout
+// (scripts/make_keras_model_h5.py, from a CNN TensorFlow.js trained): it
+// predicts what TensorFlow.js predicted.
+func TestImportKerasH5(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "keras2_cnn_check.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var check struct {
+		InputShape []int     `json:"input_shape"`
+		Input      []float32 `json:"input"`
+		Output     []float32 `json:"output"`
+	}
+	if err := json.Unmarshal(raw, &check); err != nil {
+		t.Fatal(err)
+	}
+	m, err := interchange.ImportKerasH5(filepath.Join("testdata", "keras2_cnn.h5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.Predict(check.Input, check.InputShape[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectClose(t, "TensorFlow.js (through Keras 2's .h5 layout)", got, check.Output)
+	// A weights-only file (VGG's published layout) is not a model file.
+	_, err = interchange.ImportKerasH5(filepath.Join("..", "formats", "hdf5", "testdata", "vgg16_notop_keras2_latest.h5"))
+	if err == nil || !strings.Contains(err.Error(), "no model_config attribute") {
+		t.Errorf("weights-only file: %v", err)
+	}
+}
