@@ -1,8 +1,6 @@
 package interchange_test
 
 import (
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,18 +12,7 @@ import (
 // (scripts/make_keras_model_h5.py, from a CNN TensorFlow.js trained): it
 // predicts what TensorFlow.js predicted.
 func TestImportKerasH5(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("testdata", "keras2_cnn_check.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var check struct {
-		InputShape []int     `json:"input_shape"`
-		Input      []float32 `json:"input"`
-		Output     []float32 `json:"output"`
-	}
-	if err := json.Unmarshal(raw, &check); err != nil {
-		t.Fatal(err)
-	}
+	check := readCheck(t, filepath.Join("testdata", "keras2_cnn_check.json"))
 	m, err := interchange.ImportKerasH5(filepath.Join("testdata", "keras2_cnn.h5"))
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package interchange_test
 import (
 	"encoding/json"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -102,11 +101,7 @@ func TestImportRoundTrip(t *testing.T) {
 				t.Fatalf("shapes %v -> %v, want %v -> %v", back.InputShape(), back.OutputShape(), m.InputShape(), m.OutputShape())
 			}
 			n := 2
-			rng := rand.New(rand.NewPCG(3, 4))
-			x := make([]float32, n*m.InputShape().Size())
-			for i := range x {
-				x[i] = float32(rng.NormFloat64())
-			}
+			x := randomBatch(m, n, 4)
 			want, err := m.Predict(x, n)
 			if err != nil {
 				t.Fatal(err)

@@ -173,11 +173,7 @@ func checkORT(t *testing.T, dir, name string, m *graph.Model) {
 func checkRuntime(t *testing.T, runtime, script, path, name string, m *graph.Model) {
 	t.Helper()
 	n := 3
-	rng := rand.New(rand.NewPCG(7, uint64(len(name))))
-	x := make([]float32, n*m.InputShape().Size())
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
+	x := randomBatch(m, n, uint64(len(name)))
 	want, err := m.Predict(x, n)
 	if err != nil {
 		t.Fatal(err)
@@ -187,6 +183,16 @@ func checkRuntime(t *testing.T, runtime, script, path, name string, m *graph.Mod
 		t.Fatalf("%s's output has dimensions %v, want %v", runtime, dims, wantDims)
 	}
 	expectClose(t, runtime, got, want)
+}
+
+// randomBatch returns n standard normal inputs for m.
+func randomBatch(m *graph.Model, n int, seed uint64) []float32 {
+	rng := rand.New(rand.NewPCG(7, seed))
+	x := make([]float32, n*m.InputShape().Size())
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	return x
 }
 
 // expectClose fails unless got is want to relative error 1e-4 (the

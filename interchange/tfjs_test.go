@@ -125,18 +125,7 @@ func TestImportTFJS(t *testing.T) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("tfjs_train_save.js: %v\n%s", err, b)
 	}
-	raw, err := os.ReadFile(filepath.Join(out, "check.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var check struct {
-		InputShape []int     `json:"input_shape"`
-		Input      []float32 `json:"input"`
-		Output     []float32 `json:"output"`
-	}
-	if err := json.Unmarshal(raw, &check); err != nil {
-		t.Fatal(err)
-	}
+	check := readCheck(t, filepath.Join(out, "check.json"))
 	m, err := interchange.ImportTFJS(filepath.Join(out, "model.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -212,4 +201,25 @@ func TestImportTFJSBad(t *testing.T) {
 			t.Errorf("%s: err = %v, want it to say %q", c.name, err, c.want)
 		}
 	}
+}
+
+// tfjsCheck is the input batch and TensorFlow.js's predictions that
+// tfjs_train_save.js writes.
+type tfjsCheck struct {
+	InputShape []int     `json:"input_shape"`
+	Input      []float32 `json:"input"`
+	Output     []float32 `json:"output"`
+}
+
+func readCheck(t *testing.T, path string) tfjsCheck {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c tfjsCheck
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
