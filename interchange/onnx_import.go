@@ -217,6 +217,9 @@ func (im *onnxImporter) floats(n *onnx.NodeProto, i int) ([]float32, []int64, er
 
 // ints returns the INT64 constant input i of n.
 func (im *onnxImporter) ints(n *onnx.NodeProto, i int) ([]int64, error) {
+	if i >= len(n.Input) {
+		return nil, fmt.Errorf("has %d inputs, needs %d", len(n.Input), i+1)
+	}
 	t, ok := im.consts[n.Input[i]]
 	if !ok || t.GetDataType() != int32(onnx.TensorProto_INT64) {
 		return nil, fmt.Errorf("input %d (%q) must be an INT64 constant", i, n.Input[i])
@@ -292,6 +295,9 @@ func (im *onnxImporter) node(n *onnx.NodeProto) error {
 	for _, at := range n.Attribute {
 		a[at.GetName()] = at
 	}
+	if len(n.Output) < 1 {
+		return fmt.Errorf("has no output")
+	}
 	if n.GetOpType() == "Constant" {
 		v, ok := a["value"]
 		if !ok || v.T == nil {
@@ -300,9 +306,6 @@ func (im *onnxImporter) node(n *onnx.NodeProto) error {
 		t := v.T
 		im.consts[n.Output[0]] = t
 		return nil
-	}
-	if len(n.Output) < 1 {
-		return fmt.Errorf("has no output")
 	}
 	out, err := im.op(n, a)
 	if err != nil {
@@ -453,10 +456,16 @@ func (im *onnxImporter) op(n *onnx.NodeProto, a attrs) (ival, error) {
 		if x.layout != plain {
 			return ival{}, fmt.Errorf("Reshape of an image to %v: only to (N, -1) is supported", shape)
 		}
+		if len(shape) < 2 {
+			return ival{}, fmt.Errorf("Reshape to %v: want (N, ...)", shape)
+		}
 		var target []int
 		for i, d := range shape[1:] {
-			if d == 0 {
+			if d == 0 && i < len(x.t.Shape()) {
 				d = int64(x.t.Shape()[i])
+			}
+			if d < 1 || d > 1<<31 {
+				return ival{}, fmt.Errorf("Reshape to %v: only fixed positive sizes besides the batch", shape)
 			}
 			target = append(target, int(d))
 		}
@@ -624,14 +633,15 @@ func (im *onnxImporter) padding(x ival, a attrs, k, s, d [2]int, zeroPadOK bool)
 	return ival{t: im.apply(l, x.t), layout: nchw, nonNeg: x.nonNeg}, "valid", nil
 }
 
+// pair returns two positive spatial values (def for none).
 func pair(v []int64, def int) ([2]int, error) {
-	switch len(v) {
-	case 0:
+	switch {
+	case len(v) == 0:
 		return [2]int{def, def}, nil
-	case 2:
+	case len(v) == 2 && v[0] >= 1 && v[1] >= 1 && v[0] <= 1<<20 && v[1] <= 1<<20:
 		return [2]int{int(v[0]), int(v[1])}, nil
 	}
-	return [2]int{}, fmt.Errorf("%v: want two spatial values", v)
+	return [2]int{}, fmt.Errorf("%v: want two positive spatial values", v)
 }
 
 func (im *onnxImporter) conv(n *onnx.NodeProto, a attrs) (ival, error) {
@@ -797,6 +807,9 @@ func (im *onnxImporter) pool(n *onnx.NodeProto, a attrs) (ival, error) {
 // inputs returns n's inputs, all held in one layout (images permuted to
 // channels-last where some are), whether all are non-negative.
 func (im *onnxImporter) inputs(n *onnx.NodeProto) ([]*graph.Tensor, layout, bool, error) {
+	if len(n.Input) == 0 {
+		return nil, 0, false, fmt.Errorf("has no inputs")
+	}
 	xs := make([]ival, len(n.Input))
 	anyNCHW, nonNeg := false, true
 	for i := range n.Input {
