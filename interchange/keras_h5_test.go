@@ -28,3 +28,21 @@ func TestImportKerasH5(t *testing.T) {
 		t.Errorf("weights-only file: %v", err)
 	}
 }
+
+// TestImportKeras3 reads a Keras 3 .keras file in Keras 3's layout
+// (scripts/make_keras3_model.py, from the same TensorFlow.js-trained CNN).
+func TestImportKeras3(t *testing.T) {
+	check := readCheck(t, filepath.Join("testdata", "keras3_cnn_check.json"))
+	m, err := interchange.ImportKeras(filepath.Join("testdata", "keras3_cnn.keras"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.Predict(check.Input, check.InputShape[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectClose(t, "TensorFlow.js (through Keras 3's .keras layout)", got, check.Output)
+	if _, err := interchange.ImportKeras(filepath.Join("testdata", "keras2_cnn.h5")); err == nil || !strings.Contains(err.Error(), "not a .keras zip archive") {
+		t.Errorf("an .h5 file as .keras: %v", err)
+	}
+}

@@ -69,12 +69,13 @@ func cmdExport(args []string) error {
 const importUsage = `Usage: capa import M.onnx --out M.safetensors
        capa import DIR/model.json --out M.safetensors
        capa import M.h5 --out M.safetensors
+       capa import M.keras --out M.safetensors
 
 Builds an ONNX model (exported by PyTorch's torch.onnx.export, by capa
 export, ...) as a Capa Functional model with its weights, or a TensorFlow.js
 Layers model (model.json and its weight shards, as tf.LayersModel.save
-writes them), or a Keras 2 whole-model file (model.save("m.h5")), prints
-its summary and saves it. The model keeps the ONNX file's layout at its
+writes them), a Keras 2 whole-model file (model.save("m.h5")) or a Keras 3
+one (model.save("m.keras")), prints its summary and saves it. The model keeps the ONNX file's layout at its
 boundary: a PyTorch model takes and returns (N, C, H, W) arrays, as in
 PyTorch (capa predict --input X.npy runs it on them). An operator Capa does
 not build is refused with the node's name.
@@ -104,6 +105,8 @@ func cmdImport(args []string) error {
 		m, err = interchange.ImportTFJS(fs.Arg(0))
 	case strings.HasSuffix(fs.Arg(0), ".h5"):
 		m, err = interchange.ImportKerasH5(fs.Arg(0))
+	case strings.HasSuffix(fs.Arg(0), ".keras"):
+		m, err = interchange.ImportKeras(fs.Arg(0))
 	default:
 		m, err = interchange.ImportONNXFile(fs.Arg(0))
 	}

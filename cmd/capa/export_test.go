@@ -49,6 +49,9 @@ func TestExportONNX(t *testing.T) {
 	if msg := run(t, "import", filepath.Join("..", "..", "interchange", "testdata", "keras2_cnn.h5"), "--out", back); !strings.Contains(msg, "Total params") {
 		t.Errorf("import of a Keras 2 file printed:\n%s", msg)
 	}
+	if msg := run(t, "import", filepath.Join("..", "..", "interchange", "testdata", "keras3_cnn.keras"), "--out", back); !strings.Contains(msg, "Total params") {
+		t.Errorf("import of a Keras 3 file printed:\n%s", msg)
+	}
 	for _, args := range [][]string{
 		{"export", "--model", model},
 		{"export", "--model", model, "--out", out, "--format", "tflite"},

@@ -7,7 +7,7 @@
 //	capa predict  --model FILE IMAGE...
 //	capa summary  --model FILE
 //	capa export   --model FILE --format onnx|tfjs --out PATH
-//	capa import   M.onnx|DIR/model.json|M.h5 --out M.safetensors
+//	capa import   M.onnx|DIR/model.json|M.h5|M.keras --out M.safetensors
 //	capa augment  --preview FILE.png [--data DIR] [--n 8] [--copies 8] [--seed 1]
 //	capa visualize --model FILE [--image IMG] [--data DIR] [--out visualize] [--samples 32] [--limit N]
 package main
@@ -29,8 +29,8 @@ Usage:
   capa summary  --model FILE       print a saved model's summary
   capa export   --model FILE --format onnx|tfjs --out PATH
                                    write a saved model for other runtimes (ONNX, TensorFlow.js)
-  capa import   M.onnx|model.json|M.h5 --out M.safetensors
-                                   an ONNX, TensorFlow.js or Keras 2 model as a Capa model file
+  capa import   M.onnx|model.json|M.h5|M.keras --out M.safetensors
+                                   an ONNX, TensorFlow.js or Keras model as a Capa model file
   capa experiment CONFIG.json...  train configurations, choose on validation, test once
   capa vgg16 features|predict --weights FILE --input X.npy --output Y.npy
                                    run VGG16 with published weights on arrays
