@@ -28,7 +28,9 @@ import sys
 import zipfile
 
 import h5py
-import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_keras_model_h5 import read_tfjs  # noqa: E402
 
 
 def snake(name):
@@ -42,15 +44,7 @@ def wrap(module, class_name, config):
 
 def main():
     src, dst = sys.argv[1], sys.argv[2]
-    doc = json.load(open(os.path.join(src, "model.json")))
-    topo = doc["modelTopology"]
-    weights = doc["weightsManifest"][0]["weights"]
-    data = b"".join(open(os.path.join(src, p), "rb").read() for p in doc["weightsManifest"][0]["paths"])
-    values, off = {}, 0
-    for w in weights:
-        n = int(np.prod(w["shape"])) if w["shape"] else 1
-        values[w["name"]] = np.frombuffer(data, "<f4", n, off).reshape(w["shape"])
-        off += 4 * n
+    topo, weights, values = read_tfjs(src)
     src_layers = topo["config"]["layers"]
     shape = src_layers[0]["config"]["batch_input_shape"]
     policy = wrap("keras", "DTypePolicy", {"name": "float32"})

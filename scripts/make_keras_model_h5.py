@@ -27,10 +27,10 @@ import h5py
 import numpy as np
 
 
-def main():
-    src, dst = sys.argv[1], sys.argv[2]
+def read_tfjs(src):
+    """The TF.js model in src: its Keras topology, weights manifest entries
+    and their values by name."""
     doc = json.load(open(os.path.join(src, "model.json")))
-    topo = doc["modelTopology"]
     weights = doc["weightsManifest"][0]["weights"]
     data = b"".join(open(os.path.join(src, p), "rb").read() for p in doc["weightsManifest"][0]["paths"])
     values, off = {}, 0
@@ -38,6 +38,12 @@ def main():
         n = int(np.prod(w["shape"])) if w["shape"] else 1
         values[w["name"]] = np.frombuffer(data, "<f4", n, off).reshape(w["shape"])
         off += 4 * n
+    return doc["modelTopology"], weights, values
+
+
+def main():
+    src, dst = sys.argv[1], sys.argv[2]
+    topo, weights, values = read_tfjs(src)
     config = {"class_name": topo["class_name"], "config": topo["config"]}
     with h5py.File(dst + ".h5", "w") as f:
         f.attrs["keras_version"] = b"2.15.0"
