@@ -68,6 +68,15 @@ func ImportONNX(pm *onnx.ModelProto) (*graph.Model, error) {
 	if len(inputs) != 1 {
 		return nil, fmt.Errorf("interchange: the model has %d inputs; ImportONNX builds models of one", len(inputs))
 	}
+	im.uses = map[string]int{}
+	for _, n := range g.Node {
+		for _, in := range n.Input {
+			im.uses[in]++
+		}
+	}
+	for _, v := range g.Output {
+		im.uses[v.GetName()]++
+	}
 	for i, n := range g.Node {
 		if err := im.node(n); err != nil {
 			return nil, fmt.Errorf("interchange: node %d %q (%s): %w", i, n.GetName(), n.GetOpType(), err)
@@ -117,6 +126,26 @@ type ival struct {
 	layout   layout
 	nonNeg   bool // known to hold no negative value (a Relu's output)
 	producer string
+	// fuse is the Conv2D, DepthwiseConv2D or Dense layer (without an
+	// activation) that computed the tensor, into which a following
+	// activation is folded when the tensor has no other reader.
+	fuse graph.Layer
+}
+
+// setActivation folds activation into l (a layer fuse names) and says if
+// it could.
+func setActivation(l graph.Layer, activation string) bool {
+	switch l := l.(type) {
+	case *graph.Conv2D:
+		l.Activation = activation
+	case *graph.DepthwiseConv2D:
+		l.Activation = activation
+	case *graph.Dense:
+		l.Activation = activation
+	default:
+		return false
+	}
+	return true
 }
 
 type pendingWeight struct {
@@ -126,6 +155,7 @@ type pendingWeight struct {
 }
 
 type onnxImporter struct {
+	uses     map[string]int // readers of each tensor (the graph's outputs count)
 	vals     map[string]ival
 	consts   map[string]*onnx.TensorProto
 	weights  []pendingWeight
@@ -327,10 +357,21 @@ func (im *onnxImporter) op(n *onnx.NodeProto, a attrs) (ival, error) {
 		}
 		return ival{t: im.apply(l, x.t), layout: x.layout}, nil
 	}
-	act := func(name string) (ival, error) { return unary(&graph.Activation{Activation: name}) }
+	act := func(name string) (ival, error) {
+		x, err := im.in(n, 0)
+		if err != nil {
+			return ival{}, err
+		}
+		if x.fuse != nil && im.uses[n.Input[0]] == 1 && setActivation(x.fuse, name) {
+			return ival{t: x.t, layout: x.layout}, nil // Conv2D(activation=...), as Keras writes it
+		}
+		return unary(&graph.Activation{Activation: name})
+	}
 	switch op := n.GetOpType(); op {
 	case "Identity", "Dropout":
-		return im.in(n, 0)
+		x, err := im.in(n, 0)
+		x.fuse = nil // its input may have other readers
+		return x, err
 	case "Relu":
 		v, err := act("relu")
 		v.nonNeg = true
@@ -375,7 +416,15 @@ func (im *onnxImporter) op(n *onnx.NodeProto, a attrs) (ival, error) {
 		if len(hi) == 1 && !math.IsInf(float64(hi[0]), 1) {
 			r.MaxValue = float64(hi[0])
 		}
-		v, err := unary(r)
+		var v ival
+		switch r.MaxValue {
+		case 0:
+			v, err = act("relu")
+		case 6:
+			v, err = act("relu6")
+		default:
+			v, err = unary(r)
+		}
 		v.nonNeg = true
 		return v, err
 	case "Softmax":
@@ -691,14 +740,14 @@ func (im *onnxImporter) conv(n *onnx.NodeProto, a attrs) (ival, error) {
 		if b != nil {
 			im.weight(l, "bias", b)
 		}
-		return ival{t: im.apply(l, x.t), layout: nchw}, nil
+		return ival{t: im.apply(l, x.t), layout: nchw, fuse: l}, nil
 	}
 	l := &graph.Conv2D{Filters: cout, KernelSize: k, Strides: s, DilationRate: d, Groups: group, Padding: padding, NoBias: b == nil}
 	im.weight(l, "kernel", kerasKernel(w, cout, cg, kh, kw))
 	if b != nil {
 		im.weight(l, "bias", b)
 	}
-	return ival{t: im.apply(l, x.t), layout: nchw}, nil
+	return ival{t: im.apply(l, x.t), layout: nchw, fuse: l}, nil
 }
 
 // kerasKernel reorders ONNX's (b, a, kh, kw) to Keras's (kh, kw, a, b).
@@ -763,7 +812,7 @@ func (im *onnxImporter) gemm(n *onnx.NodeProto, a attrs) (ival, error) {
 	if b != nil {
 		im.weight(l, "bias", b)
 	}
-	return ival{t: im.apply(l, x.t)}, nil
+	return ival{t: im.apply(l, x.t), fuse: l}, nil
 }
 
 func (im *onnxImporter) pool(n *onnx.NodeProto, a attrs) (ival, error) {

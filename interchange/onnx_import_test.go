@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/capa-ml/capa/formats/onnx"
+	"github.com/capa-ml/capa/graph"
 	"github.com/capa-ml/capa/interchange"
 	"google.golang.org/protobuf/proto"
 )
@@ -241,5 +242,46 @@ func BenchmarkImportedPyTorch(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestImportFusesActivations checks that PyTorch's Conv/Gemm followed by
+// Relu, Clip(0, 6) or Softmax imports as Keras writes it, Conv2D(activation="relu"),
+// and that a convolution read twice keeps its own output.
+func TestImportFusesActivations(t *testing.T) {
+	m, err := interchange.ImportONNXFile(filepath.Join("testdata", "practical.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var classes []string
+	for _, l := range m.Layers() {
+		classes = append(classes, l.Class())
+	}
+	if got, want := strings.Join(classes, " "), "Permute Conv2D MaxPooling2D Conv2D MaxPooling2D Permute Flatten Dense Dense"; got != want {
+		t.Errorf("layers %s\nwant   %s", got, want)
+	}
+	mb, err := interchange.ImportONNXFile(filepath.Join("testdata", "mobilenet_v2_mini.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range mb.Layers() {
+		if l.Class() == "ReLU" || l.Class() == "Activation" {
+			t.Errorf("mobilenet_v2: layer %s (%s) left unfused", graph.NameOf(l), l.Class())
+		}
+	}
+	// resnet18's block inputs are read by the block and its shortcut: the
+	// Relu after the Add stays a layer, the Add is no convolution.
+	rn, err := interchange.ImportONNXFile(filepath.Join("testdata", "resnet18_mini.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts := 0
+	for _, l := range rn.Layers() {
+		if l.Class() == "Activation" {
+			acts++
+		}
+	}
+	if acts != 8 {
+		t.Errorf("resnet18: %d Activation layers, want 8 (one after each block's Add)", acts)
 	}
 }
