@@ -172,13 +172,9 @@ func LoadKeras(m *graph.Model, path string) error {
 	}
 	defer closer.Close()
 	root := f.Root()
-	a, err := root.Attr("layer_names")
+	names, err := hdf5.KerasLayerNames(root)
 	if err != nil {
 		return fmt.Errorf("applications: %s: not a Keras weight file (root attribute layer_names: %v): %w", path, err, ErrWeights)
-	}
-	names, err := a.Strings()
-	if err != nil {
-		return fmt.Errorf("applications: %s: layer_names: %w", path, err)
 	}
 	loaded := map[*graph.Param]bool{}
 	for _, name := range names {
@@ -186,15 +182,9 @@ func LoadKeras(m *graph.Model, path string) error {
 		if err != nil {
 			return fmt.Errorf("applications: %s: layer %q: %w", path, name, err)
 		}
-		wa, err := g.Attr("weight_names")
+		wnames, err := hdf5.KerasWeightNames(g)
 		if err != nil {
 			return fmt.Errorf("applications: %s: layer %q: attribute weight_names: %w", path, name, err)
-		}
-		var wnames []string
-		if n := wa.Len(); n > 0 {
-			if wnames, err = wa.Strings(); err != nil {
-				return fmt.Errorf("applications: %s: layer %q: weight_names: %w", path, name, err)
-			}
 		}
 		if len(wnames) == 0 {
 			continue // input, padding, pooling, activations

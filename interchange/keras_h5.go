@@ -46,11 +46,7 @@ func importKerasH5(f *hdf5.File) (*graph.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("no model_weights group: %w", err)
 	}
-	la, err := g.Attr("layer_names")
-	if err != nil {
-		return nil, fmt.Errorf("model_weights: %w", err)
-	}
-	names, err := la.Strings()
+	names, err := hdf5.KerasLayerNames(g)
 	if err != nil {
 		return nil, fmt.Errorf("model_weights: layer_names: %w", err)
 	}
@@ -60,14 +56,7 @@ func importKerasH5(f *hdf5.File) (*graph.Model, error) {
 		if err != nil {
 			return nil, fmt.Errorf("layer %q: %w", name, err)
 		}
-		wa, err := lg.Attr("weight_names")
-		if err != nil {
-			return nil, fmt.Errorf("layer %q: %w", name, err)
-		}
-		if wa.Len() == 0 {
-			continue // Keras writes an empty list as an empty float array
-		}
-		wnames, err := wa.Strings()
+		wnames, err := hdf5.KerasWeightNames(lg)
 		if err != nil {
 			return nil, fmt.Errorf("layer %q: weight_names: %w", name, err)
 		}

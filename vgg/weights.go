@@ -138,7 +138,7 @@ func assign(p *graph.Param, shape []int, data []float32, what string) error {
 
 func loadKeras(m *graph.Model, f *hdf5.File, path string) error {
 	root := f.Root()
-	names, err := attrStrings(root, "layer_names")
+	names, err := hdf5.KerasLayerNames(root)
 	if err != nil {
 		return fmt.Errorf("vgg: %s: not a Keras weight file (root attribute layer_names: %v): %w", path, err, ErrWeights)
 	}
@@ -148,7 +148,7 @@ func loadKeras(m *graph.Model, f *hdf5.File, path string) error {
 		if err != nil {
 			return fmt.Errorf("vgg: %s: layer %q: %w", path, name, err)
 		}
-		wnames, err := weightNames(g)
+		wnames, err := hdf5.KerasWeightNames(g)
 		if err != nil {
 			return fmt.Errorf("vgg: %s: layer %q: attribute weight_names: %w", path, name, err)
 		}
@@ -184,34 +184,6 @@ func loadKeras(m *graph.Model, f *hdf5.File, path string) error {
 	return checkAllLoaded(m, loaded, path)
 }
 
-// weightNames reads a layer group's weight_names; Keras writes an empty
-// list as an empty float64 array.
-func weightNames(g *hdf5.Group) ([]string, error) {
-	a, err := g.Attr("weight_names")
-	if err != nil {
-		return nil, err
-	}
-	n := 1
-	for _, d := range a.Shape() {
-		n *= d
-	}
-	if n == 0 {
-		return nil, nil
-	}
-	return a.Strings()
-}
-
-type attrHolder interface {
-	Attr(name string) (*hdf5.Attribute, error)
-}
-
-func attrStrings(o attrHolder, name string) ([]string, error) {
-	a, err := o.Attr(name)
-	if err != nil {
-		return nil, err
-	}
-	return a.Strings()
-}
 
 func checkAllLoaded(m *graph.Model, loaded map[string]bool, path string) error {
 	var missing []string
