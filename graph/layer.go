@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"unicode"
 
@@ -296,4 +297,41 @@ func snakeName(class string) string {
 		}
 	}
 	return b.String()
+}
+
+// ConfigKeys returns the keys of a registered layer class's configuration
+// in a file (Keras's keys, as Spec writes them, those left out when empty
+// included), so that a reader of another framework's files can tell the
+// options Capa has from the ones it lacks.
+func ConfigKeys(class string) (map[string]bool, error) {
+	newLayer, err := layerClasses.get(class)
+	if err != nil {
+		return nil, fmt.Errorf("graph: %w", err)
+	}
+	keys := map[string]bool{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if f.Anonymous && f.Type.Kind() == reflect.Struct {
+				walk(f.Type)
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if !f.IsExported() || name == "" || name == "-" {
+				continue
+			}
+			for _, k := range negatedKeys {
+				if name == k.capa {
+					name = k.keras
+				}
+			}
+			keys[name] = true
+		}
+	}
+	walk(reflect.TypeOf(newLayer()))
+	return keys, nil
 }

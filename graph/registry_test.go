@@ -23,3 +23,25 @@ func TestRegisterActivation(t *testing.T) {
 		t.Errorf("unknown activation: %v, want the known ones listed", err)
 	}
 }
+
+// TestConfigKeys checks the keys a layer class has in a file: Keras's
+// (use_bias, trainable), the name, not Capa's Go-side negations.
+func TestConfigKeys(t *testing.T) {
+	keys, err := ConfigKeys("Conv2D")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"name", "trainable", "filters", "kernel_size", "use_bias", "activation"} {
+		if !keys[k] {
+			t.Errorf("Conv2D lacks key %q: %v", k, keys)
+		}
+	}
+	for _, k := range []string{"no_bias", "frozen", "data_format"} {
+		if keys[k] {
+			t.Errorf("Conv2D has key %q", k)
+		}
+	}
+	if _, err := ConfigKeys("NoSuchLayer"); err == nil {
+		t.Error("an unknown class has keys")
+	}
+}

@@ -183,25 +183,16 @@ func tfjsLayerSpec(raw json.RawMessage) (graph.LayerSpec, []int, error) {
 			delete(cfg, k) // the weights come from the file
 		}
 	}
-	// Keys Capa's layer lacks are dropped if at Keras's defaults, one by
-	// one as the strict decoder names them.
-	for range len(cfg) + 1 {
-		ls.Config, _ = json.Marshal(cfg)
-		_, err := graph.FromSpec(ls)
-		if err == nil {
-			break
+	// Keys Capa's layer lacks are dropped if at Keras's defaults.
+	known, err := graph.ConfigKeys(ls.Class)
+	if err != nil {
+		return ls, nil, err
+	}
+	for k, v := range cfg {
+		if known[k] {
+			continue
 		}
-		msg := err.Error()
-		i := strings.Index(msg, `unknown field "`)
-		if i < 0 {
-			break // another error: FromSpec's caller reports it
-		}
-		k := msg[i+len(`unknown field "`):]
-		k = k[:strings.IndexByte(k, '"')]
-		v, ok := cfg[k]
 		switch {
-		case !ok:
-			return ls, nil, err
 		case v == nil, k == "dtype" && v == "float32", k == "data_format" && v == "channels_last",
 			k == "center" && v == true, k == "scale" && v == true, k == "axis" && v == -1.0,
 			(k == "ragged" || k == "sparse") && v == false:
@@ -213,8 +204,8 @@ func tfjsLayerSpec(raw json.RawMessage) (graph.LayerSpec, []int, error) {
 	if a, _ := cfg["activation"].(string); a == "hard_sigmoid" {
 		return ls, nil, fmt.Errorf("layer %q (%s): TensorFlow.js's hard_sigmoid is Keras 2's (0.2x + 0.5), Capa's Keras 3's (relu6(x + 3) / 6)", name, ls.Class)
 	}
-	ls.Config, _ = json.Marshal(cfg)
-	return ls, shape, nil
+	ls.Config, err = json.Marshal(cfg)
+	return ls, shape, err
 }
 
 // tfjsWeights reads the shards and sets every weight of m by name.
