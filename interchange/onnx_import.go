@@ -90,9 +90,9 @@ func ImportONNX(pm *onnx.ModelProto) (*graph.Model, error) {
 		}
 		switch x.layout {
 		case nchw:
-			x.t = im.apply(&graph.Permute{Dims: []int{3, 1, 2}}, x.t)
+			x.t = graph.Apply(&graph.Permute{Dims: []int{3, 1, 2}}, x.t)
 		case pooled:
-			x.t = im.apply(&graph.Reshape{TargetShape: []int{x.t.Shape()[0], 1, 1}}, x.t)
+			x.t = graph.Apply(&graph.Reshape{TargetShape: []int{x.t.Shape()[0], 1, 1}}, x.t)
 		}
 		outputs = append(outputs, x.t)
 	}
@@ -122,10 +122,9 @@ const (
 
 // ival is an ONNX tensor computed from the input.
 type ival struct {
-	t        *graph.Tensor
-	layout   layout
-	nonNeg   bool // known to hold no negative value (a Relu's output)
-	producer string
+	t      *graph.Tensor
+	layout layout
+	nonNeg bool // known to hold no negative value (a Relu's output)
 	// fuse is the Conv2D, DepthwiseConv2D or Dense layer (without an
 	// activation) that computed the tensor, into which a following
 	// activation is folded when the tensor has no other reader.
@@ -177,14 +176,10 @@ func (im *onnxImporter) image(x ival) (ival, error) {
 	}
 	p, ok := im.permuted[x.t]
 	if !ok {
-		p = im.apply(&graph.Permute{Dims: []int{2, 3, 1}}, x.t)
+		p = graph.Apply(&graph.Permute{Dims: []int{2, 3, 1}}, x.t)
 		im.permuted[x.t] = p
 	}
 	return ival{t: p, layout: nchw, nonNeg: x.nonNeg}, nil
-}
-
-func (im *onnxImporter) apply(l graph.Layer, xs ...*graph.Tensor) *graph.Tensor {
-	return graph.Apply(l, xs...)
 }
 
 // input declares the model's input; an image (C, H, W) is permuted to
@@ -251,24 +246,10 @@ func (im *onnxImporter) ints(n *onnx.NodeProto, i int) ([]int64, error) {
 		return nil, fmt.Errorf("has %d inputs, needs %d", len(n.Input), i+1)
 	}
 	t, ok := im.consts[n.Input[i]]
-	if !ok || t.GetDataType() != int32(onnx.TensorProto_INT64) {
+	if !ok {
 		return nil, fmt.Errorf("input %d (%q) must be an INT64 constant", i, n.Input[i])
 	}
-	if t.RawData != nil {
-		if len(t.RawData)%8 != 0 {
-			return nil, fmt.Errorf("constant %q has %d bytes, not a whole number of INT64", t.GetName(), len(t.RawData))
-		}
-		out := make([]int64, len(t.RawData)/8)
-		for k := range out {
-			var u uint64
-			for b := 7; b >= 0; b-- {
-				u = u<<8 | uint64(t.RawData[8*k+b])
-			}
-			out[k] = int64(u)
-		}
-		return out, nil
-	}
-	return t.Int64Data, nil
+	return onnx.TensorInt64s(t)
 }
 
 // in returns n's input i, computed from the model's input.
@@ -344,7 +325,6 @@ func (im *onnxImporter) node(n *onnx.NodeProto) error {
 	if err := out.t.Err(); err != nil {
 		return err
 	}
-	out.producer = n.GetOpType()
 	im.vals[n.Output[0]] = out
 	return nil
 }
@@ -355,7 +335,7 @@ func (im *onnxImporter) op(n *onnx.NodeProto, a attrs) (ival, error) {
 		if err != nil {
 			return ival{}, err
 		}
-		return ival{t: im.apply(l, x.t), layout: x.layout}, nil
+		return ival{t: graph.Apply(l, x.t), layout: x.layout}, nil
 	}
 	act := func(name string) (ival, error) {
 		x, err := im.in(n, 0)
@@ -465,7 +445,7 @@ func (im *onnxImporter) op(n *onnx.NodeProto, a attrs) (ival, error) {
 			}
 			im.weight(l, w, v)
 		}
-		return ival{t: im.apply(l, x.t), layout: x.layout}, nil
+		return ival{t: graph.Apply(l, x.t), layout: x.layout}, nil
 	case "MaxPool", "AveragePool":
 		return im.pool(n, a)
 	case "GlobalAveragePool", "GlobalMaxPool":
@@ -480,7 +460,7 @@ func (im *onnxImporter) op(n *onnx.NodeProto, a attrs) (ival, error) {
 		if op == "GlobalMaxPool" {
 			l = &graph.GlobalMaxPooling2D{}
 		}
-		return ival{t: im.apply(l, x.t), layout: pooled, nonNeg: x.nonNeg}, nil
+		return ival{t: graph.Apply(l, x.t), layout: pooled, nonNeg: x.nonNeg}, nil
 	case "Flatten":
 		x, err := im.in(n, 0)
 		if err != nil {
@@ -518,7 +498,7 @@ func (im *onnxImporter) op(n *onnx.NodeProto, a attrs) (ival, error) {
 			}
 			target = append(target, int(d))
 		}
-		return ival{t: im.apply(&graph.Reshape{TargetShape: target}, x.t)}, nil
+		return ival{t: graph.Apply(&graph.Reshape{TargetShape: target}, x.t)}, nil
 	case "Transpose":
 		x, err := im.in(n, 0)
 		if err != nil {
@@ -535,7 +515,7 @@ func (im *onnxImporter) op(n *onnx.NodeProto, a attrs) (ival, error) {
 			for i, p := range perm[1:] {
 				dims[i] = int(p)
 			}
-			return ival{t: im.apply(&graph.Permute{Dims: dims}, x.t)}, nil
+			return ival{t: graph.Apply(&graph.Permute{Dims: dims}, x.t)}, nil
 		}
 		return ival{}, fmt.Errorf("Transpose %v is not supported here", perm)
 	case "Add", "Sub", "Mul", "Div", "Max", "Min", "Mean", "Sum":
@@ -559,7 +539,7 @@ func (im *onnxImporter) op(n *onnx.NodeProto, a attrs) (ival, error) {
 		if axis == 0 {
 			return ival{}, fmt.Errorf("Concat along the batch axis")
 		}
-		return ival{t: im.apply(&graph.Concatenate{Axis: int(axis)}, xs...), layout: l}, nil
+		return ival{t: graph.Apply(&graph.Concatenate{Axis: int(axis)}, xs...), layout: l}, nil
 	case "Resize":
 		return im.resize(n, a)
 	case "LayerNormalization":
@@ -581,7 +561,7 @@ func (im *onnxImporter) op(n *onnx.NodeProto, a attrs) (ival, error) {
 			}
 			im.weight(l, w, v)
 		}
-		return ival{t: im.apply(l, x.t)}, nil
+		return ival{t: graph.Apply(l, x.t)}, nil
 	case "PRelu":
 		return im.prelu(n)
 	case "Slice":
@@ -609,7 +589,7 @@ func (im *onnxImporter) op(n *onnx.NodeProto, a attrs) (ival, error) {
 		if c[0][0] < 0 || c[0][1] < 0 || c[1][0] < 0 || c[1][1] < 0 {
 			return ival{}, fmt.Errorf("Slice %v:%v of %v: only non-negative crops within the image", starts, ends, sh)
 		}
-		return ival{t: im.apply(&graph.Cropping2D{Cropping: c}, x.t), layout: nchw, nonNeg: x.nonNeg}, nil
+		return ival{t: graph.Apply(&graph.Cropping2D{Cropping: c}, x.t), layout: nchw, nonNeg: x.nonNeg}, nil
 	case "Pad":
 		x, err := im.in(n, 0)
 		if err != nil {
@@ -632,7 +612,7 @@ func (im *onnxImporter) op(n *onnx.NodeProto, a attrs) (ival, error) {
 			return ival{}, fmt.Errorf("Pad %v: only over H and W of (N, C, H, W)", p)
 		}
 		l := &graph.ZeroPadding2D{Padding: [2][2]int{{int(p[2]), int(p[6])}, {int(p[3]), int(p[7])}}}
-		return ival{t: im.apply(l, x.t), layout: nchw, nonNeg: x.nonNeg}, nil
+		return ival{t: graph.Apply(l, x.t), layout: nchw, nonNeg: x.nonNeg}, nil
 	}
 	return ival{}, fmt.Errorf("operator %s is not supported", n.GetOpType())
 }
@@ -643,12 +623,12 @@ func (im *onnxImporter) flatten(x ival) ival {
 	case pooled:
 		return ival{t: x.t, nonNeg: x.nonNeg}
 	case nchw:
-		return ival{t: im.apply(&graph.Flatten{}, im.apply(&graph.Permute{Dims: []int{3, 1, 2}}, x.t)), nonNeg: x.nonNeg}
+		return ival{t: graph.Apply(&graph.Flatten{}, graph.Apply(&graph.Permute{Dims: []int{3, 1, 2}}, x.t)), nonNeg: x.nonNeg}
 	}
 	if len(x.t.Shape()) == 1 {
 		return x
 	}
-	return ival{t: im.apply(&graph.Flatten{}, x.t), nonNeg: x.nonNeg}
+	return ival{t: graph.Apply(&graph.Flatten{}, x.t), nonNeg: x.nonNeg}
 }
 
 // padding maps ONNX's pads (begin H, begin W, end H, end W) to Keras's
@@ -679,7 +659,7 @@ func (im *onnxImporter) padding(x ival, a attrs, k, s, d [2]int, zeroPadOK bool)
 		return x, "", fmt.Errorf("pads %v are neither \"valid\" nor Keras's \"same\"", p)
 	}
 	l := &graph.ZeroPadding2D{Padding: [2][2]int{{int(p[0]), int(p[2])}, {int(p[1]), int(p[3])}}}
-	return ival{t: im.apply(l, x.t), layout: nchw, nonNeg: x.nonNeg}, "valid", nil
+	return ival{t: graph.Apply(l, x.t), layout: nchw, nonNeg: x.nonNeg}, "valid", nil
 }
 
 // pair returns two positive spatial values (def for none).
@@ -740,14 +720,14 @@ func (im *onnxImporter) conv(n *onnx.NodeProto, a attrs) (ival, error) {
 		if b != nil {
 			im.weight(l, "bias", b)
 		}
-		return ival{t: im.apply(l, x.t), layout: nchw, fuse: l}, nil
+		return ival{t: graph.Apply(l, x.t), layout: nchw, fuse: l}, nil
 	}
 	l := &graph.Conv2D{Filters: cout, KernelSize: k, Strides: s, DilationRate: d, Groups: group, Padding: padding, NoBias: b == nil}
 	im.weight(l, "kernel", kerasKernel(w, cout, cg, kh, kw))
 	if b != nil {
 		im.weight(l, "bias", b)
 	}
-	return ival{t: im.apply(l, x.t), layout: nchw, fuse: l}, nil
+	return ival{t: graph.Apply(l, x.t), layout: nchw, fuse: l}, nil
 }
 
 // kerasKernel reorders ONNX's (b, a, kh, kw) to Keras's (kh, kw, a, b).
@@ -812,7 +792,7 @@ func (im *onnxImporter) gemm(n *onnx.NodeProto, a attrs) (ival, error) {
 	if b != nil {
 		im.weight(l, "bias", b)
 	}
-	return ival{t: im.apply(l, x.t), fuse: l}, nil
+	return ival{t: graph.Apply(l, x.t), fuse: l}, nil
 }
 
 func (im *onnxImporter) pool(n *onnx.NodeProto, a attrs) (ival, error) {
@@ -845,12 +825,12 @@ func (im *onnxImporter) pool(n *onnx.NodeProto, a attrs) (ival, error) {
 		return ival{}, err
 	}
 	if isMax {
-		return ival{t: im.apply(&graph.MaxPooling2D{PoolSize: k, Strides: s, Padding: padding}, x.t), layout: nchw, nonNeg: x.nonNeg}, nil
+		return ival{t: graph.Apply(&graph.MaxPooling2D{PoolSize: k, Strides: s, Padding: padding}, x.t), layout: nchw, nonNeg: x.nonNeg}, nil
 	}
 	if padding == "same" && a.int("count_include_pad", 0) != 0 {
 		return ival{}, fmt.Errorf("AveragePool counting the padding: Keras averages the real pixels")
 	}
-	return ival{t: im.apply(&graph.AveragePooling2D{PoolSize: k, Strides: s, Padding: padding}, x.t), layout: nchw, nonNeg: x.nonNeg}, nil
+	return ival{t: graph.Apply(&graph.AveragePooling2D{PoolSize: k, Strides: s, Padding: padding}, x.t), layout: nchw, nonNeg: x.nonNeg}, nil
 }
 
 // inputs returns n's inputs, all held in one layout (images permuted to
@@ -928,7 +908,7 @@ func (im *onnxImporter) scale(n *onnx.NodeProto) (ival, bool, error) {
 	default:
 		return ival{}, true, fmt.Errorf("%s of a constant by a tensor is not supported", op)
 	}
-	return ival{t: im.apply(r, x.t), layout: x.layout, nonNeg: x.nonNeg && r.Scale > 0 && r.Offset >= 0}, true, nil
+	return ival{t: graph.Apply(r, x.t), layout: x.layout, nonNeg: x.nonNeg && r.Scale > 0 && r.Offset >= 0}, true, nil
 }
 
 func (im *onnxImporter) merge(n *onnx.NodeProto) (ival, error) {
@@ -965,7 +945,7 @@ func (im *onnxImporter) merge(n *onnx.NodeProto) (ival, error) {
 	if len(xs) == 1 {
 		return ival{t: xs[0], layout: l, nonNeg: nonNeg}, nil
 	}
-	return ival{t: im.apply(layer, xs...), layout: l, nonNeg: nonNeg}, nil
+	return ival{t: graph.Apply(layer, xs...), layout: l, nonNeg: nonNeg}, nil
 }
 
 func (im *onnxImporter) resize(n *onnx.NodeProto, a attrs) (ival, error) {
@@ -993,7 +973,7 @@ func (im *onnxImporter) resize(n *onnx.NodeProto, a attrs) (ival, error) {
 		return ival{}, fmt.Errorf("Resize mode %q with %q coordinates: only Keras's nearest (asymmetric, floor) and bilinear (half_pixel)", mode, ct)
 	}
 	l := &graph.UpSampling2D{Size: [2]int{int(sc[2]), int(sc[3])}, Interpolation: interp}
-	return ival{t: im.apply(l, x.t), layout: nchw, nonNeg: x.nonNeg}, nil
+	return ival{t: graph.Apply(l, x.t), layout: nchw, nonNeg: x.nonNeg}, nil
 }
 
 func (im *onnxImporter) prelu(n *onnx.NodeProto) (ival, error) {
@@ -1045,5 +1025,5 @@ func (im *onnxImporter) prelu(n *onnx.NodeProto) (ival, error) {
 		return ival{}, fmt.Errorf("PRelu slope of %d values where Capa's PReLU has %d (it shares slopes along whole axes)", len(v), graph.Shape(full).Size())
 	}
 	im.weight(l, "alpha", v)
-	return ival{t: im.apply(l, x.t), layout: x.layout}, nil
+	return ival{t: graph.Apply(l, x.t), layout: x.layout}, nil
 }

@@ -175,3 +175,29 @@ func TensorFloats(t *TensorProto) ([]float32, error) {
 	}
 	return append([]float32(nil), t.FloatData...), nil
 }
+
+// TensorInt64s returns an INT64 tensor's values, from raw_data or
+// int64_data, checking their number against its dimensions.
+func TensorInt64s(t *TensorProto) ([]int64, error) {
+	if t.GetDataType() != int32(TensorProto_INT64) {
+		return nil, fmt.Errorf("%w: tensor %q has data type %s, not INT64", ErrFormat, t.GetName(), TensorProto_DataType(t.GetDataType()))
+	}
+	n, err := NumElements(t.Dims, MaxFileSize/8)
+	if err != nil {
+		return nil, fmt.Errorf("tensor %q: %w", t.GetName(), err)
+	}
+	if t.RawData != nil {
+		if int64(len(t.RawData)) != 8*n {
+			return nil, fmt.Errorf("%w: tensor %q has %d bytes of data, its dimensions %v need %d", ErrFormat, t.GetName(), len(t.RawData), t.Dims, 8*n)
+		}
+		out := make([]int64, n)
+		for i := range out {
+			out[i] = int64(binary.LittleEndian.Uint64(t.RawData[8*i:]))
+		}
+		return out, nil
+	}
+	if int64(len(t.Int64Data)) != n {
+		return nil, fmt.Errorf("%w: tensor %q has %d values, its dimensions %v need %d", ErrFormat, t.GetName(), len(t.Int64Data), t.Dims, n)
+	}
+	return t.Int64Data, nil
+}

@@ -46,6 +46,25 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+func TestTensorInt64s(t *testing.T) {
+	v, err := TensorInt64s(Int64Tensor("p", []int64{3}, []int64{1, -2, 1 << 40}))
+	if err != nil || len(v) != 3 || v[1] != -2 || v[2] != 1<<40 {
+		t.Fatalf("int64_data: %v, %v", v, err)
+	}
+	raw := &TensorProto{Name: proto.String("r"), Dims: []int64{2}, DataType: proto.Int32(int32(TensorProto_INT64)),
+		RawData: []byte{0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 7, 0, 0, 0, 0, 0, 0, 0}}
+	if v, err := TensorInt64s(raw); err != nil || len(v) != 2 || v[0] != -2 || v[1] != 7 {
+		t.Fatalf("raw_data: %v, %v", v, err)
+	}
+	raw.RawData = raw.RawData[:12]
+	if _, err := TensorInt64s(raw); !errors.Is(err, ErrFormat) {
+		t.Errorf("12 bytes for 2 values: %v", err)
+	}
+	if _, err := TensorInt64s(FloatTensor("f", []int64{1}, []float32{1})); !errors.Is(err, ErrFormat) {
+		t.Errorf("a FLOAT tensor: %v", err)
+	}
+}
+
 // TestHostile checks that bad files are refused with ErrFormat and a
 // message saying what is wrong.
 func TestHostile(t *testing.T) {
