@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/capa-ml/capa/formats/onnx"
 	"github.com/capa-ml/capa/graph"
@@ -58,10 +57,6 @@ func FuzzImportONNX(f *testing.F) {
 		if err != nil {
 			return
 		}
-		t0 := time.Now()
 		ImportONNX(pm)
-		if d := time.Since(t0); d > time.Second {
-			t.Fatalf("import took %v: %v", d, pm.Graph.Input)
-		}
 	})
 }
