@@ -142,12 +142,16 @@ func keras3To2(raw []byte) (json.RawMessage, error) {
 			lc["batch_input_shape"] = b
 			delete(lc, "batch_shape")
 		}
-		for k, v := range lc { // initializers and regularizers in Keras 3's wrapping are dropped later
-			if m, ok := v.(map[string]any); ok && m["module"] != nil && (strings.HasSuffix(k, "_initializer") || strings.HasSuffix(k, "_regularizer") || strings.HasSuffix(k, "_constraint")) {
-				if strings.HasSuffix(k, "_constraint") {
+		// Initializers are dropped with TensorFlow.js's (tfjsLayerSpec);
+		// Keras 3's wrapped regularizers are dropped here, constraints refused.
+		for k, v := range lc {
+			if m, ok := v.(map[string]any); ok && m["module"] != nil {
+				switch {
+				case strings.HasSuffix(k, "_constraint"):
 					return nil, fmt.Errorf("config.json: layer %v: %s is not supported by Capa", lc["name"], k)
+				case strings.HasSuffix(k, "_regularizer"):
+					delete(lc, k)
 				}
-				delete(lc, k)
 			}
 		}
 		nodes, ok := l["inbound_nodes"].([]any)
