@@ -1,6 +1,7 @@
 package hdf5_test
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/capa-ml/capa/formats/hdf5"
@@ -56,4 +57,39 @@ func Example() {
 	// [block1_conv1_W_1:0 block1_conv1_b_1:0]
 	// /block1_conv1/block1_conv1_W_1:0 float32 [3 3 3 4] 108
 	// hdf5: /block1_conv1/block1_conv1: no member "block1_conv1" in group /block1_conv1: hdf5: not found
+}
+
+// A Keras 3 weights file (model.weights.h5): each layer's variables in
+// layers/<name>/vars, read back with Open.
+func ExampleWriter() {
+	w := hdf5.NewWriter()
+	if err := w.Group("vars"); err != nil {
+		panic(err)
+	}
+	if err := w.Float32("layers/dense/vars/0", []int{2, 3}, []float32{1, 2, 3, 4, 5, 6}); err != nil {
+		panic(err)
+	}
+	if err := w.Float32("layers/dense/vars/1", []int{3}, []float32{0.5, 0, -0.5}); err != nil {
+		panic(err)
+	}
+	var buf bytes.Buffer
+	if _, err := w.WriteTo(&buf); err != nil {
+		panic(err)
+	}
+
+	f, err := hdf5.Open(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		panic(err)
+	}
+	d, err := f.Dataset("layers/dense/vars/0")
+	if err != nil {
+		panic(err)
+	}
+	v, err := d.ReadFloat32()
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(f.Root().Names(), d.Shape(), v)
+	// Output:
+	// [layers vars] [2 3] [1 2 3 4 5 6]
 }

@@ -1,5 +1,7 @@
 // Package hdf5 reads the subset of HDF5 used by Keras weight files, such as
-// the published vgg16_weights_tf_dim_ordering_tf_kernels*.h5, in pure Go.
+// the published vgg16_weights_tf_dim_ordering_tf_kernels*.h5, in pure Go,
+// and writes (Writer) the subset of Keras 3's weights files: groups and
+// float32 datasets.
 //
 // A Keras weight file has a root attribute "layer_names" (a 1-D array of
 // fixed-length, null-padded byte strings); each layer is a group of the

@@ -8,8 +8,10 @@ const (
 	msgDataspace    = 0x01
 	msgLinkInfo     = 0x02
 	msgDatatype     = 0x03
+	msgFill         = 0x05
 	msgLink         = 0x06
 	msgLayout       = 0x08
+	msgGroupInfo    = 0x0A
 	msgFilters      = 0x0B
 	msgAttribute    = 0x0C
 	msgContinuation = 0x10
