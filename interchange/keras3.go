@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -73,18 +74,11 @@ func importKeras(zr *zip.Reader) (*graph.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model.weights.h5: %w", err)
 	}
-	used := map[string]int{}
-	for _, l := range m.Layers() {
-		name := snakeCase(l.Class())
-		if k, ok := used[name]; ok {
-			used[name] = k + 1
-			name = name + "_" + strconv.Itoa(k+1)
-		} else {
-			used[name] = 0
-		}
+	for _, lw := range keras3LayerPaths(m) {
+		l, name := lw.layer, lw.path
 		params := graph.ParamsOf(l)
 		for i, p := range params {
-			d, err := f.Dataset("layers/" + name + "/vars/" + strconv.Itoa(i))
+			d, err := f.Dataset(name + "/vars/" + strconv.Itoa(i))
 			if err != nil {
 				return nil, fmt.Errorf("model.weights.h5: layer %q (%s): variable %d (%s): %w", graph.NameOf(l), name, i, p.Name, err)
 			}
@@ -97,6 +91,100 @@ func importKeras(zr *zip.Reader) (*graph.Model, error) {
 		}
 	}
 	return m, nil
+}
+
+// keras3Path is a layer and the group of its variables in a Keras 3
+// weights file.
+type keras3Path struct {
+	layer graph.Layer
+	path  string // layers/<snake_case class>[_k]
+}
+
+// keras3LayerPaths names m's layers as Keras 3's saving_lib does
+// (_save_container_state): in the order of model.layers (kerasLayerOrder),
+// each by its class in snake case, counted per class from the second on.
+func keras3LayerPaths(m *graph.Model) []keras3Path {
+	var out []keras3Path
+	used := map[string]int{}
+	for _, l := range kerasLayerOrder(m) {
+		name := snakeCase(l.Class())
+		if k, ok := used[name]; ok {
+			used[name] = k + 1
+			name = name + "_" + strconv.Itoa(k+1)
+		} else {
+			used[name] = 0
+		}
+		out = append(out, keras3Path{l, "layers/" + name})
+	}
+	return out
+}
+
+// kerasLayerOrder returns m's layers in the order of Keras 3's
+// model.layers, which orders the weights in its files. A Sequential
+// model's are its layers without the input. A Functional model's are its
+// operations as Keras's map_graph (keras/src/ops/function.py) orders them,
+// input layers included: by decreasing depth, a node's depth being the
+// longest path from it to an output and a layer's the largest of its
+// nodes', ties broken by the order a depth-first walk from the outputs
+// (each node's inputs in order) first reaches the layer.
+func kerasLayerOrder(m *graph.Model) []graph.Layer {
+	if !m.IsFunctional() {
+		return m.Layers()
+	}
+	nodes, inputs, outputs := m.Nodes()
+	isInput := map[int]bool{}
+	for _, i := range inputs {
+		isInput[i] = true
+	}
+	first := map[graph.Layer]int{}
+	done := make([]bool, len(nodes))
+	var post []int // nodes, each after its inputs
+	var visit func(i int)
+	visit = func(i int) {
+		if done[i] {
+			return
+		}
+		if _, ok := first[nodes[i].Layer]; !ok {
+			first[nodes[i].Layer] = len(first)
+		}
+		if !isInput[i] {
+			for _, j := range nodes[i].Inputs {
+				visit(j)
+			}
+		}
+		done[i] = true
+		post = append(post, i)
+	}
+	for _, o := range outputs {
+		visit(o)
+	}
+	nodeDepth := make([]int, len(nodes))
+	layerDepth := map[graph.Layer]int{}
+	for k := len(post) - 1; k >= 0; k-- {
+		i := post[k]
+		l := nodes[i].Layer
+		d := max(nodeDepth[i], layerDepth[l])
+		layerDepth[l], nodeDepth[i] = d, d
+		for _, j := range nodes[i].Inputs {
+			nodeDepth[j] = max(nodeDepth[j], d+1)
+		}
+	}
+	for _, i := range inputs { // inputs the outputs do not depend on
+		if l := nodes[i].Layer; !done[i] {
+			layerDepth[l], first[l] = 0, -1
+		}
+	}
+	layers := make([]graph.Layer, 0, len(layerDepth))
+	for l := range layerDepth {
+		layers = append(layers, l)
+	}
+	slices.SortFunc(layers, func(a, b graph.Layer) int {
+		if layerDepth[a] != layerDepth[b] {
+			return layerDepth[b] - layerDepth[a]
+		}
+		return first[a] - first[b]
+	})
+	return layers
 }
 
 var (

@@ -1,8 +1,11 @@
 package interchange
 
 import (
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/capa-ml/capa/graph"
 )
 
 // TestKeras3Functional reads a Functional model in Keras 3's config form:
@@ -42,5 +45,32 @@ func TestKeras3Functional(t *testing.T) {
 	bad := strings.Replace(cfg, `"kernel_constraint": null`, `"kernel_constraint": {"module": "keras.constraints", "class_name": "MaxNorm", "config": {}}`, 1)
 	if _, err := keras3To2([]byte(bad)); err == nil || !strings.Contains(err.Error(), "kernel_constraint is not supported") {
 		t.Errorf("a constraint: %v", err)
+	}
+}
+
+// TestKerasLayerOrder checks the order of Keras 3's model.layers, which
+// names the layers in its weights files, on a model where it is not the
+// order the layers were created in: the 1x1 convolution c, created first,
+// feeds only the output's Add, so its depth is 1 (a path of one node to the
+// output), while a1 is at depth 2 and the input at 3. At depth 1,
+// the walk from the output reaches a2 (Add's first input) before c.
+func TestKerasLayerOrder(t *testing.T) {
+	k := [2]int{1, 1}
+	in := graph.NewInput(6, 6, 2)
+	c := graph.Apply(&graph.Conv2D{Base: graph.Base{Name: "c"}, Filters: 3, KernelSize: k}, in)
+	a := graph.Apply(&graph.Conv2D{Base: graph.Base{Name: "a1"}, Filters: 4, KernelSize: [2]int{3, 3}, Padding: "same"}, in)
+	a = graph.Apply(&graph.Conv2D{Base: graph.Base{Name: "a2"}, Filters: 3, KernelSize: k}, a)
+	m, err := graph.Functional([]*graph.Tensor{in}, []*graph.Tensor{graph.Apply(&graph.Add{}, a, c)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range keras3LayerPaths(m) {
+		got = append(got, graph.NameOf(p.layer)+"="+p.path)
+	}
+	want := []string{"input_layer=layers/input_layer", "a1=layers/conv2d", "a2=layers/conv2d_1",
+		"c=layers/conv2d_2", "add=layers/add"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Keras's order %v, want %v", got, want)
 	}
 }

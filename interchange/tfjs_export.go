@@ -21,7 +21,7 @@ const TFJSWeightsFile = "group1-shard1of1.bin"
 // weights shard, which tf.loadLayersModel loads. Each file is written
 // atomically, the shard first.
 func ExportTFJS(dir string, m *graph.Model) error {
-	topo, err := kerasTopology(m)
+	topo, err := kerasTopology(m, tfjsLayer)
 	if err != nil {
 		return err
 	}
@@ -61,8 +61,9 @@ func ExportTFJS(dir string, m *graph.Model) error {
 
 // kerasTopology returns m's architecture as Keras's model JSON
 // (model.to_json()), in the form TensorFlow.js reads: Capa's layer configs
-// are Keras's, with the input layers' shapes as batch_input_shape.
-func kerasTopology(m *graph.Model) (map[string]any, error) {
+// are Keras's, with the input layers' shapes as batch_input_shape. adapt
+// rewrites each layer's config for the reader, or says why it cannot.
+func kerasTopology(m *graph.Model, adapt func(class string, cfg map[string]any) error) (map[string]any, error) {
 	s, err := m.Spec()
 	if err != nil {
 		return nil, err
@@ -77,7 +78,7 @@ func kerasTopology(m *graph.Model) (map[string]any, error) {
 		if err := json.Unmarshal(ls.Config, &cfg); err != nil {
 			return nil, fmt.Errorf("interchange: layer %s: %w", ls.Name, err)
 		}
-		if err := tfjsLayer(ls.Class, cfg); err != nil {
+		if err := adapt(ls.Class, cfg); err != nil {
 			return nil, fmt.Errorf("interchange: layer %q (%s): %w", cfg["name"], ls.Class, err)
 		}
 		if ls.Class == "InputLayer" {

@@ -12,13 +12,16 @@ import (
 
 const exportUsage = `Usage: capa export --model FILE --format onnx --out M.onnx
        capa export --model FILE --format tfjs --out DIR
+       capa export --model FILE --format keras --out M.keras
 
 Writes a saved model (from capa train or Save) in another runtime's format.
 "onnx": an ONNX model of opset 17 that ONNX Runtime and other ONNX runtimes
 run with Capa's predictions; its input is channels-last (N, H, W, C), as
 Capa's, with a dynamic batch N. Layers that act only in training (Dropout,
 augmentation) are left out. "tfjs": TensorFlow.js's Layers format,
-DIR/model.json and one weights shard, for tf.loadLayersModel. Files are
+DIR/model.json and one weights shard, for tf.loadLayersModel. "keras": a
+Keras 3 model file, as model.save("m.keras") writes it, for
+keras.saving.load_model (not compiled: compile it anew to train). Files are
 written atomically.
 
 Flags:
@@ -27,7 +30,7 @@ Flags:
 func cmdExport(args []string) error {
 	fs := cli.NewFlagSet("capa export", exportUsage)
 	model := fs.String("model", "", "model file written by capa train or Save")
-	format := fs.String("format", "onnx", "output format: onnx or tfjs")
+	format := fs.String("format", "onnx", "output format: onnx, tfjs or keras")
 	out := fs.String("out", "", "file to write")
 	maxParams := maxParamsFlag(fs)
 	if err := cli.Parse(fs, args); err != nil {
@@ -39,8 +42,8 @@ func cmdExport(args []string) error {
 	if *out == "" {
 		return cli.Usagef("--out FILE is required")
 	}
-	if *format != "onnx" && *format != "tfjs" {
-		return cli.Usagef("--format %q: the formats are onnx and tfjs", *format)
+	if *format != "onnx" && *format != "tfjs" && *format != "keras" {
+		return cli.Usagef("--format %q: the formats are onnx, tfjs and keras", *format)
 	}
 	m, _, err := loadModel(*model, *maxParams)
 	if err != nil {
@@ -52,6 +55,18 @@ func cmdExport(args []string) error {
 		}
 		fmt.Printf("wrote %s/model.json and %s (TensorFlow.js Layers format): input %v, output %v (None: the batch)\n",
 			*out, interchange.TFJSWeightsFile, m.InputShape(), m.OutputShape())
+		return nil
+	}
+	if *format == "keras" {
+		if err := interchange.ExportKeras(*out, m); err != nil {
+			return err
+		}
+		st, err := os.Stat(*out)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("wrote %s (Keras 3 model file, %d bytes): input %v, output %v (None: the batch)\n",
+			*out, st.Size(), m.InputShape(), m.OutputShape())
 		return nil
 	}
 	if err := interchange.ExportONNXFile(*out, m, interchange.ONNXOptions{}); err != nil {
