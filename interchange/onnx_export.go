@@ -154,6 +154,7 @@ var onnxLayers = map[string]onnxLayerFunc{
 	"Conv2D":                 exportConv2D,
 	"DepthwiseConv2D":        exportDepthwise,
 	"SeparableConv2D":        exportSeparable,
+	"Conv2DTranspose":        exportConvTranspose,
 	"Dense":                  exportDense,
 	"Activation":             exportActivationLayer,
 	"ReLU":                   exportReLU,
@@ -346,6 +347,40 @@ func exportConv2D(e *onnxExporter, l graph.Layer, in []value, _ graph.Shape) (va
 		intsAttr("dilations", i64(c.DilationRate)...), intAttr("group", int64(groups)),
 		intsAttr("pads", pads(c.Padding, spatial(x), c.KernelSize, c.Strides, c.DilationRate)...))
 	return e.activation(c.Activation, value{name: y, shape: nil, nchw: true})
+}
+
+// exportConvTranspose writes Keras's transposed convolution, the gradient
+// of a convolution from out to the input that crops (before, after) of the
+// full output (in-1)*stride+kernel, as ONNX's ConvTranspose: pads
+// (before, after), or output_padding where the output is longer than the
+// full one ("valid" with a kernel smaller than the stride, or Keras's
+// output_padding).
+func exportConvTranspose(e *onnxExporter, l graph.Layer, in []value, out graph.Shape) (value, error) {
+	c := l.(*graph.Conv2DTranspose)
+	x := e.channelsFirst(in[0])
+	hw := spatial(in[0])
+	p, extra := make([]int64, 4), make([]int64, 2)
+	for i := range 2 {
+		full := (hw[i]-1)*c.Strides[i] + c.KernelSize[i]
+		before := 0
+		if c.Padding == "same" {
+			before = max(full-out[i], 0) / 2
+		}
+		after := full - out[i] - before
+		if after < 0 {
+			extra[i], after = int64(-after), 0
+		}
+		p[i], p[i+2] = int64(before), int64(after)
+	}
+	// Keras's (kh, kw, filters, in) to ONNX's (in, filters, kh, kw).
+	dims, w := convKernel(param(l, "kernel"))
+	ins := []string{x.name, e.weight("kernel", dims, w)}
+	if b := param(l, "bias"); b != nil {
+		ins = append(ins, e.weight("bias", []int64{int64(b.Size())}, b.Data()))
+	}
+	y := e.op("ConvTranspose", ins, intsAttr("kernel_shape", i64(c.KernelSize)...), intsAttr("strides", i64(c.Strides)...),
+		intsAttr("pads", p...), intsAttr("output_padding", extra...))
+	return e.activation(c.Activation, value{name: y, nchw: true})
 }
 
 // depthwise writes a depthwise convolution of x (kernel (kh, kw, c, dm):

@@ -418,6 +418,8 @@ func (im *onnxImporter) op(n *onnx.NodeProto, a attrs) (ival, error) {
 		return act("softmax")
 	case "Conv":
 		return im.conv(n, a)
+	case "ConvTranspose":
+		return im.convTranspose(n, a)
 	case "Gemm":
 		return im.gemm(n, a)
 	case "BatchNormalization":
@@ -728,6 +730,79 @@ func (im *onnxImporter) conv(n *onnx.NodeProto, a attrs) (ival, error) {
 		im.weight(l, "bias", b)
 	}
 	return ival{t: graph.Apply(l, x.t), layout: nchw, fuse: l}, nil
+}
+
+// convTranspose imports ONNX's ConvTranspose (2-D, one group, no dilation)
+// as Keras's Conv2DTranspose with "valid" padding and output_padding,
+// whose output is the full (in-1)*stride+kernel+output_padding, then a
+// Cropping2D of the pads (PyTorch's padding), which is exact.
+func (im *onnxImporter) convTranspose(n *onnx.NodeProto, a attrs) (ival, error) {
+	x, err := im.in(n, 0)
+	if err != nil {
+		return ival{}, err
+	}
+	if x, err = im.image(x); err != nil {
+		return ival{}, err
+	}
+	w, dims, err := im.floats(n, 1)
+	if err != nil {
+		return ival{}, err
+	}
+	if len(dims) != 4 {
+		return ival{}, fmt.Errorf("ConvTranspose weight of dimensions %v: only 2-D convolutions", dims)
+	}
+	b, _, err := im.floats(n, 2)
+	if err != nil {
+		return ival{}, err
+	}
+	cin, cout, kh, kw := int(dims[0]), int(dims[1]), int(dims[2]), int(dims[3])
+	if g := a.int("group", 1); g != 1 {
+		return ival{}, fmt.Errorf("ConvTranspose with group %d: only one group is supported", g)
+	}
+	if d, err := pair(a.ints("dilations"), 1); err != nil || d != [2]int{1, 1} {
+		return ival{}, fmt.Errorf("ConvTranspose with dilations %v: only 1 is supported", a.ints("dilations"))
+	}
+	if ap := a.str("auto_pad", "NOTSET"); ap != "NOTSET" && ap != "VALID" {
+		return ival{}, fmt.Errorf("ConvTranspose with auto_pad %s: only explicit pads are supported", ap)
+	}
+	if len(a.ints("output_shape")) > 0 {
+		return ival{}, fmt.Errorf("ConvTranspose with output_shape: only pads and output_padding are supported")
+	}
+	if got := x.t.Shape()[2]; got != cin {
+		return ival{}, fmt.Errorf("ConvTranspose weight %v for %d input channels", dims, got)
+	}
+	k := [2]int{kh, kw}
+	s, err := pair(a.ints("strides"), 1)
+	if err != nil {
+		return ival{}, err
+	}
+	op := a.ints("output_padding", 0, 0)
+	p := a.ints("pads", 0, 0, 0, 0)
+	if a.str("auto_pad", "NOTSET") == "VALID" {
+		p = []int64{0, 0, 0, 0}
+	}
+	if len(op) != 2 || len(p) != 4 {
+		return ival{}, fmt.Errorf("ConvTranspose pads %v, output_padding %v: want four and two", p, op)
+	}
+	sh := x.t.Shape()
+	for i := range 2 {
+		full := int64(sh[i]-1)*int64(s[i]) + int64(k[i]) + op[i]
+		if op[i] < 0 || op[i] >= int64(s[i]) || p[i] < 0 || p[i+2] < 0 || p[i]+p[i+2] >= full {
+			return ival{}, fmt.Errorf("ConvTranspose pads %v, output_padding %v for strides %v and a %dx%d input", p, op, s, sh[0], sh[1])
+		}
+	}
+	l := &graph.Conv2DTranspose{Filters: cout, KernelSize: k, Strides: s, Padding: "valid",
+		OutputPadding: &[2]int{int(op[0]), int(op[1])}, NoBias: b == nil}
+	im.weight(l, "kernel", kerasKernel(w, cin, cout, kh, kw))
+	if b != nil {
+		im.weight(l, "bias", b)
+	}
+	y := ival{t: graph.Apply(l, x.t), layout: nchw, fuse: l}
+	if slices.Equal(p, []int64{0, 0, 0, 0}) {
+		return y, nil
+	}
+	crop := &graph.Cropping2D{Cropping: [2][2]int{{int(p[0]), int(p[2])}, {int(p[1]), int(p[3])}}}
+	return ival{t: graph.Apply(crop, y.t), layout: nchw}, nil
 }
 
 // kerasKernel reorders ONNX's (b, a, kh, kw) to Keras's (kh, kw, a, b).

@@ -17,9 +17,10 @@ import (
 
 // TestImportPyTorch imports the ONNX files PyTorch exported
 // (scripts/onnx_golden.py): the practical's CNN, a reduced resnet18 and
-// mobilenet_v2. They take PyTorch's (N, C, H, W) arrays and must give
+// mobilenet_v2, and a decoder of transposed convolutions with PyTorch's
+// padding and output_padding. They take PyTorch's (N, C, H, W) arrays and must give
 // PyTorch's outputs.
-func TestImportPyTorch(t *testing.T) { checkPyTorchGolden(t, "testdata", 3) }
+func TestImportPyTorch(t *testing.T) { checkPyTorchGolden(t, "testdata", 4) }
 
 // TestImportPyTorchFull imports, on request, torchvision's full-size
 // resnet18 and mobilenet_v2 (224x224) that

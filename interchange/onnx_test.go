@@ -94,6 +94,14 @@ func onnxCases(t *testing.T) map[string]*graph.Model {
 	f := graph.Apply(&graph.Flatten{}, graph.Apply(&graph.MaxPooling2D{PoolSize: [2]int{2, 2}}, cat2))
 	out := graph.Apply(&graph.Dense{Units: 3}, graph.Apply(&graph.Concatenate{}, p, f))
 	cases["residual"] = must(graph.FunctionalSeed(4, []*graph.Tensor{in}, []*graph.Tensor{out}))
+	// Transposed convolutions: "same" with strides, "valid" with a kernel
+	// smaller than the stride, Keras's output_padding both ways.
+	cases["transposed"] = must(graph.SequentialSeed(6, graph.Input(5, 4, 3),
+		&graph.Conv2DTranspose{Filters: 4, KernelSize: k(3, 3), Strides: k(2, 2), Padding: "same", Activation: "relu"},
+		&graph.Conv2DTranspose{Filters: 3, KernelSize: k(2, 3), Strides: k(3, 2)},
+		&graph.Conv2DTranspose{Filters: 2, KernelSize: k(3, 4), Strides: k(2, 2), Padding: "same", OutputPadding: &[2]int{1, 0}},
+		&graph.Conv2DTranspose{Filters: 2, KernelSize: k(3, 3), Strides: k(2, 2), OutputPadding: &[2]int{1, 1}, NoBias: true},
+		&graph.GlobalAveragePooling2D{}))
 	for _, m := range cases {
 		randomizeStatistics(m, 5)
 	}
@@ -295,12 +303,18 @@ func TestONNXExportStructure(t *testing.T) {
 
 // TestONNXExportUnsupported names the layer that has no mapping.
 func TestONNXExportUnsupported(t *testing.T) {
-	m, err := graph.Sequential(graph.Input(8, 8, 2), &graph.Conv2DTranspose{Filters: 2, KernelSize: [2]int{3, 3}, Base: graph.Base{Name: "up"}})
+	inner, err := graph.Sequential(graph.Input(8, 8, 2), &graph.Conv2D{Filters: 2, KernelSize: [2]int{3, 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner.Name = "up"
+	in := graph.NewInput(8, 8, 2)
+	m, err := graph.Functional([]*graph.Tensor{in}, []*graph.Tensor{graph.Apply(graph.AsLayer(inner), in)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = interchange.ExportONNXModel(m, interchange.ONNXOptions{})
-	if err == nil || !strings.Contains(err.Error(), `"up" (Conv2DTranspose)`) {
-		t.Fatalf("err = %v, want one naming layer \"up\" (Conv2DTranspose)", err)
+	if err == nil || !strings.Contains(err.Error(), `"up" (Sequential)`) {
+		t.Fatalf("err = %v, want one naming layer \"up\" (Sequential)", err)
 	}
 }

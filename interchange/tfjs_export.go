@@ -164,6 +164,11 @@ func tfjsLayer(class string, cfg map[string]any) error {
 	if a, ok := cfg["alpha"].(float64); ok && class == "ELU" && a != 1 {
 		return fmt.Errorf("TensorFlow.js's ELU takes only alpha 1, not %v", a)
 	}
+	if class == "Conv2DTranspose" && cfg["output_padding"] != nil {
+		// TensorFlow.js 4.22 reads no output_padding: its output would be
+		// another size, silently.
+		return fmt.Errorf("TensorFlow.js's Conv2DTranspose ignores output_padding (%v)", cfg["output_padding"])
+	}
 	if g, ok := cfg["groups"].(float64); ok {
 		if g != 1 {
 			return fmt.Errorf("TensorFlow.js's Conv2D has no groups (%v)", g)

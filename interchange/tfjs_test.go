@@ -86,6 +86,13 @@ func tfjsCases(t *testing.T) map[string]*graph.Model {
 	p := graph.Apply(&graph.GlobalAveragePooling2D{}, cat)
 	out := graph.Apply(&graph.Dense{Units: 3}, p)
 	cases["residual"] = must(graph.FunctionalSeed(4, []*graph.Tensor{in}, []*graph.Tensor{out}))
+	// Transposed convolutions without output_padding (TensorFlow.js
+	// ignores it).
+	cases["transposed"] = must(graph.SequentialSeed(6, graph.Input(5, 4, 3),
+		&graph.Conv2DTranspose{Filters: 4, KernelSize: k(3, 3), Strides: k(2, 2), Padding: "same", Activation: "relu"},
+		&graph.Conv2DTranspose{Filters: 3, KernelSize: k(2, 3), Strides: k(3, 2)},
+		&graph.Conv2DTranspose{Filters: 2, KernelSize: k(3, 4), Strides: k(2, 1), Padding: "same", NoBias: true},
+		&graph.GlobalAveragePooling2D{}))
 	for _, m := range cases {
 		randomizeStatistics(m, 5)
 	}
@@ -106,6 +113,7 @@ func TestTFJSRefused(t *testing.T) {
 		"activations":  `layer "dense_2" (Dense): TensorFlow.js has no "hard_sigmoid" activation`,
 		"residual":     `layer "subtract" (Subtract): TensorFlow.js has no Subtract layer`,
 		"hard_sigmoid": `TensorFlow.js has no "hard_sigmoid" activation`,
+		"transposed":   `layer "conv2d_transpose_2" (Conv2DTranspose): TensorFlow.js's Conv2DTranspose ignores output_padding`,
 	} {
 		err := interchange.ExportTFJS(t.TempDir(), all[name])
 		if err == nil || !strings.Contains(err.Error(), want) {

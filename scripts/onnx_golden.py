@@ -8,7 +8,9 @@ interchange/onnx_import_test.go:
 - resnet18_mini.onnx: torchvision's resnet18, every width divided by 8
   (the published width is 8x; the operators are the same), 3x32x32;
 - mobilenet_v2_mini.onnx: torchvision's mobilenet_v2 at width_mult 0.25,
-  3x32x32.
+  3x32x32;
+- decoder.onnx: transposed convolutions with PyTorch's padding and
+  output_padding (3x10x12), made after the others with its own seed.
 
 Random weights and BatchNorm statistics (eval mode: PyTorch folds the
 BatchNorms into the convolutions), opset 13, a dynamic batch. The outputs
@@ -56,21 +58,36 @@ def main():
         "mobilenet_v2_mini": (MobileNetV2(num_classes=10, width_mult=0.25), (3, 32, 32)),
         }
     golden = {"about": "scripts/onnx_golden.py", "torch": torch.__version__, "models": {}}
+    later = {}
+    if dest == HERE:
+        later = {"decoder": lambda: (nn.Sequential(
+            nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(8, 6, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(6, 4, (2, 3), stride=(3, 2), padding=(0, 1)),
+            nn.ConvTranspose2d(4, 2, 4, stride=2, bias=False)), (3, 10, 12))}
     for name, (m, shape) in cases.items():
-        randomize_bn(m)
-        m.eval()
-        x = torch.rand(2, *shape)
-        with torch.no_grad():
-            y = m(x)
-        path = os.path.join(dest, name + ".onnx")
-        torch.onnx.export(m, x, path, opset_version=13, input_names=["input"], output_names=["output"],
-                          dynamic_axes={"input": {0: "N"}, "output": {0: "N"}})
-        golden["models"][name] = {"file": name + ".onnx", "input_shape": list(x.shape),
-                                  "input": x.flatten().tolist(), "output_shape": list(y.shape),
-                                  "output": y.flatten().tolist()}
-        print(name, os.path.getsize(path), "bytes")
+        export(dest, golden, name, m, shape)
+    for name, build in later.items():
+        torch.manual_seed(13)
+        export(dest, golden, name, *build())
     with open(os.path.join(dest, "onnx_golden.json"), "w") as f:
         json.dump(golden, f)
+
+
+def export(dest, golden, name, m, shape):
+    """Exports m and records its output on a random batch of 2."""
+    randomize_bn(m)
+    m.eval()
+    x = torch.rand(2, *shape)
+    with torch.no_grad():
+        y = m(x)
+    path = os.path.join(dest, name + ".onnx")
+    torch.onnx.export(m, x, path, opset_version=13, input_names=["input"], output_names=["output"],
+                      dynamic_axes={"input": {0: "N"}, "output": {0: "N"}})
+    golden["models"][name] = {"file": name + ".onnx", "input_shape": list(x.shape),
+                              "input": x.flatten().tolist(), "output_shape": list(y.shape),
+                              "output": y.flatten().tolist()}
+    print(name, os.path.getsize(path), "bytes")
 
 
 if __name__ == "__main__":
