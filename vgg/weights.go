@@ -184,7 +184,6 @@ func loadKeras(m *graph.Model, f *hdf5.File, path string) error {
 	return checkAllLoaded(m, loaded, path)
 }
 
-
 func checkAllLoaded(m *graph.Model, loaded map[string]bool, path string) error {
 	var missing []string
 	for _, l := range m.Layers() {
