@@ -51,56 +51,35 @@ func ExportONNXFile(path string, m *graph.Model, opt ONNXOptions) error {
 // transposed once to ONNX's (N, C, H, W) and back only where a layer needs
 // channels-last (Flatten, Reshape, the outputs). Layers that act only in
 // training (Dropout, GaussianNoise, the augmentation layers) are left out,
-// as in Capa's Predict. A layer without an ONNX mapping is an error naming
-// it and its class.
+// as in Capa's Predict. Models used as layers (graph.AsLayer: a frozen
+// pretrained base) are written inline. A layer without an ONNX mapping is
+// an error naming it and its class.
 func ExportONNXModel(m *graph.Model, opt ONNXOptions) (*onnx.ModelProto, error) {
-	nodes, inputs, outputs := m.Nodes()
+	nodes, inputs, _ := m.Nodes()
 	e := &onnxExporter{g: &onnx.GraphProto{Name: proto.String(m.Name)}, names: map[string]int{}}
-	vals := make([]value, len(nodes))
-	isInput := map[int]bool{}
+	ins := make([]value, len(inputs))
 	for k, i := range inputs {
-		isInput[i] = true
 		n := nodes[i]
 		name := graph.NameOf(n.Layer)
 		if name == "" {
 			name = fmt.Sprintf("input_%d", k)
 		}
 		e.g.Input = append(e.g.Input, valueInfo(name, n.Shape))
-		vals[i] = value{name: name, shape: n.Shape}
+		ins[k] = value{name: name, shape: n.Shape}
 	}
-	for i, n := range nodes {
-		if isInput[i] {
-			continue
-		}
-		in := make([]value, len(n.Inputs))
-		for k, j := range n.Inputs {
-			in[k] = vals[j]
-		}
-		class := n.Layer.Class()
-		f, ok := onnxLayers[class]
-		if !ok {
-			if onnxInferenceIdentity[class] {
-				vals[i] = in[0]
-				continue
-			}
-			return nil, fmt.Errorf("interchange: layer %q (%s) has no ONNX mapping; the exported layers are %s", graph.NameOf(n.Layer), class, strings.Join(ONNXLayers(), ", "))
-		}
-		e.prefix = graph.NameOf(n.Layer)
-		out, err := f(e, n.Layer, in, n.Shape)
-		if err != nil {
-			return nil, fmt.Errorf("interchange: layer %q (%s): %w", graph.NameOf(n.Layer), class, err)
-		}
-		out.shape = n.Shape
-		vals[i] = out
+	outs, err := e.model(m, ins, "")
+	if err != nil {
+		return nil, err
 	}
-	for k, i := range outputs {
-		v := e.channelsLast(vals[i])
+	for k, v := range outs {
+		shape := v.shape
+		v = e.channelsLast(v)
 		name := "output"
-		if len(outputs) > 1 {
+		if len(outs) > 1 {
 			name = fmt.Sprintf("output_%d", k)
 		}
 		e.add("Identity", []string{v.name}, []string{name})
-		e.g.Output = append(e.g.Output, valueInfo(name, nodes[i].Shape))
+		e.g.Output = append(e.g.Output, valueInfo(name, shape))
 	}
 	producer := opt.Producer
 	if producer == "" {
@@ -112,6 +91,59 @@ func ExportONNXModel(m *graph.Model, opt ONNXOptions) (*onnx.ModelProto, error) 
 		OpsetImport:  []*onnx.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(ONNXOpset)}},
 		Graph:        e.g,
 	}, nil
+}
+
+// model writes the nodes of m applied to ins (one value per input of m)
+// and returns the values of its outputs. A model used as a layer is
+// written inline, its layers' names under the layer's (scope).
+func (e *onnxExporter) model(m *graph.Model, ins []value, scope string) ([]value, error) {
+	nodes, inputs, outputs := m.Nodes()
+	vals := make([]value, len(nodes))
+	isInput := map[int]bool{}
+	for k, i := range inputs {
+		isInput[i] = true
+		vals[i] = ins[k]
+	}
+	for i, n := range nodes {
+		if isInput[i] {
+			continue
+		}
+		in := make([]value, len(n.Inputs))
+		for k, j := range n.Inputs {
+			in[k] = vals[j]
+		}
+		name := scope + graph.NameOf(n.Layer)
+		if ml, ok := n.Layer.(*graph.ModelLayer); ok && ml.Model() != nil {
+			outs, err := e.model(ml.Model(), in, name+"/")
+			if err != nil {
+				return nil, err
+			}
+			vals[i] = outs[0]
+			vals[i].shape = n.Shape
+			continue
+		}
+		class := n.Layer.Class()
+		f, ok := onnxLayers[class]
+		if !ok {
+			if onnxInferenceIdentity[class] {
+				vals[i] = in[0]
+				continue
+			}
+			return nil, fmt.Errorf("interchange: layer %q (%s) has no ONNX mapping; the exported layers are %s", name, class, strings.Join(ONNXLayers(), ", "))
+		}
+		e.prefix = name
+		out, err := f(e, n.Layer, in, n.Shape)
+		if err != nil {
+			return nil, fmt.Errorf("interchange: layer %q (%s): %w", name, class, err)
+		}
+		out.shape = n.Shape
+		vals[i] = out
+	}
+	outs := make([]value, len(outputs))
+	for k, i := range outputs {
+		outs[k] = vals[i]
+	}
+	return outs, nil
 }
 
 // ONNXLayers lists the layer classes ExportONNX maps (besides the ones it

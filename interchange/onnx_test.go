@@ -20,6 +20,7 @@ import (
 	"github.com/capa-ml/capa/interchange"
 	"github.com/capa-ml/capa/internal/nodetest"
 	"github.com/capa-ml/capa/vgg"
+	G "gorgonia.org/gorgonia"
 )
 
 // onnxCases are models covering every exported layer and activation.
@@ -301,20 +302,53 @@ func TestONNXExportStructure(t *testing.T) {
 	}
 }
 
-// TestONNXExportUnsupported names the layer that has no mapping.
+// unmapped is a user's own layer (the identity), which ONNX export
+// cannot know.
+type unmapped struct{ graph.Base }
+
+func (l *unmapped) Class() string { return "Unmapped" }
+
+func (l *unmapped) Build(in graph.Shape, _ *rand.Rand) (graph.Shape, error) { return in.Clone(), nil }
+
+func (l *unmapped) Call(_ *graph.Ctx, x *G.Node) (*G.Node, error) { return x, nil }
+
+// TestONNXExportUnsupported names the layer that has no mapping, inside a
+// nested model with its scope.
 func TestONNXExportUnsupported(t *testing.T) {
-	inner, err := graph.Sequential(graph.Input(8, 8, 2), &graph.Conv2D{Filters: 2, KernelSize: [2]int{3, 3}})
+	inner, err := graph.Sequential(graph.Input(8, 8, 2), &unmapped{Base: graph.Base{Name: "odd"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	inner.Name = "up"
+	inner.Name = "base"
 	in := graph.NewInput(8, 8, 2)
 	m, err := graph.Functional([]*graph.Tensor{in}, []*graph.Tensor{graph.Apply(graph.AsLayer(inner), in)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = interchange.ExportONNXModel(m, interchange.ONNXOptions{})
-	if err == nil || !strings.Contains(err.Error(), `"up" (Sequential)`) {
-		t.Fatalf("err = %v, want one naming layer \"up\" (Sequential)", err)
+	if err == nil || !strings.Contains(err.Error(), `"base/odd" (Unmapped) has no ONNX mapping`) {
+		t.Fatalf("err = %v, want one naming layer \"base/odd\" (Unmapped)", err)
 	}
+}
+
+// TestONNXNested exports a model holding a model as a layer (a pretrained
+// base under a head, as transfer builds them): the base is written inline
+// and ONNX Runtime gives Capa's predictions.
+func TestONNXNested(t *testing.T) {
+	dir := nodetest.Dir(t, "onnxruntime-node")
+	base, err := graph.SequentialSeed(1, graph.Input(12, 12, 3),
+		&graph.Conv2D{Filters: 8, KernelSize: [2]int{3, 3}, Activation: "relu"},
+		&graph.BatchNormalization{}, &graph.MaxPooling2D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base.Name = "base"
+	in := graph.NewInput(12, 12, 3)
+	x := graph.Apply(&graph.Flatten{}, graph.Apply(graph.AsLayer(base), in))
+	m, err := graph.FunctionalSeed(2, []*graph.Tensor{in}, []*graph.Tensor{graph.Apply(&graph.Dense{Units: 4, Activation: "softmax"}, x)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	randomizeStatistics(m, 3)
+	checkORT(t, dir, "nested", m)
 }
