@@ -420,7 +420,7 @@ func (im *onnxImporter) op(n *onnx.NodeProto, a attrs) (ival, error) {
 		return im.conv(n, a)
 	case "ConvTranspose":
 		return im.convTranspose(n, a)
-	case "Gemm":
+	case "Gemm", "MatMul":
 		return im.gemm(n, a)
 	case "BatchNormalization":
 		x, err := im.in(n, 0)
@@ -521,6 +521,9 @@ func (im *onnxImporter) op(n *onnx.NodeProto, a attrs) (ival, error) {
 		}
 		return ival{}, fmt.Errorf("Transpose %v is not supported here", perm)
 	case "Add", "Sub", "Mul", "Div", "Max", "Min", "Mean", "Sum":
+		if v, ok, err := im.biasAdd(n); ok || err != nil {
+			return v, err
+		}
 		return im.merge(n)
 	case "Concat":
 		xs, l, _, err := im.inputs(n)
@@ -820,6 +823,36 @@ func kerasKernel(w []float32, b, a, kh, kw int) []float32 {
 	return dst
 }
 
+// biasAdd folds Add(a Dense without bias, a constant vector of its units)
+// into the Dense's bias when the Dense has no other reader: PyTorch
+// exports Linear so (MatMul, then Add) in some graphs.
+func (im *onnxImporter) biasAdd(n *onnx.NodeProto) (ival, bool, error) {
+	if n.GetOpType() != "Add" || len(n.Input) != 2 {
+		return ival{}, false, nil
+	}
+	for k := range 2 {
+		t, ok := im.consts[n.Input[k]]
+		x, computed := im.vals[n.Input[1-k]]
+		if !ok || !computed {
+			continue
+		}
+		d, isDense := x.fuse.(*graph.Dense)
+		if !isDense || !d.NoBias || im.uses[n.Input[1-k]] != 1 || len(t.Dims) != 1 || t.Dims[0] != int64(d.Units) {
+			return ival{}, false, nil
+		}
+		b, err := onnx.TensorFloats(t)
+		if err != nil {
+			return ival{}, false, err
+		}
+		d.NoBias = false
+		im.weight(d, "bias", b)
+		return ival{t: x.t, fuse: d}, true, nil
+	}
+	return ival{}, false, nil
+}
+
+// gemm imports Gemm (Y = X W + b, W possibly transposed) and MatMul by a
+// constant matrix as Dense.
 func (im *onnxImporter) gemm(n *onnx.NodeProto, a attrs) (ival, error) {
 	x, err := im.in(n, 0)
 	if err != nil {

@@ -151,17 +151,63 @@ func TestImportErrors(t *testing.T) {
 	}
 }
 
+// onnxValue is a float tensor's ValueInfo with fixed dimensions.
+func onnxValue(name string, dims ...int64) *onnx.ValueInfoProto {
+	var ds []*onnx.TensorShapeProto_Dimension
+	for _, d := range dims {
+		ds = append(ds, &onnx.TensorShapeProto_Dimension{Value: &onnx.TensorShapeProto_Dimension_DimValue{DimValue: d}})
+	}
+	return &onnx.ValueInfoProto{Name: proto.String(name), Type: &onnx.TypeProto{Value: &onnx.TypeProto_TensorType{TensorType: &onnx.TypeProto_Tensor{
+		ElemType: proto.Int32(int32(onnx.TensorProto_FLOAT)), Shape: &onnx.TensorShapeProto{Dim: ds}}}}}
+}
+
+// TestImportMatMulAdd imports MatMul by a constant matrix then Add of a
+// constant vector (PyTorch's Linear in some graphs) as one Dense with its
+// bias, and Relu folded into it.
+func TestImportMatMulAdd(t *testing.T) {
+	w := []float32{1, -2, 0.5, 3, 0, -1, 2, 1, -0.5, 0.25, 1, 2} // (4, 3)
+	b := []float32{0.5, -1, 2}
+	pm := &onnx.ModelProto{
+		IrVersion:   proto.Int64(8),
+		OpsetImport: []*onnx.OperatorSetIdProto{{Version: proto.Int64(13)}},
+		Graph: &onnx.GraphProto{Name: proto.String("linear"),
+			Initializer: []*onnx.TensorProto{onnx.FloatTensor("W", []int64{4, 3}, w), onnx.FloatTensor("b", []int64{3}, b)},
+			Node: []*onnx.NodeProto{
+				{OpType: proto.String("MatMul"), Input: []string{"x", "W"}, Output: []string{"xw"}},
+				{OpType: proto.String("Add"), Input: []string{"b", "xw"}, Output: []string{"z"}},
+				{OpType: proto.String("Relu"), Input: []string{"z"}, Output: []string{"y"}},
+			},
+			Input: []*onnx.ValueInfoProto{onnxValue("x", 1, 4)}, Output: []*onnx.ValueInfoProto{onnxValue("y", 1, 3)}},
+	}
+	m, err := interchange.ImportONNX(pm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(m.Layers()); n != 1 {
+		t.Errorf("%d layers, want one Dense:\n%s", n, m.Summary())
+	}
+	x := []float32{1, 2, -1, 0.5}
+	got, err := m.Predict(x, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, 3)
+	for o := range 3 {
+		v := b[o]
+		for i := range 4 {
+			v += x[i] * w[i*3+o]
+		}
+		want[o] = max(v, 0)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
 // maxPoolModel is MaxPool(3x3, stride 2, pads 1) of a (N, 1, 6, 6) input,
 // after a Relu if relu: PyTorch's padding, which Keras's "same" is not.
 func maxPoolModel(relu bool) *onnx.ModelProto {
-	vi := func(name string, dims ...int64) *onnx.ValueInfoProto {
-		var ds []*onnx.TensorShapeProto_Dimension
-		for _, d := range dims {
-			ds = append(ds, &onnx.TensorShapeProto_Dimension{Value: &onnx.TensorShapeProto_Dimension_DimValue{DimValue: d}})
-		}
-		return &onnx.ValueInfoProto{Name: proto.String(name), Type: &onnx.TypeProto{Value: &onnx.TypeProto_TensorType{TensorType: &onnx.TypeProto_Tensor{
-			ElemType: proto.Int32(int32(onnx.TensorProto_FLOAT)), Shape: &onnx.TensorShapeProto{Dim: ds}}}}}
-	}
+	vi := onnxValue
 	in := "x"
 	var nodes []*onnx.NodeProto
 	if relu {
