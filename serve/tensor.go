@@ -1,0 +1,178 @@
+package serve
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// MaxTensorRank is the deepest nesting of JSON arrays a request's tensor may
+// have.
+const MaxTensorRank = 8
+
+// parseTensor reads a JSON number or nested arrays of numbers (a tensor in
+// TensorFlow Serving's and KServe's JSON, row-major) into float32 values
+// and their shape, without building a generic JSON tree: a value takes 4
+// bytes however it is written. The arrays must be rectangular, the values
+// finite float32 numbers; max bounds the number of values. The error names
+// the offset and the problem.
+func parseTensor(b []byte, max int) ([]float32, []int, error) {
+	p := tensorParser{b: b, max: max}
+	p.space()
+	if err := p.value(0); err != nil {
+		return nil, nil, err
+	}
+	p.space()
+	if p.i != len(p.b) {
+		return nil, nil, fmt.Errorf("unexpected %q after the tensor at offset %d", p.b[p.i], p.i)
+	}
+	shape := []int{}
+	if p.seen {
+		shape = append(shape, p.lens[:p.rank]...)
+	}
+	return p.data, shape, nil
+}
+
+type tensorParser struct {
+	b    []byte
+	i    int
+	max  int
+	data []float32
+	lens [MaxTensorRank]int  // the length of the arrays at each depth
+	set  [MaxTensorRank]bool // an array at that depth has been read
+	rank int                 // the depth of the numbers, once seen
+	seen bool                // a number (or an empty array) was read: rank is known
+}
+
+func (p *tensorParser) space() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// value reads an array or a number at depth d.
+func (p *tensorParser) value(d int) error {
+	if p.i >= len(p.b) {
+		return fmt.Errorf("the tensor ends early at offset %d", p.i)
+	}
+	if p.b[p.i] != '[' {
+		if p.seen && d != p.rank {
+			return fmt.Errorf("a number at depth %d at offset %d, the others at depth %d: the arrays are not rectangular", d, p.i, p.rank)
+		}
+		p.rank, p.seen = d, true
+		return p.number()
+	}
+	if d >= MaxTensorRank {
+		return fmt.Errorf("arrays nested deeper than %d at offset %d", MaxTensorRank, p.i)
+	}
+	if p.seen && d >= p.rank {
+		return fmt.Errorf("an array at depth %d at offset %d, where the numbers are: the arrays are not rectangular", d, p.i)
+	}
+	start := p.i
+	p.i++
+	p.space()
+	n := 0
+	if p.i < len(p.b) && p.b[p.i] == ']' {
+		p.i++
+	} else {
+		for {
+			if err := p.value(d + 1); err != nil {
+				return err
+			}
+			n++
+			p.space()
+			if p.i >= len(p.b) {
+				return fmt.Errorf("the tensor ends early at offset %d", p.i)
+			}
+			if p.b[p.i] == ']' {
+				p.i++
+				break
+			}
+			if p.b[p.i] != ',' {
+				return fmt.Errorf("unexpected %q at offset %d, want ',' or ']'", p.b[p.i], p.i)
+			}
+			p.i++
+			p.space()
+		}
+	}
+	switch {
+	case !p.set[d]:
+		p.lens[d], p.set[d] = n, true
+	case p.lens[d] != n:
+		return fmt.Errorf("an array of %d values at offset %d, its neighbours have %d: the arrays are not rectangular", n, start, p.lens[d])
+	}
+	if n == 0 && !p.seen {
+		// An empty array: its depth holds the numbers, if any come.
+		p.rank, p.seen = d+1, true
+	}
+	return nil
+}
+
+func (p *tensorParser) number() error {
+	start := p.i
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
+			p.i++
+			continue
+		}
+		break
+	}
+	if start == p.i {
+		if p.i < len(p.b) {
+			return fmt.Errorf("unexpected %q at offset %d, want a number", p.b[p.i], p.i)
+		}
+		return fmt.Errorf("the tensor ends early at offset %d", p.i)
+	}
+	if len(p.data) >= p.max {
+		return fmt.Errorf("more than %d values", p.max)
+	}
+	v, err := strconv.ParseFloat(string(p.b[start:p.i]), 32)
+	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) || !jsonNumber(p.b[start:p.i]) {
+		return fmt.Errorf("%q at offset %d is not a finite float32 number", p.b[start:p.i], start)
+	}
+	p.data = append(p.data, float32(v))
+	return nil
+}
+
+// jsonNumber reports whether b is a number in JSON's grammar (strconv also
+// takes "+1", ".5", "1.", hex and underscores).
+func jsonNumber(b []byte) bool {
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		s := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i - s
+	}
+	if i < len(b) && b[i] == '0' {
+		i++
+	} else if digits() == 0 {
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(b)
+}
