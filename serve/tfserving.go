@@ -186,12 +186,21 @@ func decodeBatch(raw []byte, v *version, maxInstances int, what string) ([]float
 		return nil, 0, badRequest("%s: %v", what, err)
 	}
 	if len(shape) != len(v.in)+1 || !graph.Shape(shape[1:]).Equal(v.in) {
-		return nil, 0, badRequest("%s has shape %v; the model takes (batch, %s)", what, shape, strings.Trim(v.in.String(), "()"))
+		return nil, 0, badRequest("%s has shape %v; the model takes (batch, %s)", what, shape, dims(v.in))
 	}
 	if shape[0] > maxInstances {
 		return nil, 0, badRequest("%s holds %d instances; the limit is %d", what, shape[0], maxInstances)
 	}
 	return x, shape[0], nil
+}
+
+// dims writes a shape as "6, 6, 1".
+func dims(s graph.Shape) string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		parts[i] = strconv.Itoa(d)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // decodeInstances reads the row format's list of instances.
