@@ -100,30 +100,31 @@ func kerasModel(topology json.RawMessage) (*graph.Model, error) {
 	var m *graph.Model
 	switch topo.Class {
 	case "Sequential":
-		var layers []graph.Layer
-		var input []int
+		// Built from a spec, whose whole architecture is checked against
+		// graph.DefaultLimits before a weight is allocated: a file asking
+		// for a Dense of 10^9 units is refused, not allocated.
+		spec := graph.ModelSpec{Name: topo.Config.Name}
 		for i, lr := range topo.Config.Layers {
 			ls, shape, err := tfjsLayerSpec(lr)
 			if err != nil {
 				return nil, fmt.Errorf("layer %d: %w", i, err)
 			}
 			if shape != nil && i == 0 {
-				input = shape
+				spec.Input = shape
 			}
 			if ls.Class == "InputLayer" {
 				continue
 			}
-			l, err := graph.FromSpec(ls)
-			if err != nil {
+			if _, err := graph.FromSpec(ls); err != nil {
 				return nil, fmt.Errorf("layer %d: %w", i, err)
 			}
-			layers = append(layers, l)
+			spec.Layers = append(spec.Layers, ls)
 		}
-		if input == nil {
+		if spec.Input == nil {
 			return nil, fmt.Errorf("the first layer has no batch_input_shape")
 		}
 		var err error
-		if m, err = graph.Sequential(append([]graph.Layer{graph.Input(input...)}, layers...)...); err != nil {
+		if m, err = spec.Build(); err != nil {
 			return nil, err
 		}
 	case "Functional", "Model":

@@ -56,6 +56,8 @@ func TestExitStatus(t *testing.T) {
 		"visualize":  {"--model", missing, "--out", dir},
 		"export":     {"--model", missing, "--out", filepath.Join(dir, "m.onnx")},
 		"import":     {filepath.Join(dir, "missing.onnx"), "--out", filepath.Join(dir, "m.safetensors")},
+		"serve":      {"--model", "m=" + missing, "--addr", "127.0.0.1:0"},
+		"loadtest":   {"--model", missing},
 	}
 	if len(runtime) != len(commands) {
 		t.Fatalf("the test covers %d commands, capa has %d", len(runtime), len(commands))

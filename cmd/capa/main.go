@@ -27,8 +27,8 @@ Usage:
   capa evaluate --model FILE       test accuracy, loss and confusion matrix
   capa predict  --model FILE IMG.. classify PNG or JPEG images
   capa summary  --model FILE       print a saved model's summary
-  capa export   --model FILE --format onnx|tfjs --out PATH
-                                   write a saved model for other runtimes (ONNX, TensorFlow.js)
+  capa export   --model FILE --format onnx|tfjs|keras --out PATH
+                                   write a saved model for other runtimes (ONNX, TensorFlow.js, Keras 3)
   capa import   M.onnx|model.json|M.h5|M.keras --out M.safetensors
                                    an ONNX, TensorFlow.js or Keras model as a Capa model file
   capa experiment CONFIG.json...  train configurations, choose on validation, test once
@@ -36,6 +36,8 @@ Usage:
                                    run VGG16 with published weights on arrays
   capa app features|predict --arch NAME --weights FILE --input X.npy --output Y.npy
                                    the same for resnet18/34/50, mobilenet_v2, vgg16/19
+  capa serve    --model NAME=PATH  serve models over HTTP (TensorFlow Serving and KServe v2 APIs)
+  capa loadtest --model FILE       requests/s and latencies of capa serve at 1, 16, 64 clients
   capa bench    [flags]            training and inference speed, memory, and a PyTorch peer
   capa augment  --preview FILE.png a grid of Fashion-MNIST images and augmented copies
   capa visualize --model FILE      pictures: predictions, confusion matrix, filters,
@@ -64,6 +66,8 @@ var commands = map[string]func([]string) error{
 	"bench":      cmdBench,
 	"augment":    cmdAugment,
 	"visualize":  cmdVisualize,
+	"serve":      cmdServe,
+	"loadtest":   cmdLoadtest,
 }
 
 // dispatch runs the command line args (without the program name) and returns
