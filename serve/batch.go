@@ -31,8 +31,9 @@ type result struct {
 	err error
 }
 
-// batcher gathers the jobs queued for one model into batches and runs
-// them, one batch at a time, with the model's current version: requests
+// batcher gathers the jobs queued for one model into batches of at most
+// maxBatch samples (a larger job runs alone) and runs them, one batch at a
+// time, with the model's current version: requests
 // that arrive while a batch runs form the next one (so batches grow with
 // the load), and when more requests are being decoded the batcher waits
 // up to maxWait for them.
@@ -81,21 +82,37 @@ func (b *batcher) close() {
 
 func (b *batcher) run() {
 	defer close(b.stopped)
+	var next *job // taken from the queue, but too many samples for the last batch
 	for {
-		var first *job
-		select {
-		case first = <-b.queue:
-		case <-b.stop:
-			b.drain()
-			return
+		first := next
+		next = nil
+		if first == nil {
+			select {
+			case first = <-b.queue:
+			case <-b.stop:
+				b.drain()
+				return
+			}
 		}
 		jobs, n := []*job{first}, first.n
 		var timer *time.Timer
+		// take adds j to the batch, or keeps it for the next one if the
+		// batch would exceed maxBatch samples.
+		take := func(j *job) bool {
+			if n+j.n > b.maxBatch {
+				next = j
+				return false
+			}
+			jobs, n = append(jobs, j), n+j.n
+			return true
+		}
 	gather:
 		for n < b.maxBatch {
 			select {
 			case j := <-b.queue:
-				jobs, n = append(jobs, j), n+j.n
+				if !take(j) {
+					break gather
+				}
 				continue
 			default:
 			}
@@ -107,7 +124,9 @@ func (b *batcher) run() {
 			}
 			select {
 			case j := <-b.queue:
-				jobs, n = append(jobs, j), n+j.n
+				if !take(j) {
+					break gather
+				}
 			case <-timer.C:
 				break gather
 			case <-b.stop:

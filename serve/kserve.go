@@ -132,60 +132,76 @@ func v2Metadata(name string, v *version) map[string]any {
 // nested in row-major order. It returns the samples, their number and the
 // request's id.
 func decodeV2Infer(b []byte, v *version, maxInstances int) ([]float32, int, string, error) {
-	var req struct {
-		ID     string `json:"id"`
-		Inputs []struct {
-			Name     string          `json:"name"`
-			Shape    []int64         `json:"shape"`
-			Datatype string          `json:"datatype"`
-			Data     json.RawMessage `json:"data"`
-		} `json:"inputs"`
-		Outputs []struct {
-			Name string `json:"name"`
-		} `json:"outputs"`
-	}
-	if err := json.Unmarshal(b, &req); err != nil {
+	var id string
+	var inputs, outputs []byte
+	var params map[string]any
+	if err := decodeMembers(b, map[string]any{"id": &id, "parameters": &params},
+		map[string]*[]byte{"inputs": &inputs, "outputs": &outputs}); err != nil {
 		return nil, 0, "", badRequest(`the request is not JSON of the v2 inference protocol ({"inputs": [{"name", "shape", "datatype", "data"}]}): %v`, err)
 	}
-	if len(req.Inputs) != 1 {
-		return nil, 0, req.ID, badRequest("the request has %d inputs; the model takes one, %q", len(req.Inputs), inputName(v))
-	}
-	for _, o := range req.Outputs {
-		if o.Name != "output" {
-			return nil, 0, req.ID, badRequest("output %q: the model has one output, \"output\"", o.Name)
+	var ins [][]byte
+	if len(inputs) > 0 {
+		var err error
+		if ins, err = splitArray(inputs); err != nil {
+			return nil, 0, id, badRequest(`"inputs": %v`, err)
 		}
 	}
-	in := req.Inputs[0]
+	if len(ins) != 1 {
+		return nil, 0, id, badRequest("the request has %d inputs; the model takes one, %q", len(ins), inputName(v))
+	}
+	if len(outputs) > 0 {
+		var outs []struct {
+			Name string `json:"name"`
+		}
+		if err := json.Unmarshal(outputs, &outs); err != nil {
+			return nil, 0, id, badRequest(`"outputs": %v`, err)
+		}
+		for _, o := range outs {
+			if o.Name != "output" {
+				return nil, 0, id, badRequest("output %q: the model has one output, \"output\"", o.Name)
+			}
+		}
+	}
+	var in struct {
+		Name, Datatype string
+		Shape          []int64
+		Data           []byte
+		Parameters     map[string]any
+	}
+	if err := decodeMembers(ins[0], map[string]any{"name": &in.Name, "datatype": &in.Datatype, "shape": &in.Shape, "parameters": &in.Parameters},
+		map[string]*[]byte{"data": &in.Data}); err != nil {
+		return nil, 0, id, badRequest("input: %v", err)
+	}
 	if in.Name != "" && in.Name != inputName(v) && in.Name != "input" {
-		return nil, 0, req.ID, badRequest("input %q: the model's input is %q", in.Name, inputName(v))
+		return nil, 0, id, badRequest("input %q: the model's input is %q", in.Name, inputName(v))
 	}
 	if len(in.Shape) != len(v.in)+1 || in.Shape[0] < 1 || in.Shape[0] > int64(maxInstances) {
-		return nil, 0, req.ID, badRequest("input shape %v: the model takes %v, the batch between 1 and %d", in.Shape, v2Shape(v.in), maxInstances)
+		return nil, 0, id, badRequest("input shape %v: the model takes %v, the batch between 1 and %d", in.Shape, v2Shape(v.in), maxInstances)
 	}
 	for i, d := range v.in {
 		if in.Shape[i+1] != int64(d) {
-			return nil, 0, req.ID, badRequest("input shape %v: the model takes %v", in.Shape, v2Shape(v.in))
+			return nil, 0, id, badRequest("input shape %v: the model takes %v", in.Shape, v2Shape(v.in))
 		}
 	}
 	n := int(in.Shape[0])
 	x, _, err := parseTensor(in.Data, n*v.in.Size())
 	if err != nil {
-		return nil, 0, req.ID, badRequest("input data: %v", err)
+		return nil, 0, id, badRequest("input data: %v", err)
 	}
 	if len(x) != n*v.in.Size() {
-		return nil, 0, req.ID, badRequest("input data holds %d values; shape %v needs %d", len(x), in.Shape, n*v.in.Size())
+		return nil, 0, id, badRequest("input data holds %d values; shape %v needs %d", len(x), in.Shape, n*v.in.Size())
 	}
 	switch in.Datatype {
 	case "FP32":
 	case "UINT8":
 		for i, f := range x {
 			if f < 0 || f > 255 || f != float32(math.Trunc(float64(f))) {
-				return nil, 0, req.ID, badRequest("input data value %d (%v) is not a UINT8", i, f)
+				return nil, 0, id, badRequest("input data value %d (%v) is not a UINT8", i, f)
 			}
 			x[i] = f / 255
 		}
 	default:
-		return nil, 0, req.ID, badRequest("datatype %q: the server takes FP32, or UINT8 pixels (scaled to [0, 1])", in.Datatype)
+		return nil, 0, id, badRequest("datatype %q: the server takes FP32, or UINT8 pixels (scaled to [0, 1])", in.Datatype)
 	}
-	return x, n, req.ID, nil
+	return x, n, id, nil
 }

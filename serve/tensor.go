@@ -1,9 +1,11 @@
 package serve
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
+	"unsafe"
 )
 
 // MaxTensorRank is the deepest nesting of JSON arrays a request's tensor may
@@ -132,7 +134,9 @@ func (p *tensorParser) number() error {
 	if len(p.data) >= p.max {
 		return fmt.Errorf("more than %d values", p.max)
 	}
-	v, err := strconv.ParseFloat(string(p.b[start:p.i]), 32)
+	// unsafe.String: no copy of the digits (ParseFloat keeps the string
+	// only in its error, which is formatted at once).
+	v, err := strconv.ParseFloat(unsafe.String(&p.b[start], p.i-start), 32)
 	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) || !jsonNumber(p.b[start:p.i]) {
 		return fmt.Errorf("%q at offset %d is not a finite float32 number", p.b[start:p.i], start)
 	}
@@ -175,4 +179,211 @@ func jsonNumber(b []byte) bool {
 		}
 	}
 	return i == len(b)
+}
+
+// scanObject splits a JSON object into its members' raw values without
+// decoding them, so that a request's tensor is read once, by parseTensor,
+// rather than validated by encoding/json and then parsed again. The
+// members Capa does not read in full are checked with json.Valid by the
+// caller (validValues). Keys must be plain strings without escapes.
+func scanObject(b []byte) (map[string][]byte, error) {
+	p := tensorParser{b: b}
+	p.space()
+	if p.i >= len(b) || b[p.i] != '{' {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	p.i++
+	out := map[string][]byte{}
+	p.space()
+	if p.i < len(b) && b[p.i] == '}' {
+		p.i++
+	} else {
+		for {
+			p.space()
+			key, err := p.plainString()
+			if err != nil {
+				return nil, err
+			}
+			p.space()
+			if p.i >= len(b) || b[p.i] != ':' {
+				return nil, fmt.Errorf("want ':' after the key %q at offset %d", key, p.i)
+			}
+			p.i++
+			p.space()
+			start := p.i
+			if err := p.skipValue(0); err != nil {
+				return nil, err
+			}
+			if _, dup := out[key]; dup {
+				return nil, fmt.Errorf("the key %q appears twice", key)
+			}
+			out[key] = b[start:p.i]
+			p.space()
+			if p.i >= len(b) {
+				return nil, fmt.Errorf("the object ends early at offset %d", p.i)
+			}
+			if b[p.i] == '}' {
+				p.i++
+				break
+			}
+			if b[p.i] != ',' {
+				return nil, fmt.Errorf("unexpected %q at offset %d, want ',' or '}'", b[p.i], p.i)
+			}
+			p.i++
+		}
+	}
+	p.space()
+	if p.i != len(b) {
+		return nil, fmt.Errorf("unexpected %q after the object at offset %d", b[p.i], p.i)
+	}
+	return out, nil
+}
+
+// plainString reads a JSON string without escapes.
+func (p *tensorParser) plainString() (string, error) {
+	if p.i >= len(p.b) || p.b[p.i] != '"' {
+		return "", fmt.Errorf("want a key (a string) at offset %d", p.i)
+	}
+	start := p.i + 1
+	for i := start; i < len(p.b); i++ {
+		switch c := p.b[i]; {
+		case c == '"':
+			p.i = i + 1
+			return string(p.b[start:i]), nil
+		case c == '\\' || c < 0x20:
+			return "", fmt.Errorf("the key at offset %d has an escape or a control character", start-1)
+		}
+	}
+	return "", fmt.Errorf("the string at offset %d does not end", start-1)
+}
+
+// skipValue moves past one JSON value: strings with their escapes,
+// arrays and objects by their brackets (at most MaxTensorRank*4 deep);
+// the bytes skipped are validated later by whoever reads them.
+func (p *tensorParser) skipValue(depth int) error {
+	if depth > 4*MaxTensorRank {
+		return fmt.Errorf("values nested deeper than %d at offset %d", 4*MaxTensorRank, p.i)
+	}
+	if p.i >= len(p.b) {
+		return fmt.Errorf("the value ends early at offset %d", p.i)
+	}
+	switch c := p.b[p.i]; c {
+	case '"':
+		for i := p.i + 1; i < len(p.b); i++ {
+			switch p.b[i] {
+			case '\\':
+				i++
+			case '"':
+				p.i = i + 1
+				return nil
+			}
+		}
+		return fmt.Errorf("the string at offset %d does not end", p.i)
+	case '[', '{':
+		end := byte(']')
+		if c == '{' {
+			end = '}'
+		}
+		p.i++
+		for {
+			p.space()
+			if p.i >= len(p.b) {
+				return fmt.Errorf("the value ends early at offset %d", p.i)
+			}
+			switch p.b[p.i] {
+			case end:
+				p.i++
+				return nil
+			case ',', ':':
+				p.i++
+				continue
+			case ']', '}':
+				return fmt.Errorf("unexpected %q at offset %d", p.b[p.i], p.i)
+			}
+			if err := p.skipValue(depth + 1); err != nil {
+				return err
+			}
+		}
+	default:
+		start := p.i
+		for p.i < len(p.b) {
+			switch p.b[p.i] {
+			case ',', ']', '}', ':', ' ', '\t', '\n', '\r', '"', '[', '{':
+				if p.i == start {
+					return fmt.Errorf("unexpected %q at offset %d", p.b[p.i], p.i)
+				}
+				return nil
+			}
+			p.i++
+		}
+		return nil
+	}
+}
+
+// splitArray returns the raw elements of a JSON array.
+func splitArray(b []byte) ([][]byte, error) {
+	p := tensorParser{b: b}
+	p.space()
+	if p.i >= len(b) || b[p.i] != '[' {
+		return nil, fmt.Errorf("not a JSON array")
+	}
+	p.i++
+	var out [][]byte
+	p.space()
+	if p.i < len(b) && b[p.i] == ']' {
+		p.i++
+	} else {
+		for {
+			p.space()
+			start := p.i
+			if err := p.skipValue(0); err != nil {
+				return nil, err
+			}
+			out = append(out, b[start:p.i])
+			p.space()
+			if p.i >= len(b) {
+				return nil, fmt.Errorf("the array ends early at offset %d", p.i)
+			}
+			if b[p.i] == ']' {
+				p.i++
+				break
+			}
+			if b[p.i] != ',' {
+				return nil, fmt.Errorf("unexpected %q at offset %d, want ',' or ']'", b[p.i], p.i)
+			}
+			p.i++
+		}
+	}
+	p.space()
+	if p.i != len(b) {
+		return nil, fmt.Errorf("unexpected %q after the array at offset %d", b[p.i], p.i)
+	}
+	return out, nil
+}
+
+// decodeMembers reads the members of a JSON object: those in into with
+// json.Unmarshal (small values), those in raw kept for the caller's own
+// parser; any other member must be valid JSON.
+func decodeMembers(b []byte, into map[string]any, raw map[string]*[]byte) error {
+	members, err := scanObject(b)
+	if err != nil {
+		return err
+	}
+	for k, v := range members {
+		switch {
+		case raw[k] != nil:
+			if string(v) != "null" {
+				*raw[k] = v
+			}
+		case into[k] != nil:
+			if err := json.Unmarshal(v, into[k]); err != nil {
+				return fmt.Errorf("%q: %v", k, err)
+			}
+		default:
+			if !json.Valid(v) {
+				return fmt.Errorf("%q is not valid JSON", k)
+			}
+		}
+	}
+	return nil
 }

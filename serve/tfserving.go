@@ -2,7 +2,6 @@ package serve
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -126,17 +125,17 @@ func tfMetadata(name string, v *version) map[string]any {
 // samples, their number and whether the request was in the row format.
 func decodeTFPredict(b []byte, v *version, maxInstances int) ([]float32, int, bool, error) {
 	var req struct {
-		Signature string          `json:"signature_name"`
-		Instances json.RawMessage `json:"instances"`
-		Inputs    json.RawMessage `json:"inputs"`
+		Signature         string
+		Instances, Inputs []byte
 	}
-	if err := json.Unmarshal(b, &req); err != nil {
+	if err := decodeMembers(b, map[string]any{"signature_name": &req.Signature},
+		map[string]*[]byte{"instances": &req.Instances, "inputs": &req.Inputs}); err != nil {
 		return nil, 0, false, badRequest("the request is not JSON of TensorFlow Serving's predict API ({\"instances\": [...]} or {\"inputs\": ...}): %v", err)
 	}
 	if req.Signature != "" && req.Signature != "serving_default" {
 		return nil, 0, false, badRequest("signature %q: the model has one, serving_default", req.Signature)
 	}
-	has := func(r json.RawMessage) bool { return len(r) > 0 && string(r) != "null" }
+	has := func(r []byte) bool { return len(r) > 0 }
 	switch {
 	case has(req.Instances) && has(req.Inputs):
 		return nil, 0, false, badRequest(`the request has both "instances" and "inputs": give one`)
@@ -155,13 +154,13 @@ func decodeTFPredict(b []byte, v *version, maxInstances int) ([]float32, int, bo
 }
 
 // namedInput returns raw itself, or the tensor of {"<input name>": tensor}.
-func namedInput(raw json.RawMessage, v *version, what string) (json.RawMessage, error) {
+func namedInput(raw []byte, v *version, what string) ([]byte, error) {
 	t := bytes.TrimLeft(raw, " \t\r\n")
 	if len(t) == 0 || t[0] != '{' {
 		return raw, nil
 	}
-	var named map[string]json.RawMessage
-	if err := json.Unmarshal(t, &named); err != nil {
+	named, err := scanObject(t)
+	if err != nil {
 		return nil, badRequest("%s: %v", what, err)
 	}
 	if len(named) != 1 {
@@ -204,13 +203,13 @@ func dims(s graph.Shape) string {
 }
 
 // decodeInstances reads the row format's list of instances.
-func decodeInstances(raw json.RawMessage, v *version, maxInstances int) ([]float32, int, error) {
+func decodeInstances(raw []byte, v *version, maxInstances int) ([]float32, int, error) {
 	t := bytes.TrimLeft(raw, " \t\r\n")
 	if len(t) > 0 && t[0] == '[' {
 		inner := bytes.TrimLeft(t[1:], " \t\r\n")
 		if len(inner) > 0 && inner[0] == '{' {
-			var objs []json.RawMessage
-			if err := json.Unmarshal(t, &objs); err != nil {
+			objs, err := splitArray(t)
+			if err != nil {
 				return nil, 0, badRequest("instances: %v", err)
 			}
 			if len(objs) > maxInstances {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,6 +43,7 @@ func cmdLoadtest(args []string) error {
 	duration := fs.Duration("duration", 5*time.Second, "length of each run")
 	requests := fs.Int("requests", 0, "stop each client after this many requests (0: only --duration)")
 	reload := fs.Bool("reload", false, "load a new version of the model in the middle of each run")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (server and clients) to this file")
 	sf := addServeFlags(fs)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -109,6 +111,17 @@ func cmdLoadtest(args []string) error {
 		bodies[i] = tfBody(x, in)
 	}
 	fmt.Printf("model %s, input %v: batched Predict %.0f images/s\n", *model, in, batched)
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Printf("%8s %9s %7s %10s %9s %9s %11s %8s\n", "clients", "requests", "failed", "req/s", "p50 ms", "p99 ms", "mean batch", "reloads")
 	var last float64
 	for _, n := range clients {
