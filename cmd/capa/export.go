@@ -23,8 +23,6 @@ DIR/model.json and one weights shard, for tf.loadLayersModel. "keras": a
 Keras 3 model file, as model.save("m.keras") writes it, for
 keras.saving.load_model (not compiled: compile it anew to train). Files are
 written atomically.
-
-Flags:
 `
 
 func cmdExport(args []string) error {
@@ -94,8 +92,6 @@ one (model.save("m.keras")), prints its summary and saves it. The model keeps th
 boundary: a PyTorch model takes and returns (N, C, H, W) arrays, as in
 PyTorch (capa predict --input X.npy runs it on them). An operator Capa does
 not build is refused with the node's name.
-
-Flags:
 `
 
 func cmdImport(args []string) error {

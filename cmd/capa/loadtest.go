@@ -32,8 +32,6 @@ requests per second, the p50 and p99 latencies, the mean batch size and the
 failures. --reload loads a new version in the middle of each run. The last
 line compares the 64-client throughput with the model's batched Predict
 throughput (batches of 1000, as capa bench measures inference).
-
-Flags:
 `
 
 func cmdLoadtest(args []string) error {

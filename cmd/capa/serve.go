@@ -37,8 +37,6 @@ Concurrent requests are batched (--max-batch, --max-wait); a full queue
 answers 503 with Retry-After. Logs are structured (log/slog) on stderr.
 
   curl -s localhost:8501/v1/models/fashion:classify --data-binary @shoe.png
-
-Flags:
 `
 
 // modelFlags collects repeated --model NAME=PATH flags.

@@ -51,9 +51,18 @@ Prints a saved model's layers, shapes and parameter counts.
 ` + modelLimits
 
 const experimentUsage = `Usage: capa experiment [flags] CONFIG.json...
+       capa experiment --shard I/N [flags] CONFIG.json...
+       capa experiment merge DIR
 
 Trains each configuration, chooses on a validation split held out of the
 training set and tests once; the results table goes into --out.
+
+With --shard I/N (0 <= I < N) the run trains only configurations I, I+N,
+I+2N, ... of the list, and writes each result to its own file,
+--out/rows/NAME.json, so that N runs (processes, machines, the pods of a
+Kubernetes Indexed Job: --shard auto/N reads I from JOB_COMPLETION_INDEX)
+can share one directory. "capa experiment merge DIR" then writes the table
+of all the rows, the same a single run writes.
 `
 
 const vgg16Usage = `Usage: capa vgg16 features|predict --weights FILE --input X.npy --output Y.npy [flags]
