@@ -678,22 +678,28 @@ func pair(v []int64, def int) ([2]int, error) {
 	return [2]int{}, fmt.Errorf("%v: want two positive spatial values", v)
 }
 
-func (im *onnxImporter) conv(n *onnx.NodeProto, a attrs) (ival, error) {
-	x, err := im.in(n, 0)
-	if err != nil {
-		return ival{}, err
+// convOperands returns a Conv's or ConvTranspose's image input, its 4-D
+// weight and dimensions, and its bias (nil when absent).
+func (im *onnxImporter) convOperands(n *onnx.NodeProto) (x ival, w []float32, dims []int64, b []float32, err error) {
+	if x, err = im.in(n, 0); err != nil {
+		return
 	}
 	if x, err = im.image(x); err != nil {
-		return ival{}, err
+		return
 	}
-	w, dims, err := im.floats(n, 1)
-	if err != nil {
-		return ival{}, err
+	if w, dims, err = im.floats(n, 1); err != nil {
+		return
 	}
 	if len(dims) != 4 {
-		return ival{}, fmt.Errorf("Conv weight of dimensions %v: only 2-D convolutions", dims)
+		err = fmt.Errorf("%s weight of dimensions %v: only 2-D convolutions", n.GetOpType(), dims)
+		return
 	}
-	b, _, err := im.floats(n, 2)
+	b, _, err = im.floats(n, 2)
+	return
+}
+
+func (im *onnxImporter) conv(n *onnx.NodeProto, a attrs) (ival, error) {
+	x, w, dims, b, err := im.convOperands(n)
 	if err != nil {
 		return ival{}, err
 	}
@@ -740,21 +746,7 @@ func (im *onnxImporter) conv(n *onnx.NodeProto, a attrs) (ival, error) {
 // whose output is the full (in-1)*stride+kernel+output_padding, then a
 // Cropping2D of the pads (PyTorch's padding), which is exact.
 func (im *onnxImporter) convTranspose(n *onnx.NodeProto, a attrs) (ival, error) {
-	x, err := im.in(n, 0)
-	if err != nil {
-		return ival{}, err
-	}
-	if x, err = im.image(x); err != nil {
-		return ival{}, err
-	}
-	w, dims, err := im.floats(n, 1)
-	if err != nil {
-		return ival{}, err
-	}
-	if len(dims) != 4 {
-		return ival{}, fmt.Errorf("ConvTranspose weight of dimensions %v: only 2-D convolutions", dims)
-	}
-	b, _, err := im.floats(n, 2)
+	x, w, dims, b, err := im.convOperands(n)
 	if err != nil {
 		return ival{}, err
 	}
