@@ -97,6 +97,13 @@ type FitOptions struct {
 	// 1): for class indices (sparse labels) or one-hot labels, and not
 	// together with Data.Weights, as in Keras. Validation is not weighted.
 	ClassWeight map[int]float64
+	// Distributed, if set, makes this call one process of a data-parallel
+	// run (see Distributed): every process calls Fit with the same data,
+	// options and seed; BatchSize is each process's share of a global
+	// batch of Size × BatchSize samples. The weights start from process
+	// 0's and are compared after every epoch. Callbacks run on every
+	// process: give checkpoints and progress to process 0 only.
+	Distributed Distributed
 }
 
 // BatchTransform changes a batch of n training inputs in place: x holds n
@@ -382,7 +389,14 @@ func (m *Model) FitContext(ctx context.Context, d Data, o FitOptions) (History, 
 		return fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
 	}
 	labels := make([]float32, 0, o.BatchSize*ls)
-	nb := (d.N + o.BatchSize - 1) / o.BatchSize
+	gb := o.BatchSize // the global batch
+	if o.Distributed != nil {
+		gb *= o.Distributed.Size()
+		if err := m.distSync(o.Distributed); err != nil {
+			return m.State.History, err
+		}
+	}
+	nb := (d.N + gb - 1) / gb
 	for _, c := range o.Callbacks {
 		if h, ok := c.(TrainBeginner); ok {
 			if err := h.OnTrainBegin(m); err != nil {
@@ -424,12 +438,8 @@ func (m *Model) FitContext(ctx context.Context, d Data, o FitOptions) (History, 
 		start := time.Now()
 		lr := st.LearningRate // the rate of the epoch's last step, logged as "lr"
 		for bi := st.Batch; bi < nb; bi++ {
-			lo := bi * o.BatchSize
-			b := min(o.BatchSize, d.N-lo)
-			var idx []int
-			if perm != nil {
-				idx = perm[lo : lo+b]
-			}
+			lo := bi * gb
+			b := min(gb, d.N-lo)
 			for _, c := range o.Callbacks {
 				if h, ok := c.(BatchBeginner); ok {
 					if err := h.OnBatchBegin(m, bi); err != nil {
@@ -437,7 +447,25 @@ func (m *Model) FitContext(ctx context.Context, d Data, o FitOptions) (History, 
 					}
 				}
 			}
-			loss, h, n, err := m.trainBatch(d, idx, lo, labels, &o, bi, &lr)
+			var loss float64
+			var h, n int
+			var err error
+			if dist := o.Distributed; dist != nil {
+				// This process's share of the global batch [lo, lo+b).
+				llo := min(lo+dist.Rank()*o.BatchSize, lo+b)
+				lb := min(o.BatchSize, lo+b-llo)
+				var idx []int
+				if perm != nil {
+					idx = perm[llo : llo+lb]
+				}
+				loss, b, h, n, err = m.distBatch(d, idx, llo, lb, labels, &o, bi, &lr)
+			} else {
+				var idx []int
+				if perm != nil {
+					idx = perm[lo : lo+b]
+				}
+				loss, h, n, err = m.trainBatch(d, idx, lo, labels, &o, bi, &lr)
+			}
 			if err != nil {
 				return st.History, err
 			}
@@ -452,6 +480,17 @@ func (m *Model) FitContext(ctx context.Context, d Data, o FitOptions) (History, 
 				bar.Finish()
 				fmt.Fprintf(o.Progress, "interrupted after batch %d/%d of epoch %d\n", bi+1, nb, st.Epoch+1)
 				return st.History, interrupted()
+			}
+		}
+		if dist := o.Distributed; dist != nil {
+			// Each process counted its own share's hits.
+			c := []float32{float32(st.Hits), float32(st.Seen)}
+			if err := dist.AllreduceSum(c); err != nil {
+				return st.History, err
+			}
+			st.Hits, st.Seen = int(c[0]), int(c[1])
+			if err := m.distCheck(dist, fmt.Sprintf("after epoch %d", st.Epoch+1)); err != nil {
+				return st.History, err
 			}
 		}
 		logs = Logs{"loss": st.LossSum / float64(st.Samples), "accuracy": float64(st.Hits) / float64(max(st.Seen, 1))}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/capa-ml/capa/graph"
 	"github.com/capa-ml/capa/internal/atomicfile"
 	"github.com/capa-ml/capa/internal/cli"
+	"github.com/capa-ml/capa/internal/mpi"
 	"github.com/capa-ml/capa/train"
 )
 
@@ -50,8 +52,31 @@ func cmdTrain(args []string) error {
 	resume := fs.String("resume", "", "continue the interrupted run saved in this checkpoint")
 	maxParams := maxParamsFlag(fs)
 	stopDiv := fs.Bool("stop-on-divergence", true, "stop, exit 1 and leave --out untouched when the loss is NaN, Inf or 100x the first batch's")
+	distributed := fs.Bool("distributed", false, "one process of a data-parallel run under mpirun (Open MPI): --batch-size per process, gradients summed with MPI all-reduce; process 0 prints, checkpoints and saves")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
+	}
+	var world *mpi.World
+	if *distributed {
+		if !mpi.InJob() {
+			return cli.Usagef("--distributed runs under mpirun: mpirun -np N capa train --distributed ...")
+		}
+		var err error
+		if world, err = mpi.Init(); err != nil {
+			return err
+		}
+		defer world.Finalize()
+		if world.Rank() != 0 {
+			// Only process 0 speaks; the others' output would repeat it.
+			devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+			if err != nil {
+				return err
+			}
+			defer devnull.Close()
+			stdout := os.Stdout
+			os.Stdout = devnull
+			defer func() { os.Stdout = stdout }()
+		}
 	}
 	if err := cli.NoArgs(fs); err != nil {
 		return err
@@ -61,7 +86,7 @@ func cmdTrain(args []string) error {
 	if *resume != "" {
 		var others []string
 		fs.Visit(func(f *flag.Flag) {
-			if f.Name != "resume" && f.Name != "data" && f.Name != "max-params" && f.Name != "stop-on-divergence" {
+			if f.Name != "resume" && f.Name != "data" && f.Name != "max-params" && f.Name != "stop-on-divergence" && f.Name != "distributed" {
 				others = append(others, "--"+f.Name)
 			}
 		})
@@ -132,7 +157,18 @@ func cmdTrain(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() { <-ctx.Done(); stop() }() // a second Ctrl-C kills at once
-	callbacks := []graph.Callback{&train.ModelCheckpoint{Path: ckpt}}
+	var callbacks []graph.Callback
+	progressOut := io.Writer(os.Stderr)
+	var dist graph.Distributed
+	if world != nil {
+		dist = world
+		fmt.Printf("Data-parallel over %d processes (MPI): %d images per step\n", world.Size(), world.Size()*c.BatchSize)
+	}
+	if world == nil || world.Rank() == 0 {
+		callbacks = append(callbacks, &train.ModelCheckpoint{Path: ckpt})
+	} else {
+		progressOut = io.Discard
+	}
 	if *stopDiv {
 		callbacks = append([]graph.Callback{&train.TerminateOnDivergence{}}, callbacks...)
 	}
@@ -141,8 +177,10 @@ func cmdTrain(args []string) error {
 	start := time.Now()
 	if remaining > 0 {
 		_, err = m.FitContext(ctx, capa.FromSet(trainSet), graph.FitOptions{
-			Epochs:    remaining,
-			BatchSize: c.BatchSize,
+			Epochs:      remaining,
+			BatchSize:   c.BatchSize,
+			Distributed: dist,
+			Progress:    progressOut,
 			// A diverging run stops, and never overwrites c.Out: only the
 			// final Save below writes it.
 			Callbacks: callbacks,
@@ -162,6 +200,9 @@ func cmdTrain(args []string) error {
 	rep, err := m.Evaluate(capa.FromSet(testSet), 1000)
 	if err != nil {
 		return err
+	}
+	if world != nil && world.Rank() != 0 {
+		return nil // process 0 saves
 	}
 	if err := m.Save(c.Out); err != nil {
 		return err
