@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
@@ -40,6 +41,8 @@ func decode(t *testing.T, path string) []any {
 			obj = &batchv1.Job{}
 		case "v1 PersistentVolumeClaim":
 			obj = &corev1.PersistentVolumeClaim{}
+		case "kubeflow.org/v1 MPIJob":
+			obj = &kubeflowv1.MPIJob{}
 		default:
 			t.Fatalf("%s document %d: unexpected %s %s", path, i, head.APIVersion, head.Kind)
 		}
@@ -137,5 +140,28 @@ func itoa(n int32) string {
 		if n == 0 {
 			return string(b)
 		}
+	}
+}
+
+// TestMPIJob checks the MPIJob of data-parallel training: strict decoding
+// into Kubeflow's types, a launcher running capa train --distributed
+// under mpirun with as many processes as workers, and every volume mount
+// backed by the results claim of sweep-job.yaml.
+func TestMPIJob(t *testing.T) {
+	objs := decode(t, "mpijob.yaml")
+	job := objs[0].(*kubeflowv1.MPIJob)
+	specs := job.Spec.MPIReplicaSpecs
+	launcher, worker := specs[kubeflowv1.MPIJobReplicaTypeLauncher], specs[kubeflowv1.MPIJobReplicaTypeWorker]
+	if launcher == nil || worker == nil || worker.Replicas == nil {
+		t.Fatalf("replica specs %v", specs)
+	}
+	c := launcher.Template.Spec.Containers[0]
+	args := strings.Join(append(append([]string{}, c.Command...), c.Args...), " ")
+	if !strings.HasPrefix(args, "mpirun ") || !strings.Contains(args, "capa train --distributed") ||
+		!strings.Contains(args, "-np "+itoa(*worker.Replicas)+" ") {
+		t.Errorf("launcher runs %q with %d workers", args, *worker.Replicas)
+	}
+	for _, spec := range []*kubeflowv1.ReplicaSpec{launcher, worker} {
+		checkPod(t, job.Name, spec.Template.Spec, []string{"capa-results"})
 	}
 }
