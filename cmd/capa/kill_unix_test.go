@@ -52,14 +52,16 @@ func TestKillAndResume(t *testing.T) {
 			}
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
-			killed := false
+			killed, exited := false, false
+			var err error
 			if attempt < 2 && kills < killTrials() {
 				onWrite := rng.IntN(2) == 0
 				deadline := time.After(time.Duration(200+rng.IntN(2500)) * time.Millisecond)
 			watch:
 				for {
 					select {
-					case <-done:
+					case err = <-done:
+						exited = true
 						break watch
 					case <-deadline:
 						if !onWrite {
@@ -80,7 +82,9 @@ func TestKillAndResume(t *testing.T) {
 					time.Sleep(200 * time.Microsecond)
 				}
 			}
-			err := <-done
+			if !exited {
+				err = <-done
+			}
 			if !killed {
 				if err != nil {
 					t.Fatalf("trial %d: capa %v: %v", trial, cmdArgs, err)
