@@ -69,7 +69,9 @@ func TestDistributedMatchesOneProcess(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if d := maxRelDiff(t, two, one); d > 1e-4 {
+	// 20 Adam steps amplify the float32 summation order: 1.1e-5 with
+	// OpenBLAS's Haswell kernels, 1.5e-4 with its Cooperlake ones.
+	if d := maxRelDiff(t, two, one); d > 1e-3 {
 		t.Errorf("2 processes of batch 32 and one of batch 64 differ by %.3g relative", d)
 	} else {
 		t.Logf("2x32 and 1x64 agree to %.2g relative", d)
