@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/capa-ml/capa/formats/hdf5"
@@ -165,7 +166,7 @@ func keras3Config(m *graph.Model) ([]byte, error) {
 		for k, v := range cfg {
 			if o, ok := v.(map[string]any); ok && o["class_name"] != nil && o["module"] == nil {
 				module := "keras.initializers"
-				if len(k) > 12 && k[len(k)-12:] == "_regularizer" {
+				if strings.HasSuffix(k, "_regularizer") {
 					module = "keras.regularizers"
 				}
 				cfg[k] = kerasObject(module, o["class_name"].(string), o["config"])
