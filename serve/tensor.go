@@ -134,51 +134,106 @@ func (p *tensorParser) number() error {
 	if len(p.data) >= p.max {
 		return fmt.Errorf("more than %d values", p.max)
 	}
-	// unsafe.String: no copy of the digits (ParseFloat keeps the string
-	// only in its error, which is formatted at once).
-	v, err := strconv.ParseFloat(unsafe.String(&p.b[start], p.i-start), 32)
-	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) || !jsonNumber(p.b[start:p.i]) {
+	v, ok := parseNumber(p.b[start:p.i])
+	if !ok {
 		return fmt.Errorf("%q at offset %d is not a finite float32 number", p.b[start:p.i], start)
 	}
-	p.data = append(p.data, float32(v))
+	p.data = append(p.data, v)
 	return nil
 }
 
-// jsonNumber reports whether b is a number in JSON's grammar (strconv also
-// takes "+1", ".5", "1.", hex and underscores).
-func jsonNumber(b []byte) bool {
-	i := 0
+// pow10f32 holds the powers of ten that float32 represents exactly.
+var pow10f32 = [...]float32{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10}
+
+// parseNumber reads b, which must be a number in JSON's grammar (strconv
+// also takes "+1", ".5", "1.", hex and underscores), as the nearest finite
+// float32, exactly as strconv.ParseFloat(b, 32) rounds it. The numbers
+// clients send are mostly short decimals (0.5, 0.123456, 1e-05): when the
+// digits make an integer m below 2^24 and the decimal exponent e is at most
+// 10 either way, m and 10^|e| are exact float32 values and one IEEE
+// multiplication or division rounds m×10^e correctly (Clinger's fast path),
+// with no call to strconv. Everything else goes to strconv.
+func parseNumber(b []byte) (float32, bool) {
+	i, neg := 0, false
 	if i < len(b) && b[i] == '-' {
+		neg = true
 		i++
 	}
-	digits := func() int {
+	var m uint64
+	nd := 0 // significant digits in m (leading zeros not counted)
+	exp := 0
+	digits := func(frac bool) int {
 		s := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			if nd < 19 {
+				m = m*10 + uint64(b[i]-'0')
+				if m != 0 {
+					nd++
+				}
+				if frac {
+					exp--
+				}
+			} else {
+				nd = 20 // too many digits for the fast path
+			}
 		}
 		return i - s
 	}
-	if i < len(b) && b[i] == '0' {
+	switch {
+	case i < len(b) && b[i] == '0':
 		i++
-	} else if digits() == 0 {
-		return false
+	case digits(false) == 0:
+		return 0, false
 	}
 	if i < len(b) && b[i] == '.' {
 		i++
-		if digits() == 0 {
-			return false
+		if digits(true) == 0 {
+			return 0, false
 		}
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		i++
+		eneg := false
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			eneg = b[i] == '-'
 			i++
 		}
-		if digits() == 0 {
-			return false
+		s, e := i, 0
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			if e < 10000 {
+				e = e*10 + int(b[i]-'0')
+			}
 		}
+		if i == s {
+			return 0, false
+		}
+		if eneg {
+			e = -e
+		}
+		exp += e
 	}
-	return i == len(b)
+	if i != len(b) {
+		return 0, false
+	}
+	if nd <= 19 && m < 1<<24 && exp >= -10 && exp <= 10 {
+		v := float32(m)
+		if exp < 0 {
+			v /= pow10f32[-exp]
+		} else {
+			v *= pow10f32[exp]
+		}
+		if neg {
+			v = -v
+		}
+		return v, true
+	}
+	// unsafe.String: no copy of the digits (ParseFloat keeps the string
+	// only in its error, which is dropped).
+	v, err := strconv.ParseFloat(unsafe.String(&b[0], len(b)), 32)
+	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+		return 0, false
+	}
+	return float32(v), true
 }
 
 // scanObject splits a JSON object into its members' raw values without

@@ -160,8 +160,10 @@ func cmdTrain(args []string) error {
 	var callbacks []graph.Callback
 	progressOut := io.Writer(os.Stderr)
 	var dist graph.Distributed
+	var timed *timedWorld
 	if world != nil {
-		dist = world
+		timed = &timedWorld{World: world}
+		dist = timed
 		fmt.Printf("Data-parallel over %d processes (MPI): %d images per step\n", world.Size(), world.Size()*c.BatchSize)
 	}
 	if world == nil || world.Rank() == 0 {
@@ -171,6 +173,9 @@ func cmdTrain(args []string) error {
 	}
 	if *stopDiv {
 		callbacks = append([]graph.Callback{&train.TerminateOnDivergence{}}, callbacks...)
+	}
+	if timed != nil {
+		callbacks = append(callbacks, timed)
 	}
 	remaining := c.Epochs - m.State.Epoch
 	var secs float64
@@ -212,7 +217,15 @@ func cmdTrain(args []string) error {
 	n := float64(trainSet.N) * float64(len(m.State.History["seconds"]))
 	fmt.Printf("Test accuracy: %.4f  test loss: %.4f\n", rep.Accuracy, rep.Loss)
 	fmt.Printf("Trained %d epochs in %.1f s (%.0f images/s); model saved to %s\n", m.State.Epoch, secs, n/secs, c.Out)
-	_ = wall
+	var allreduce map[string]any
+	if timed != nil && timed.steps > 0 {
+		perStep := timed.seconds / float64(timed.steps)
+		step := wall / float64(timed.steps)
+		fmt.Printf("All-reduce (process 0): %.0f kB per step, %.2f ms per step of %.2f ms (%.1f%%), %d steps\n",
+			float64(timed.bytes)/float64(timed.steps)/1e3, perStep*1e3, step*1e3, 100*perStep/step, timed.steps)
+		allreduce = map[string]any{"steps": timed.steps, "bytes_per_step": timed.bytes / int64(timed.steps),
+			"seconds_per_step": perStep, "step_seconds": step, "processes": world.Size()}
+	}
 	if c.Report == "" {
 		return nil
 	}
@@ -232,7 +245,36 @@ func cmdTrain(args []string) error {
 		"history":                 m.State.History,
 		"confusion_matrix":        rep.Confusion,
 		"model":                   c.Out,
+		"allreduce":               allreduce,
 	})
+}
+
+// timedWorld measures the all-reduce of a data-parallel run: the time this
+// process spends in it (the transfer, and waiting for the slowest process)
+// and the bytes it sums; as a graph.BatchCallback it counts the steps.
+type timedWorld struct {
+	*mpi.World
+	steps   int
+	bytes   int64
+	seconds float64
+}
+
+// OnEpochEnd implements graph.Callback.
+func (w *timedWorld) OnEpochEnd(*graph.Model, graph.Logs) error { return nil }
+
+// OnBatchEnd implements graph.BatchCallback: one step.
+func (w *timedWorld) OnBatchEnd(*graph.Model, int, float64) error {
+	w.steps++
+	return nil
+}
+
+// AllreduceSum implements graph.Distributed.
+func (w *timedWorld) AllreduceSum(buf []float32) error {
+	start := time.Now()
+	err := w.World.AllreduceSum(buf)
+	w.seconds += time.Since(start).Seconds()
+	w.bytes += 4 * int64(len(buf))
+	return err
 }
 
 // checkpointPath is where a run writes its checkpoints: beside the model,
