@@ -100,7 +100,7 @@ func TestParseNumber(t *testing.T) {
 			strconv.FormatFloat(float64(v), 'e', rng.IntN(9), 32),
 			strconv.FormatFloat(float64(v), 'f', rng.IntN(12), 32),
 			strconv.FormatFloat(float64(v), 'g', -1, 32),
-			strconv.Itoa(1<<24 - 5 + rng.IntN(10)) + "e" + strconv.Itoa(rng.IntN(25)-12),
+			strconv.Itoa(1<<24-5+rng.IntN(10)) + "e" + strconv.Itoa(rng.IntN(25)-12),
 		} {
 			checkParseNumber(t, []byte(s))
 		}
