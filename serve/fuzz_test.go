@@ -47,7 +47,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 		x, n, _, err = decodeV2Infer(b, v, maxInstances)
 		check(x, n, err)
-		if x, shape, err := parseTensor(b, 64); err == nil {
+		if x, shape, err := parseTensor(b, 64, 8); err == nil {
 			size := 1
 			for _, d := range shape {
 				size *= d

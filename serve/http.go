@@ -120,9 +120,26 @@ func (s *Server) lookup(name, ver string) (*servable, *version, error) {
 	return sv, v, nil
 }
 
-// readBody reads the request body up to the limit.
+// readBody reads the request body up to the limit, into one buffer of the
+// length the client declared (when within the limit) rather than one grown
+// by doubling.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	body := http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+	var b []byte
+	var err error
+	if n := r.ContentLength; n > 0 && n <= s.opts.MaxBodyBytes {
+		// net/http ends the body at its Content-Length: the read of
+		// one byte more ends early, at the body's end.
+		b = make([]byte, n+1)
+		var k int
+		k, err = io.ReadFull(body, b)
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			err = nil
+		}
+		b = b[:k]
+	} else {
+		b, err = io.ReadAll(body)
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

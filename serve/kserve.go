@@ -184,7 +184,7 @@ func decodeV2Infer(b []byte, v *version, maxInstances int) ([]float32, int, stri
 		}
 	}
 	n := int(in.Shape[0])
-	x, _, err := parseTensor(in.Data, n*v.in.Size())
+	x, _, err := parseTensor(in.Data, n*v.in.Size(), n*v.in.Size())
 	if err != nil {
 		return nil, 0, id, badRequest("input data: %v", err)
 	}

@@ -16,10 +16,11 @@ const MaxTensorRank = 8
 // TensorFlow Serving's and KServe's JSON, row-major) into float32 values
 // and their shape, without building a generic JSON tree: a value takes 4
 // bytes however it is written. The arrays must be rectangular, the values
-// finite float32 numbers; max bounds the number of values. The error names
-// the offset and the problem.
-func parseTensor(b []byte, max int) ([]float32, []int, error) {
-	p := tensorParser{b: b, max: max}
+// finite float32 numbers; max bounds the number of values, and room for
+// want of them (or max, if fewer) is made at once. The error names the
+// offset and the problem.
+func parseTensor(b []byte, max, want int) ([]float32, []int, error) {
+	p := tensorParser{b: b, max: max, data: make([]float32, 0, min(max, want))}
 	p.space()
 	if err := p.value(0); err != nil {
 		return nil, nil, err

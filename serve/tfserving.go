@@ -180,7 +180,7 @@ func namedInput(raw []byte, v *version, what string) ([]byte, error) {
 // decodeBatch reads a tensor whose first dimension is the batch and the
 // rest the model's input shape.
 func decodeBatch(raw []byte, v *version, maxInstances int, what string) ([]float32, int, error) {
-	x, shape, err := parseTensor(raw, maxInstances*v.in.Size())
+	x, shape, err := parseTensor(raw, maxInstances*v.in.Size(), v.in.Size())
 	if err != nil {
 		return nil, 0, badRequest("%s: %v", what, err)
 	}
@@ -221,7 +221,7 @@ func decodeInstances(raw []byte, v *version, maxInstances int) ([]float32, int, 
 				if err != nil {
 					return nil, 0, err
 				}
-				xi, shape, err := parseTensor(r, v.in.Size())
+				xi, shape, err := parseTensor(r, v.in.Size(), v.in.Size())
 				if err != nil {
 					return nil, 0, badRequest("instance %d: %v", i, err)
 				}

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/capa-ml/capa/dataset"
 	"github.com/capa-ml/capa/graph"
 	"github.com/capa-ml/capa/internal/cli"
 	"github.com/capa-ml/capa/serve"
@@ -41,6 +42,7 @@ func cmdLoadtest(args []string) error {
 	duration := fs.Duration("duration", 5*time.Second, "length of each run")
 	requests := fs.Int("requests", 0, "stop each client after this many requests (0: only --duration)")
 	reload := fs.Bool("reload", false, "load a new version of the model in the middle of each run")
+	data := fs.String("data", "", "directory with the Fashion-MNIST files (as in capa train); without them, or for a model of other inputs, the requests carry random pixels")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (server and clients) to this file")
 	sf := addServeFlags(fs)
 	if err := cli.Parse(fs, args); err != nil {
@@ -98,17 +100,16 @@ func cmdLoadtest(args []string) error {
 	if err != nil {
 		return err
 	}
-	// Pre-encoded bodies: the clients' own cost is not the server's.
-	rng := rand.New(rand.NewPCG(1, 2))
-	bodies := make([][]byte, 16)
-	for i := range bodies {
-		x := make([]float32, in.Size())
-		for j := range x {
-			x[j] = rng.Float32()
-		}
-		bodies[i] = tfBody(x, in)
+	// Pre-encoded requests: the clients' own cost is not the server's.
+	images, what := loadtestImages(in, *data)
+	reqs := make([][]byte, len(images))
+	size := 0
+	for i, x := range images {
+		reqs[i] = httpPost(ln.Addr().String(), "/v1/models/m:predict", tfBody(x, in))
+		size += len(reqs[i])
 	}
 	fmt.Printf("model %s, input %v: batched Predict %.0f images/s\n", *model, in, batched)
+	fmt.Printf("requests: %s, %.1f kB each on average\n", what, float64(size)/float64(len(reqs))/1e3)
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -146,7 +147,7 @@ func cmdLoadtest(args []string) error {
 				}
 			}()
 		}
-		st := runClients(base+"/v1/models/m:predict", bodies, n, *duration, *requests)
+		st := runClients(ln.Addr().String(), reqs, n, *duration, *requests)
 		if stopReload != nil {
 			close(stopReload)
 			reloadDone.Wait()
@@ -203,11 +204,45 @@ type loadStats struct {
 	codes     map[int]int
 }
 
-// runClients sends bodies from n clients for d (or max requests each).
-func runClients(url string, bodies [][]byte, n int, d time.Duration, max int) loadStats {
-	tr := &http.Transport{MaxIdleConns: n, MaxIdleConnsPerHost: n, MaxConnsPerHost: n}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: time.Minute}
+// loadtestImages returns 64 inputs for the model: Fashion-MNIST test
+// images if the model takes 28x28x1 and the files are here (as clients
+// send them: mostly zeros, the rest multiples of 1/255), random pixels
+// otherwise, and what they are.
+func loadtestImages(in graph.Shape, dir string) ([][]float32, string) {
+	const n = 64
+	var xs [][]float32
+	what := "random pixels"
+	if in.Equal(graph.Shape{28, 28, 1}) {
+		if _, test, err := dataset.LoadFashionMNISTWith(dataset.FashionMNISTOptions{Dir: dir, NoDownload: true}); err == nil {
+			for i := range n {
+				xs = append(xs, test.Image(i))
+			}
+			what = "the first 64 Fashion-MNIST test images"
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for len(xs) < n {
+		x := make([]float32, in.Size())
+		for j := range x {
+			x[j] = rng.Float32()
+		}
+		xs = append(xs, x)
+	}
+	return xs, what
+}
+
+// httpPost is the bytes of an HTTP/1.1 POST of a JSON body, sent as is.
+func httpPost(host, path string, body []byte) []byte {
+	h := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", path, host, len(body))
+	return append([]byte(h), body...)
+}
+
+// runClients sends the requests from n clients for d (or max requests
+// each). Each client is one keep-alive connection that writes a whole
+// pre-encoded request in one write and reads the answer with a minimal
+// HTTP/1.1 reader, as wrk does: net/http's client would cost about as
+// much CPU as the server on the same two cores.
+func runClients(addr string, requests [][]byte, n int, d time.Duration, max int) loadStats {
 	var mu sync.Mutex
 	var lat []float64
 	codes := map[int]int{}
@@ -222,21 +257,37 @@ func runClients(url string, bodies [][]byte, n int, d time.Duration, max int) lo
 			var mine []float64
 			local := map[int]int{}
 			bad := 0
+			var conn net.Conn
+			var r *bufio.Reader
 			for k := 0; (max == 0 || k < max) && time.Now().Before(deadline); k++ {
 				t0 := time.Now()
-				resp, err := client.Post(url, "application/json", bytes.NewReader(bodies[(c+k)%len(bodies)]))
+				if conn == nil {
+					var err error
+					if conn, err = net.Dial("tcp", addr); err != nil {
+						bad++
+						continue
+					}
+					r = bufio.NewReaderSize(conn, 16<<10)
+				}
+				conn.SetDeadline(t0.Add(time.Minute))
+				code, keep, err := roundTrip(conn, r, requests[(c+k)%len(requests)])
+				if err != nil || !keep {
+					conn.Close()
+					conn = nil
+				}
 				if err != nil {
 					bad++
 					continue
 				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				local[resp.StatusCode]++
-				if resp.StatusCode != 200 {
+				local[code]++
+				if code != 200 {
 					bad++
 					continue
 				}
 				mine = append(mine, time.Since(t0).Seconds())
+			}
+			if conn != nil {
+				conn.Close()
 			}
 			mu.Lock()
 			lat = append(lat, mine...)
@@ -257,6 +308,76 @@ func runClients(url string, bodies [][]byte, n int, d time.Duration, max int) lo
 		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
 	}
 	return loadStats{n: len(lat) + failed, failed: failed, rate: float64(len(lat)) / el, p50: q(0.5), p99: q(0.99), codes: codes}
+}
+
+// roundTrip writes one request and reads its answer: the status code and
+// whether the connection stays open. The body is read by Content-Length or
+// chunk by chunk, and dropped.
+func roundTrip(conn net.Conn, r *bufio.Reader, req []byte) (code int, keep bool, err error) {
+	if _, err := conn.Write(req); err != nil {
+		return 0, false, err
+	}
+	line, err := r.ReadSlice('\n')
+	if err != nil {
+		return 0, false, err
+	}
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) {
+		return 0, false, fmt.Errorf("bad status line %q", line)
+	}
+	if code, err = strconv.Atoi(string(line[9:12])); err != nil {
+		return 0, false, fmt.Errorf("bad status line %q", line)
+	}
+	length, chunked := -1, false
+	keep = true
+	for {
+		line, err := r.ReadSlice('\n')
+		if err != nil {
+			return 0, false, err
+		}
+		h := bytes.TrimRight(line, "\r\n")
+		if len(h) == 0 {
+			break
+		}
+		name, value, _ := bytes.Cut(h, []byte(":"))
+		value = bytes.TrimSpace(value)
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			if length, err = strconv.Atoi(string(value)); err != nil {
+				return 0, false, fmt.Errorf("bad Content-Length %q", value)
+			}
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			chunked = bytes.EqualFold(value, []byte("chunked"))
+		case bytes.EqualFold(name, []byte("Connection")):
+			keep = !bytes.EqualFold(value, []byte("close"))
+		}
+	}
+	switch {
+	case chunked:
+		for {
+			line, err := r.ReadSlice('\n')
+			if err != nil {
+				return 0, false, err
+			}
+			sz, _, _ := bytes.Cut(bytes.TrimRight(line, "\r\n"), []byte(";"))
+			n, err := strconv.ParseInt(string(sz), 16, 64)
+			if err != nil {
+				return 0, false, fmt.Errorf("bad chunk size %q", line)
+			}
+			if _, err := r.Discard(int(n) + 2); err != nil {
+				return 0, false, err
+			}
+			if n == 0 {
+				break
+			}
+		}
+	case length >= 0:
+		if _, err := r.Discard(length); err != nil {
+			return 0, false, err
+		}
+	default:
+		return code, false, fmt.Errorf("an answer without its length")
+	}
+	return code, keep, nil
 }
 
 // batchStats reads the batch size histogram's sum and count from /metrics.
