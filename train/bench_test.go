@@ -91,3 +91,6 @@ func benchPredict(b *testing.B, batch int) {
 
 func BenchmarkPredictBatch1000(b *testing.B) { benchPredict(b, 1000) }
 func BenchmarkPredictBatch1(b *testing.B)    { benchPredict(b, 1) }
+
+// BenchmarkPredictBatch16 is the batch capa serve runs under load.
+func BenchmarkPredictBatch16(b *testing.B) { benchPredict(b, 16) }
