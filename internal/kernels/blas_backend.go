@@ -55,6 +55,7 @@ type blasBackend struct {
 	sgemm      gemmFunc
 	name       func() string // BLASName's answer
 	setThreads func(n int)   // nil if the library has no thread control
+	inGo       bool          // no foreign call: used for products of any size
 }
 
 var gonumBackend = &blasBackend{name: func() string { return "gonum (pure Go)" }}
@@ -76,6 +77,12 @@ func currentBLAS() *blasBackend {
 func loadBLAS(spec string, warn io.Writer) *blasBackend {
 	switch s := strings.TrimSpace(spec); strings.ToLower(s) {
 	case "gonum", "go":
+		return gonumBackend
+	case "capa":
+		if ks := sgemmKernels(); len(ks) > 0 {
+			return capaBackend(ks[0], loadBLAS("auto", warn))
+		}
+		fmt.Fprintf(warn, "capa: CAPA_BLAS=%s: this CPU (or build) has no sgemm kernel of Capa's; using gonum (pure Go)\n", s)
 		return gonumBackend
 	case "", "auto", "openblas":
 		for _, name := range openBLASCandidates() {
@@ -144,7 +151,13 @@ func SetBLASThreads(n int) {
 // least smallGemm multiply-adds whose sizes fit the library's 32-bit ints,
 // gonum otherwise.
 func dispatchGemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if be := currentBLAS(); be.sgemm != nil && m*n*k >= smallGemm && fitsInt32(m, n, k, lda, ldb, ldc) {
+	runGemm(currentBLAS(), tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// runGemm runs one product on backend be, or on gonum if be is a library
+// and the product too small for a foreign call or too large for its ints.
+func runGemm(be *blasBackend, tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if be.sgemm != nil && (be.inGo || m*n*k >= smallGemm && fitsInt32(m, n, k, lda, ldb, ldc)) {
 		be.sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}

@@ -41,10 +41,16 @@ func benchBackends(b *testing.B) map[string]*blasBackend {
 	if ob := loadBLAS("openblas", new(discard)); ob != gonumBackend {
 		bs["openblas"] = ob
 	} else {
-		b.Log("OpenBLAS not available: benchmarking gonum only")
+		b.Log("OpenBLAS not available")
+	}
+	for _, k := range sgemmKernels() {
+		bs["capa-"+k.name] = capaBackend(k, gonumBackend)
 	}
 	return bs
 }
+
+// backendNames lists the benchmarked backends in a fixed order.
+var backendNames = []string{"gonum", "openblas", "capa-AVX-512", "capa-AVX2"}
 
 type discard struct{}
 
@@ -88,7 +94,7 @@ func BenchmarkGemm(b *testing.B) {
 	}
 	shapes = append(shapes, gemmShape{"square512", false, false, 512, 512, 512})
 	for _, s := range shapes {
-		for _, name := range []string{"gonum", "openblas"} {
+		for _, name := range backendNames {
 			if be := bs[name]; be != nil {
 				f := be.sgemm
 				if f == nil {
@@ -204,5 +210,24 @@ func BenchmarkGemmThenGo(b *testing.B) {
 	ob := openBLASForTest(b)
 	for _, th := range []int{1, 2} {
 		b.Run(fmt.Sprintf("openblas/threads%d", th), func(b *testing.B) { run(b, ob, th) })
+	}
+}
+
+// BenchmarkGemmSquare2048 is issue 19's yardstick (ONNX Runtime's MatMul
+// of 2048×2048 by 2048×2048): every backend with GOMAXPROCS threads.
+func BenchmarkGemmSquare2048(b *testing.B) {
+	bs := benchBackends(b)
+	s := gemmShape{"square2048", false, false, 2048, 2048, 2048}
+	threads := runtime.GOMAXPROCS(0)
+	for _, name := range backendNames[1:] {
+		if be := bs[name]; be != nil {
+			b.Run(name, func(b *testing.B) {
+				if be.setThreads != nil {
+					be.setThreads(threads)
+					defer be.setThreads(1)
+				}
+				benchGemm(b, s, be.sgemm)
+			})
+		}
 	}
 }
