@@ -10,25 +10,57 @@ then overwrite C's tile (load == 0) or are added to it.
     AVX-512: 14 x 32, 28 zmm accumulators, 2 for B, 2 broadcasts
     AVX2:     6 x 16, 12 ymm accumulators, 2 for B, 2 broadcasts
 
+The Direct kernels read A unpacked, MR rows lda floats apart (A row-major,
+alpha 1): for the im2col matrices of convolutions, packing A cost as much
+as the kernel itself.
+
 Usage: python3 scripts/gen_sgemm_asm.py > internal/kernels/sgemm_amd64.s
 """
 
 
-def kernel(name, mr, nr, reg, width, zero):
+# Base registers of A's rows in the direct kernels: rows 3g to 3g+2 are
+# at (base), (base)(R9*1), (base)(R9*2), R9 holding lda in bytes.
+BASES = ["AX", "R10", "R11", "R12", "R13"]
+
+
+def a_operand(i, direct, mr):
+    if not direct:
+        return f"{4 * i}(AX)"
+    base = BASES[i // 3]
+    return [f"({base})", f"({base})(R9*1)", f"({base})(R9*2)"][i % 3]
+
+
+def kernel(name, mr, nr, reg, width, zero, direct=False):
     vecs = nr // width  # registers per row of the tile
     out = []
     w = out.append
     bacc = mr * vecs  # first B register
     bc = bacc + vecs  # first broadcast register
-    w(f"// func {name}(k int, a, b, c *float32, ldc int, load int)")
-    w(f"TEXT ·{name}(SB), NOSPLIT, $0-48")
-    w("\tMOVQ k+0(FP), CX")
-    w("\tMOVQ a+8(FP), AX")
-    w("\tMOVQ b+16(FP), BX")
-    w("\tMOVQ c+24(FP), DI")
-    w("\tMOVQ ldc+32(FP), DX")
-    w("\tSHLQ $2, DX")
-    w("\tMOVQ load+40(FP), R8")
+    if direct:
+        w(f"// func {name}(k int, a *float32, lda int, b, c *float32, ldc int, load int)")
+        w(f"TEXT ·{name}(SB), NOSPLIT, $0-56")
+        w("\tMOVQ k+0(FP), CX")
+        w("\tMOVQ a+8(FP), AX")
+        w("\tMOVQ lda+16(FP), R9")
+        w("\tSHLQ $2, R9")
+        w("\tMOVQ b+24(FP), BX")
+        w("\tMOVQ c+32(FP), DI")
+        w("\tMOVQ ldc+40(FP), DX")
+        w("\tSHLQ $2, DX")
+        w("\tMOVQ load+48(FP), R8")
+        w("\tLEAQ (R9)(R9*2), SI")  # 3 rows in bytes
+        for g in range(1, (mr + 2) // 3):
+            w(f"\tLEAQ ({BASES[g - 1]})(SI*1), {BASES[g]}")
+    else:
+        w(f"// func {name}(k int, a, b, c *float32, ldc int, load int)")
+        w(f"TEXT ·{name}(SB), NOSPLIT, $0-48")
+        w("\tMOVQ k+0(FP), CX")
+        w("\tMOVQ a+8(FP), AX")
+        w("\tMOVQ b+16(FP), BX")
+        w("\tMOVQ c+24(FP), DI")
+        w("\tMOVQ ldc+32(FP), DX")
+        w("\tSHLQ $2, DX")
+        w("\tMOVQ load+40(FP), R8")
     for i in range(mr * vecs):
         w(f"\t{zero} {reg}{i}, {reg}{i}, {reg}{i}")
     w("\tTESTQ CX, CX")
@@ -38,10 +70,14 @@ def kernel(name, mr, nr, reg, width, zero):
         w(f"\tVMOVUPS {4 * width * v}(BX), {reg}{bacc + v}")
     for i in range(mr):
         r = bc + i % 2
-        w(f"\tVBROADCASTSS {4 * i}(AX), {reg}{r}")
+        w(f"\tVBROADCASTSS {a_operand(i, direct, mr)}, {reg}{r}")
         for v in range(vecs):
             w(f"\tVFMADD231PS {reg}{bacc + v}, {reg}{r}, {reg}{i * vecs + v}")
-    w(f"\tADDQ ${4 * mr}, AX")
+    if direct:
+        for g in range((mr + 2) // 3):
+            w(f"\tADDQ $4, {BASES[g]}")
+    else:
+        w(f"\tADDQ ${4 * mr}, AX")
     w(f"\tADDQ ${4 * nr}, BX")
     w("\tDECQ CX")
     w(f"\tJNE {name}_loop")
@@ -71,3 +107,7 @@ print('#include "textflag.h"\n')
 print(kernel("sgemm14x32AVX512", 14, 32, "Z", 16, "VPXORD"))
 print()
 print(kernel("sgemm6x16AVX2", 6, 16, "Y", 8, "VXORPS"))
+print()
+print(kernel("sgemm14x32DirectAVX512", 14, 32, "Z", 16, "VPXORD", direct=True))
+print()
+print(kernel("sgemm6x16DirectAVX2", 6, 16, "Y", 8, "VXORPS", direct=True))

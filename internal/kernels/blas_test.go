@@ -183,9 +183,15 @@ func TestLoadBLAS(t *testing.T) {
 		t.Errorf(`loadBLAS("") warned %q; the automatic choice must be silent`, warn.String())
 	} else {
 		t.Logf("automatic choice: %s", b.name())
-		if b != gonumBackend && !strings.HasPrefix(b.name(), "openblas ") {
-			t.Errorf(`loadBLAS("") = %q, want openblas or gonum`, b.name())
+		if b != gonumBackend && !strings.HasPrefix(b.name(), "openblas ") && !strings.HasPrefix(b.name(), "capa ") {
+			t.Errorf(`loadBLAS("") = %q, want capa, openblas or gonum`, b.name())
 		}
+		if ks := sgemmKernels(); len(ks) > 0 && ks[0].nr == 32 && !strings.HasPrefix(b.name(), "capa AVX-512") {
+			t.Errorf(`loadBLAS("") = %q on an AVX-512 CPU, want Capa's AVX-512 sgemm`, b.name())
+		}
+	}
+	if b := loadBLAS("capa", &warn); len(sgemmKernels()) > 0 && (!strings.HasPrefix(b.name(), "capa ") || warn.Len() != 0) {
+		t.Errorf(`loadBLAS("capa") = %q, warning %q`, b.name(), warn.String())
 	}
 	b := loadBLAS("/nonexistent/libblas.so", &warn)
 	if b != gonumBackend {

@@ -34,6 +34,8 @@ type sgemmKernel struct {
 	name   string
 	mr, nr int
 	fn     func(k int, a, b, c *float32, ldc int, load int)
+	// direct is fn reading A unpacked, MR rows lda floats apart.
+	direct func(k int, a *float32, lda int, b, c *float32, ldc int, load int)
 }
 
 // sgemmThreads is the number of goroutines one large product is split
@@ -49,6 +51,7 @@ const sgemmParallel = 1 << 21
 // 10 units, a batch of one) run on the fallback backend instead, where
 // padding the tiles would waste most of the kernel's work.
 func capaBackend(k *sgemmKernel, fallback *blasBackend) *blasBackend {
+	sgemmThreads = max(1, defaultThreads())
 	return &blasBackend{
 		sgemm: func(tA, tB blas.Transpose, m, n, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 			if m < k.mr || 2*n < k.nr {
@@ -157,19 +160,38 @@ func sgemmSerial(ker *sgemmKernel, transA, transB bool, m, n, k int, alpha float
 			}
 			for ic := 0; ic < m; ic += sgemmMC {
 				mc := min(sgemmMC, m-ic)
-				packA(buf.a, a, lda, transA, ic, mc, pc, kc, mr, alpha)
+				// Row-major A times 1 is read in place, but for the rows of
+				// a last, partial panel.
+				direct := 0
+				if !transA && alpha == 1 && ker.direct != nil {
+					direct = mc / mr * mr
+					if direct < mc {
+						packA(buf.a[direct*kc:], a, lda, false, ic+direct, mc-direct, pc, kc, mr, 1)
+					}
+				} else {
+					packA(buf.a, a, lda, transA, ic, mc, pc, kc, mr, alpha)
+				}
 				for jr := 0; jr < nc; jr += nr {
 					nrr := min(nr, nc-jr)
 					bp := &buf.b[jr*kc]
 					for ir := 0; ir < mc; ir += mr {
 						mrr := min(mr, mc-ir)
-						ap := &buf.a[ir*kc]
 						ci := (ic+ir)*ldc + jc + jr
-						if mrr == mr && nrr == nr {
-							ker.fn(kc, ap, bp, &c[ci], ldc, load)
-							continue
+						if ir < direct {
+							ap := &a[(ic+ir)*lda+pc]
+							if nrr == nr {
+								ker.direct(kc, ap, lda, bp, &c[ci], ldc, load)
+								continue
+							}
+							ker.direct(kc, ap, lda, bp, &tile[0], nr, 0)
+						} else {
+							ap := &buf.a[ir*kc]
+							if mrr == mr && nrr == nr {
+								ker.fn(kc, ap, bp, &c[ci], ldc, load)
+								continue
+							}
+							ker.fn(kc, ap, bp, &tile[0], nr, 0)
 						}
-						ker.fn(kc, ap, bp, &tile[0], nr, 0)
 						for i := 0; i < mrr; i++ {
 							dst := c[ci+i*ldc : ci+i*ldc+nrr]
 							src := tile[i*nr : i*nr+nrr]
