@@ -46,6 +46,7 @@ type benchConfig struct {
 	epochs, limit, testLimit, runs int
 	seed                           uint64
 	data, report, peer, python     string
+	peerORT                        string
 
 	arch    string  // a family's base instead of the practical CNN (--vgg: "vgg16")
 	source  string  // --arch: whose architecture (applications.Lookup)
@@ -62,6 +63,11 @@ the latency of one prediction, the allocations of a training step, the peak
 RSS. With --peer ../shared/peer/torch_seed_cnn.py the PyTorch script runs
 alternately with Capa's batch-32 runs (at least 3 each) and the ratios of
 the medians are reported.
+
+With --peer-ort ../shared/peer/ort_bench.js: inference only, against ONNX
+Runtime (CPU) running the same model with the same weights, exported by
+Capa to ONNX: images/s in batches of 1000 and the batch-1 latency, --runs
+times each (at least 5), alternating, and the ratios of the medians.
 
 With --arch vgg16|resnet18|resnet34|resnet50|mobilenet_v2 (--vgg is --arch
 vgg16): the forward pass of the network's convolutional base (random
@@ -93,6 +99,7 @@ func cmdBench(args []string) error {
 	fs.StringVar(&c.data, "data", "", "directory with the Fashion-MNIST files (as in capa train)")
 	fs.StringVar(&c.report, "report", "", "write a JSON report to this file")
 	fs.StringVar(&c.peer, "peer", "", "peer benchmark script to compare with, e.g. ../shared/peer/torch_seed_cnn.py")
+	fs.StringVar(&c.peerORT, "peer-ort", "", "compare inference with ONNX Runtime instead: its peer script, e.g. ../shared/peer/ort_bench.js (node, onnxruntime-node from NODE_PATH or scripts/node)")
 	fs.StringVar(&c.python, "python", defaultPython, "interpreter of the --peer script (empty: run the script itself)")
 	vggFlag := fs.Bool("vgg", false, "measure VGG16's convolutional base forward (random weights) instead of the practical CNN: --arch vgg16")
 	fs.StringVar(&c.arch, "arch", "", "measure this network's convolutional base forward (random weights) instead of the practical CNN: vgg16, resnet18, resnet34, resnet50, mobilenet_v2")
@@ -117,10 +124,17 @@ func cmdBench(args []string) error {
 		c.arch = "vgg16"
 	}
 	if c.arch != "" {
+		if c.peerORT != "" {
+			return cli.Usagef("--peer-ort measures the practical CNN; with --arch, use --peer")
+		}
 		return cmdBenchBase(c)
 	}
 	if c.epochs < 1 || c.runs < 1 || c.limit < 0 || c.testLimit < 0 {
 		return fmt.Errorf("--epochs and --runs must be positive, --limit and --test-limit not negative")
+	}
+	if c.peerORT != "" && c.runs < 5 {
+		fmt.Fprintf(os.Stderr, "capa bench: --peer-ort reports medians of at least 5 runs each: --runs 5\n")
+		c.runs = 5
 	}
 	if c.peer != "" && c.runs < 3 {
 		fmt.Fprintf(os.Stderr, "capa bench: --peer needs medians of at least 3 runs each: --runs 3\n")
@@ -131,12 +145,23 @@ func cmdBench(args []string) error {
 	if err != nil {
 		return err
 	}
+	if c.testLimit > 0 && c.testLimit < testSet.N {
+		testSet = testSet.Slice(0, c.testLimit)
+	}
+	if c.peerORT != "" {
+		if c.peer != "" {
+			return cli.Usagef("--peer and --peer-ort: one peer at a time")
+		}
+		res, err := benchORT(c, testSet, os.Stderr)
+		if err != nil {
+			return err
+		}
+		printORTTable(os.Stdout, res)
+		return writeBenchReport(c, res)
+	}
 	full := trainSet
 	if c.limit > 0 && c.limit < trainSet.N {
 		trainSet = trainSet.Slice(0, c.limit)
-	}
-	if c.testLimit > 0 && c.testLimit < testSet.N {
-		testSet = testSet.Slice(0, c.testLimit)
 	}
 	res, err := runBench(c, full, trainSet, testSet, os.Stderr)
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/capa-ml/capa/internal/fulltest"
 )
 
 func TestBenchPeerOutputParse(t *testing.T) {
@@ -353,5 +355,64 @@ echo "{\"size\": 32, \"batch_size\": 64, \"images_per_second\": $r, \"framework\
 	out, err = exec.Command(capaBin, "bench", "--vgg", "--sizes", "32", "--seconds", "0.05", "--runs", "1", "--peer", bad, "--python", "/bin/sh").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "ModuleNotFoundError: torchvision") {
 		t.Errorf("failing peer: err %v\n%s", err, out)
+	}
+}
+
+// TestBenchFakeORTPeer runs capa bench --peer-ort with a stand-in for
+// ort_bench.js (node): --runs is raised to 5, the runs alternate, the peer
+// gets an ONNX file of the model and the thread count, and the ratios are
+// those of the medians.
+func TestBenchFakeORTPeer(t *testing.T) {
+	needData(t)
+	if _, err := exec.LookPath("node"); err != nil {
+		fulltest.Missing(t, "no node: apt-get install nodejs")
+	}
+	dir := t.TempDir()
+	logf := filepath.Join(dir, "peer.log")
+	script := filepath.Join(dir, "ort_bench.js")
+	os.WriteFile(script, []byte(fmt.Sprintf(`const fs = require('fs');
+const args = process.argv.slice(2);
+const model = fs.readFileSync(args[args.indexOf('--model') + 1]);
+fs.appendFileSync(%q, args.join(' ').replace(/\S*practical.onnx/, 'F') + ' ' + (model.length > 1000) + '\n');
+const n = fs.readFileSync(%[1]q, 'utf8').trim().split('\n').length;
+console.log(JSON.stringify({framework: 'fake ort', threads: 2, batch_size: 1000,
+  inference_images_per_second: [0, 100, 500, 300, 200, 400][n], batch1_latency_ms: [0, 1, 5, 3, 2, 4][n]}));
+`, logf)), 0o644)
+	rep := filepath.Join(dir, "bench.json")
+	cmd := exec.Command(capaBin, "bench", "--test-limit", "1000", "--runs", "1", "--peer-ort", script, "--report", rep)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("capa bench --peer-ort: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	var order []string
+	for _, m := range regexp.MustCompile(`(?m)^(capa|ort) +run (\d)/5: batch`).FindAllStringSubmatch(stderr.String(), -1) {
+		order = append(order, m[1]+m[2])
+	}
+	if got, want := strings.Join(order, " "), "ort1 capa1 ort2 capa2 ort3 capa3 ort4 capa4 ort5 capa5"; got != want {
+		t.Errorf("run order %q, want %q\n%s", got, want, stderr.String())
+	}
+	b, _ := os.ReadFile(logf)
+	want := fmt.Sprintf("--model F --batch 1000 --threads %d true", runtime.GOMAXPROCS(0))
+	if lines := strings.Split(strings.TrimSpace(string(b)), "\n"); len(lines) != 5 || lines[0] != want {
+		t.Errorf("peer calls:\n%s\nwant 5 times %q", b, want)
+	}
+	r := readJSON(t, rep)
+	rate := r["capa_inference_images_per_second"].([]any)
+	if len(rate) != 5 || r["peer"] != "fake ort" {
+		t.Fatalf("report: %v", r)
+	}
+	capaRates := make([]float64, 5)
+	for i, v := range rate {
+		capaRates[i] = v.(float64)
+	}
+	if got, want := r["inference_ratio"].(float64), median(capaRates)/300; math.Abs(got-want) > 1e-9*want {
+		t.Errorf("inference_ratio %v, want %v", got, want)
+	}
+	if !strings.Contains(stdout.String(), "batch 1000, images/s") || !strings.Contains(stdout.String(), "onnxruntime") {
+		t.Errorf("table:\n%s", stdout.String())
+	}
+	if err := exec.Command(capaBin, "bench", "--arch", "resnet18", "--peer-ort", script).Run(); err == nil {
+		t.Error("--arch with --peer-ort accepted")
 	}
 }
