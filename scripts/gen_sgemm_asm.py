@@ -12,7 +12,9 @@ then overwrite C's tile (load == 0) or are added to it.
 
 The Direct kernels read A unpacked, MR rows lda floats apart (A row-major,
 alpha 1): for the im2col matrices of convolutions, packing A cost as much
-as the kernel itself.
+as the kernel itself. The Trans kernels read a transposed A in place: its
+column p, MR floats together, lda floats after column p-1 (the packed
+layout with a wider stride).
 
 Usage: python3 scripts/gen_sgemm_asm.py > internal/kernels/sgemm_amd64.s
 """
@@ -24,7 +26,7 @@ BASES = ["AX", "R10", "R11", "R12", "R13"]
 
 
 def a_operand(i, direct, mr):
-    if not direct:
+    if direct != "rows":
         return f"{4 * i}(AX)"
     base = BASES[i // 3]
     return [f"({base})", f"({base})(R9*1)", f"({base})(R9*2)"][i % 3]
@@ -48,9 +50,10 @@ def kernel(name, mr, nr, reg, width, zero, direct=False):
         w("\tMOVQ ldc+40(FP), DX")
         w("\tSHLQ $2, DX")
         w("\tMOVQ load+48(FP), R8")
-        w("\tLEAQ (R9)(R9*2), SI")  # 3 rows in bytes
-        for g in range(1, (mr + 2) // 3):
-            w(f"\tLEAQ ({BASES[g - 1]})(SI*1), {BASES[g]}")
+        if direct == "rows":
+            w("\tLEAQ (R9)(R9*2), SI")  # 3 rows in bytes
+            for g in range(1, (mr + 2) // 3):
+                w(f"\tLEAQ ({BASES[g - 1]})(SI*1), {BASES[g]}")
     else:
         w(f"// func {name}(k int, a, b, c *float32, ldc int, load int)")
         w(f"TEXT ·{name}(SB), NOSPLIT, $0-48")
@@ -73,9 +76,11 @@ def kernel(name, mr, nr, reg, width, zero, direct=False):
         w(f"\tVBROADCASTSS {a_operand(i, direct, mr)}, {reg}{r}")
         for v in range(vecs):
             w(f"\tVFMADD231PS {reg}{bacc + v}, {reg}{r}, {reg}{i * vecs + v}")
-    if direct:
+    if direct == "rows":
         for g in range((mr + 2) // 3):
             w(f"\tADDQ $4, {BASES[g]}")
+    elif direct == "columns":
+        w("\tADDQ R9, AX")
     else:
         w(f"\tADDQ ${4 * mr}, AX")
     w(f"\tADDQ ${4 * nr}, BX")
@@ -108,6 +113,10 @@ print(kernel("sgemm14x32AVX512", 14, 32, "Z", 16, "VPXORD"))
 print()
 print(kernel("sgemm6x16AVX2", 6, 16, "Y", 8, "VXORPS"))
 print()
-print(kernel("sgemm14x32DirectAVX512", 14, 32, "Z", 16, "VPXORD", direct=True))
+print(kernel("sgemm14x32DirectAVX512", 14, 32, "Z", 16, "VPXORD", direct="rows"))
 print()
-print(kernel("sgemm6x16DirectAVX2", 6, 16, "Y", 8, "VXORPS", direct=True))
+print(kernel("sgemm6x16DirectAVX2", 6, 16, "Y", 8, "VXORPS", direct="rows"))
+print()
+print(kernel("sgemm14x32TransAVX512", 14, 32, "Z", 16, "VPXORD", direct="columns"))
+print()
+print(kernel("sgemm6x16TransAVX2", 6, 16, "Y", 8, "VXORPS", direct="columns"))

@@ -36,6 +36,9 @@ type sgemmKernel struct {
 	fn     func(k int, a, b, c *float32, ldc int, load int)
 	// direct is fn reading A unpacked, MR rows lda floats apart.
 	direct func(k int, a *float32, lda int, b, c *float32, ldc int, load int)
+	// trans is fn reading a transposed A unpacked: column p's MR values
+	// together, lda floats apart from column to column.
+	trans func(k int, a *float32, lda int, b, c *float32, ldc int, load int)
 }
 
 // sgemmThreads is the number of goroutines one large product is split
@@ -160,13 +163,17 @@ func sgemmSerial(ker *sgemmKernel, transA, transB bool, m, n, k int, alpha float
 			}
 			for ic := 0; ic < m; ic += sgemmMC {
 				mc := min(sgemmMC, m-ic)
-				// Row-major A times 1 is read in place, but for the rows of
-				// a last, partial panel.
+				// A times 1 is read in place, but for the rows of a last,
+				// partial panel.
 				direct := 0
-				if !transA && alpha == 1 && ker.direct != nil {
+				inPlace := ker.direct
+				if transA {
+					inPlace = ker.trans
+				}
+				if alpha == 1 && inPlace != nil {
 					direct = mc / mr * mr
 					if direct < mc {
-						packA(buf.a[direct*kc:], a, lda, false, ic+direct, mc-direct, pc, kc, mr, 1)
+						packA(buf.a[direct*kc:], a, lda, transA, ic+direct, mc-direct, pc, kc, mr, 1)
 					}
 				} else {
 					packA(buf.a, a, lda, transA, ic, mc, pc, kc, mr, alpha)
@@ -178,12 +185,16 @@ func sgemmSerial(ker *sgemmKernel, transA, transB bool, m, n, k int, alpha float
 						mrr := min(mr, mc-ir)
 						ci := (ic+ir)*ldc + jc + jr
 						if ir < direct {
-							ap := &a[(ic+ir)*lda+pc]
+							ai := (ic+ir)*lda + pc
+							if transA {
+								ai = pc*lda + ic + ir
+							}
+							ap := &a[ai]
 							if nrr == nr {
-								ker.direct(kc, ap, lda, bp, &c[ci], ldc, load)
+								inPlace(kc, ap, lda, bp, &c[ci], ldc, load)
 								continue
 							}
-							ker.direct(kc, ap, lda, bp, &tile[0], nr, 0)
+							inPlace(kc, ap, lda, bp, &tile[0], nr, 0)
 						} else {
 							ap := &buf.a[ir*kc]
 							if mrr == mr && nrr == nr {

@@ -24,14 +24,23 @@ func sgemm14x32DirectAVX512(k int, a *float32, lda int, b, c *float32, ldc int, 
 //go:noescape
 func sgemm6x16DirectAVX2(k int, a *float32, lda int, b, c *float32, ldc int, load int)
 
+// The Trans kernels read a transposed A in place: column p's MR values
+// together, lda floats after column p-1's.
+
+//go:noescape
+func sgemm14x32TransAVX512(k int, a *float32, lda int, b, c *float32, ldc int, load int)
+
+//go:noescape
+func sgemm6x16TransAVX2(k int, a *float32, lda int, b, c *float32, ldc int, load int)
+
 // sgemmKernels lists the kernels this CPU can run, fastest first.
 func sgemmKernels() []*sgemmKernel {
 	var ks []*sgemmKernel
 	if cpu.X86.HasAVX512F {
-		ks = append(ks, &sgemmKernel{name: "AVX-512", mr: 14, nr: 32, fn: sgemm14x32AVX512, direct: sgemm14x32DirectAVX512})
+		ks = append(ks, &sgemmKernel{name: "AVX-512", mr: 14, nr: 32, fn: sgemm14x32AVX512, direct: sgemm14x32DirectAVX512, trans: sgemm14x32TransAVX512})
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		ks = append(ks, &sgemmKernel{name: "AVX2", mr: 6, nr: 16, fn: sgemm6x16AVX2, direct: sgemm6x16DirectAVX2})
+		ks = append(ks, &sgemmKernel{name: "AVX2", mr: 6, nr: 16, fn: sgemm6x16AVX2, direct: sgemm6x16DirectAVX2, trans: sgemm6x16TransAVX2})
 	}
 	return ks
 }
