@@ -336,30 +336,40 @@ func (p *tensorParser) skipValue(depth int) error {
 		}
 		return fmt.Errorf("the string at offset %d does not end", p.i)
 	case '[', '{':
-		end := byte(']')
-		if c == '{' {
-			end = '}'
-		}
-		p.i++
-		for {
-			p.space()
-			if p.i >= len(p.b) {
-				return fmt.Errorf("the value ends early at offset %d", p.i)
-			}
-			switch p.b[p.i] {
-			case end:
-				p.i++
-				return nil
-			case ',', ':':
-				p.i++
-				continue
+		// One pass over the brackets (a tensor's numbers are most of a
+		// request, and its reader checks them): a stack of the closing
+		// brackets expected, strings skipped with their escapes.
+		var stack [4 * MaxTensorRank]byte
+		n := 0
+		for i := p.i; i < len(p.b); i++ {
+			switch c := p.b[i]; c {
+			case '[', '{':
+				if depth+n >= 4*MaxTensorRank {
+					return fmt.Errorf("values nested deeper than %d at offset %d", 4*MaxTensorRank, i)
+				}
+				stack[n] = c + 2 // ']' is '[' + 2, '}' is '{' + 2
+				n++
 			case ']', '}':
-				return fmt.Errorf("unexpected %q at offset %d", p.b[p.i], p.i)
-			}
-			if err := p.skipValue(depth + 1); err != nil {
-				return err
+				if n == 0 || stack[n-1] != c {
+					return fmt.Errorf("unexpected %q at offset %d", c, i)
+				}
+				n--
+				if n == 0 {
+					p.i = i + 1
+					return nil
+				}
+			case '"':
+				for i++; i < len(p.b) && p.b[i] != '"'; i++ {
+					if p.b[i] == '\\' {
+						i++
+					}
+				}
+				if i >= len(p.b) {
+					return fmt.Errorf("a string does not end")
+				}
 			}
 		}
+		return fmt.Errorf("the value ends early at offset %d", len(p.b))
 	default:
 		start := p.i
 		for p.i < len(p.b) {
