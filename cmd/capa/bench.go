@@ -67,7 +67,9 @@ the medians are reported.
 With --peer-ort ../shared/peer/ort_bench.js: inference only, against ONNX
 Runtime (CPU) running the same model with the same weights, exported by
 Capa to ONNX: images/s in batches of 1000 and the batch-1 latency, --runs
-times each (at least 5), alternating, and the ratios of the medians.
+times each (at least 5), alternating, and the ratios of the medians. With
+--arch, --peer-ort runs torchvision's network exported by onnx_export.py
+(beside ort_bench.js, with --python) in ONNX Runtime instead of --peer.
 
 With --arch vgg16|resnet18|resnet34|resnet50|mobilenet_v2 (--vgg is --arch
 vgg16): the forward pass of the network's convolutional base (random
@@ -124,8 +126,8 @@ func cmdBench(args []string) error {
 		c.arch = "vgg16"
 	}
 	if c.arch != "" {
-		if c.peerORT != "" {
-			return cli.Usagef("--peer-ort measures the practical CNN; with --arch, use --peer")
+		if c.peerORT != "" && c.peer != "" {
+			return cli.Usagef("--peer and --peer-ort: one peer at a time")
 		}
 		return cmdBenchBase(c)
 	}

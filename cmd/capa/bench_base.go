@@ -125,7 +125,32 @@ func runBenchBase(c benchConfig, logw io.Writer) (*baseBenchResult, error) {
 			}
 		}
 	}
+	var ortModels []string
+	if c.peerORT != "" {
+		dir, err := os.MkdirTemp("", "capa-bench-ort-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		for _, hw := range hws {
+			f, err := exportORTPeer(c, dir, hw)
+			if err != nil {
+				return nil, err
+			}
+			ortModels = append(ortModels, f)
+		}
+	}
 	for i := 0; i < c.runs; i++ {
+		for j, f := range ortModels {
+			sz := r.sizes[j]
+			o, err := runORT(c, f, sz.batch, r.gomaxprocs)
+			if err != nil {
+				return nil, err
+			}
+			r.peerFramework = o.Framework
+			sz.peer = append(sz.peer, o.Rate)
+			fmt.Fprintf(logw, "ort     run %d/%d: %dx%d batch %d: %.2f images/s\n", i+1, c.runs, sz.hw, sz.hw, sz.batch, o.Rate)
+		}
 		if c.peer != "" {
 			rates, fw, err := runBasePeer(c, hws)
 			if err != nil {

@@ -73,7 +73,7 @@ func benchORT(c benchConfig, testSet *dataset.Set, logw io.Writer) (*ortResult, 
 	x := testSet.Images
 	one := x[:m.InputShape().Size()]
 	for i := 0; i < c.runs; i++ {
-		o, err := runORT(c, onnxPath, r.gomaxprocs)
+		o, err := runORT(c, onnxPath, inferenceBatch, r.gomaxprocs)
 		if err != nil {
 			return nil, err
 		}
@@ -97,8 +97,8 @@ func benchORT(c benchConfig, testSet *dataset.Set, logw io.Writer) (*ortResult, 
 // runORT runs ort_bench.js on the ONNX file with node, NODE_PATH from the
 // environment or else the repository's scripts/node/node_modules (where
 // the interchange tests' npm ci installs onnxruntime-node).
-func runORT(c benchConfig, model string, threads int) (ortOutput, error) {
-	cmd := exec.Command("node", c.peerORT, "--model", model, "--batch", fmt.Sprint(inferenceBatch), "--threads", fmt.Sprint(threads))
+func runORT(c benchConfig, model string, batch, threads int) (ortOutput, error) {
+	cmd := exec.Command("node", c.peerORT, "--model", model, "--batch", fmt.Sprint(batch), "--threads", fmt.Sprint(threads))
 	cmd.Env = os.Environ()
 	if os.Getenv("NODE_PATH") == "" {
 		if abs, err := filepath.Abs(filepath.Join("scripts", "node", "node_modules")); err == nil {
@@ -122,4 +122,25 @@ func printORTTable(w io.Writer, r *ortResult) {
 	fmt.Fprintf(w, "%-40s %12.0f %12.0f %7.2fx\n", fmt.Sprintf("batch %d, images/s", r.batch), median(r.capaRate), median(r.ortRate), median(r.capaRate)/median(r.ortRate))
 	fmt.Fprintf(w, "%-40s %12.3f %12.3f %7.2fx\n", "batch 1 latency, ms (ratio: ort/capa)", median(r.capaLatMS), median(r.ortLatMS), median(r.ortLatMS)/median(r.capaLatMS))
 	fmt.Fprintf(w, "medians of %d alternating runs; %s, %d threads; capa: %s\n", r.cfg.runs, r.framework, r.gomaxprocs, r.blas)
+}
+
+// ortArch names --arch's network for onnx_export.py, the peer's exporter
+// beside ort_bench.js (torchvision's model, with its top: the classifier
+// adds under 0.1% to ResNet50's arithmetic).
+var ortArch = map[string]string{"vgg16": "vgg16_features", "resnet18": "resnet18", "resnet50": "resnet50", "mobilenet_v2": "mobilenet_v2"}
+
+// exportORTPeer writes torchvision's --arch at hw x hw as ONNX with
+// onnx_export.py (the ONNX peer's own exporter, run by --python), into dir.
+func exportORTPeer(c benchConfig, dir string, hw int) (string, error) {
+	arch, ok := ortArch[c.arch]
+	if !ok || c.source != "torchvision" {
+		return "", fmt.Errorf("--peer-ort with --arch: onnx_export.py exports torchvision's vgg16, resnet18, resnet50 and mobilenet_v2, not %s (%s)", c.arch, c.source)
+	}
+	out := filepath.Join(dir, fmt.Sprintf("%s-%d.onnx", arch, hw))
+	script := filepath.Join(filepath.Dir(c.peerORT), "onnx_export.py")
+	cmd := exec.Command(c.python, script, "--arch", arch, "--size", fmt.Sprint(hw), "--out", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%s: %v\n%s", script, err, b)
+	}
+	return out, nil
 }

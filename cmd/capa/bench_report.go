@@ -121,8 +121,8 @@ func (r *baseBenchResult) report() map[string]any {
 		"winograd": r.winograd,
 	}
 	addBenchEnv(v, r.blas, r.gomaxprocs, r.numCPU)
-	if r.cfg.peer != "" {
-		v["peer_script"] = r.cfg.peer
+	if r.cfg.peer != "" || r.cfg.peerORT != "" {
+		v["peer_script"] = r.cfg.peer + r.cfg.peerORT
 		v["peer_framework"] = r.peerFramework
 		v["peer_threads"] = r.gomaxprocs
 	}
@@ -152,9 +152,13 @@ func printBaseTable(w io.Writer, r *baseBenchResult) {
 			row(name+": capa im2col images/s", fmt.Sprintf("%.2f", median(sz.im2col)), sz.im2col)
 			row(name+": winograd speedup", fmt.Sprintf("%.3f", median(sz.capa)/median(sz.im2col)), nil)
 		}
-		if r.cfg.peer != "" {
-			row(name+": pytorch images/s", fmt.Sprintf("%.2f", median(sz.peer)), sz.peer)
-			row(name+": ratio capa/pytorch", fmt.Sprintf("%.3f", median(sz.capa)/median(sz.peer)), nil)
+		peer := "pytorch"
+		if r.cfg.peerORT != "" {
+			peer = "onnxruntime"
+		}
+		if len(sz.peer) > 0 {
+			row(name+": "+peer+" images/s", fmt.Sprintf("%.2f", median(sz.peer)), sz.peer)
+			row(name+": ratio capa/"+peer, fmt.Sprintf("%.3f", median(sz.capa)/median(sz.peer)), nil)
 		}
 	}
 	tw.Flush()
