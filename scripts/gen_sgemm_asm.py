@@ -39,31 +39,34 @@ def kernel(name, mr, nr, reg, width, zero, direct=False):
     bacc = mr * vecs  # first B register
     bc = bacc + vecs  # first broadcast register
     if direct:
-        w(f"// func {name}(k int, a *float32, lda int, b, c *float32, ldc int, load int)")
-        w(f"TEXT ·{name}(SB), NOSPLIT, $0-56")
+        w(f"// func {name}(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, load int)")
+        w(f"TEXT ·{name}(SB), NOSPLIT, $0-64")
         w("\tMOVQ k+0(FP), CX")
         w("\tMOVQ a+8(FP), AX")
         w("\tMOVQ lda+16(FP), R9")
         w("\tSHLQ $2, R9")
         w("\tMOVQ b+24(FP), BX")
-        w("\tMOVQ c+32(FP), DI")
-        w("\tMOVQ ldc+40(FP), DX")
+        w("\tMOVQ c+40(FP), DI")
+        w("\tMOVQ ldc+48(FP), DX")
         w("\tSHLQ $2, DX")
-        w("\tMOVQ load+48(FP), R8")
+        w("\tMOVQ load+56(FP), R8")
         if direct == "rows":
             w("\tLEAQ (R9)(R9*2), SI")  # 3 rows in bytes
             for g in range(1, (mr + 2) // 3):
                 w(f"\tLEAQ ({BASES[g - 1]})(SI*1), {BASES[g]}")
+        w("\tMOVQ ldb+32(FP), SI")
     else:
-        w(f"// func {name}(k int, a, b, c *float32, ldc int, load int)")
-        w(f"TEXT ·{name}(SB), NOSPLIT, $0-48")
+        w(f"// func {name}(k int, a, b *float32, ldb int, c *float32, ldc int, load int)")
+        w(f"TEXT ·{name}(SB), NOSPLIT, $0-56")
         w("\tMOVQ k+0(FP), CX")
         w("\tMOVQ a+8(FP), AX")
         w("\tMOVQ b+16(FP), BX")
-        w("\tMOVQ c+24(FP), DI")
-        w("\tMOVQ ldc+32(FP), DX")
+        w("\tMOVQ ldb+24(FP), SI")
+        w("\tMOVQ c+32(FP), DI")
+        w("\tMOVQ ldc+40(FP), DX")
         w("\tSHLQ $2, DX")
-        w("\tMOVQ load+40(FP), R8")
+        w("\tMOVQ load+48(FP), R8")
+    w("\tSHLQ $2, SI")  # B's row stride in bytes
     for i in range(mr * vecs):
         w(f"\t{zero} {reg}{i}, {reg}{i}, {reg}{i}")
     w("\tTESTQ CX, CX")
@@ -83,7 +86,7 @@ def kernel(name, mr, nr, reg, width, zero, direct=False):
         w("\tADDQ R9, AX")
     else:
         w(f"\tADDQ ${4 * mr}, AX")
-    w(f"\tADDQ ${4 * nr}, BX")
+    w("\tADDQ SI, BX")
     w("\tDECQ CX")
     w(f"\tJNE {name}_loop")
     w(f"{name}_store:")

@@ -33,17 +33,21 @@ const (
 type sgemmKernel struct {
 	name   string
 	mr, nr int
-	fn     func(k int, a, b, c *float32, ldc int, load int)
+	fn     func(k int, a, b *float32, ldb int, c *float32, ldc int, load int)
 	// direct is fn reading A unpacked, MR rows lda floats apart.
-	direct func(k int, a *float32, lda int, b, c *float32, ldc int, load int)
+	direct func(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, load int)
 	// trans is fn reading a transposed A unpacked: column p's MR values
 	// together, lda floats apart from column to column.
-	trans func(k int, a *float32, lda int, b, c *float32, ldc int, load int)
+	trans func(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, load int)
 }
 
 // sgemmThreads is the number of goroutines one large product is split
 // over (SetBLASThreads sets it, as it sets OpenBLAS's threads).
 var sgemmThreads = 1
+
+// sgemmDirectB is the largest m for which a row-major B is read in place
+// rather than packed: 8 row tiles of the AVX-512 kernel.
+const sgemmDirectB = 112
 
 // sgemmParallel is the m*n*k from which a product is split over
 // sgemmThreads goroutines.
@@ -156,7 +160,18 @@ func sgemmSerial(ker *sgemmKernel, transA, transB bool, m, n, k int, alpha float
 		nc := min(sgemmNC, n-jc)
 		for pc := 0; pc < k; pc += sgemmKC {
 			kc := min(sgemmKC, k-pc)
-			packB(buf.b, b, ldb, transB, pc, kc, jc, nc, nr)
+			// A row-major B is read in place when few row tiles would
+			// share its packed copy (a convolution's weights at batch 1):
+			// only its last, partial panel is packed.
+			bInPlace := 0
+			if !transB && m <= sgemmDirectB {
+				bInPlace = nc / nr * nr
+				if bInPlace < nc {
+					packB(buf.b[bInPlace*kc:], b, ldb, false, pc, kc, jc+bInPlace, nc-bInPlace, nr)
+				}
+			} else {
+				packB(buf.b, b, ldb, transB, pc, kc, jc, nc, nr)
+			}
 			load := 0
 			if pc > 0 || beta != 0 {
 				load = 1
@@ -180,7 +195,10 @@ func sgemmSerial(ker *sgemmKernel, transA, transB bool, m, n, k int, alpha float
 				}
 				for jr := 0; jr < nc; jr += nr {
 					nrr := min(nr, nc-jr)
-					bp := &buf.b[jr*kc]
+					bp, bs := &buf.b[jr*kc], nr
+					if jr < bInPlace {
+						bp, bs = &b[pc*ldb+jc+jr], ldb
+					}
 					for ir := 0; ir < mc; ir += mr {
 						mrr := min(mr, mc-ir)
 						ci := (ic+ir)*ldc + jc + jr
@@ -191,17 +209,17 @@ func sgemmSerial(ker *sgemmKernel, transA, transB bool, m, n, k int, alpha float
 							}
 							ap := &a[ai]
 							if nrr == nr {
-								inPlace(kc, ap, lda, bp, &c[ci], ldc, load)
+								inPlace(kc, ap, lda, bp, bs, &c[ci], ldc, load)
 								continue
 							}
-							inPlace(kc, ap, lda, bp, &tile[0], nr, 0)
+							inPlace(kc, ap, lda, bp, bs, &tile[0], nr, 0)
 						} else {
 							ap := &buf.a[ir*kc]
 							if mrr == mr && nrr == nr {
-								ker.fn(kc, ap, bp, &c[ci], ldc, load)
+								ker.fn(kc, ap, bp, bs, &c[ci], ldc, load)
 								continue
 							}
-							ker.fn(kc, ap, bp, &tile[0], nr, 0)
+							ker.fn(kc, ap, bp, bs, &tile[0], nr, 0)
 						}
 						for i := 0; i < mrr; i++ {
 							dst := c[ci+i*ldc : ci+i*ldc+nrr]

@@ -4,15 +4,17 @@
 
 #include "textflag.h"
 
-// func sgemm14x32AVX512(k int, a, b, c *float32, ldc int, load int)
-TEXT ·sgemm14x32AVX512(SB), NOSPLIT, $0-48
+// func sgemm14x32AVX512(k int, a, b *float32, ldb int, c *float32, ldc int, load int)
+TEXT ·sgemm14x32AVX512(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
-	MOVQ c+24(FP), DI
-	MOVQ ldc+32(FP), DX
+	MOVQ ldb+24(FP), SI
+	MOVQ c+32(FP), DI
+	MOVQ ldc+40(FP), DX
 	SHLQ $2, DX
-	MOVQ load+40(FP), R8
+	MOVQ load+48(FP), R8
+	SHLQ $2, SI
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -89,7 +91,7 @@ sgemm14x32AVX512_loop:
 	VFMADD231PS Z28, Z31, Z26
 	VFMADD231PS Z29, Z31, Z27
 	ADDQ $56, AX
-	ADDQ $128, BX
+	ADDQ SI, BX
 	DECQ CX
 	JNE sgemm14x32AVX512_loop
 sgemm14x32AVX512_store:
@@ -213,15 +215,17 @@ sgemm14x32AVX512_overwrite:
 	VZEROUPPER
 	RET
 
-// func sgemm6x16AVX2(k int, a, b, c *float32, ldc int, load int)
-TEXT ·sgemm6x16AVX2(SB), NOSPLIT, $0-48
+// func sgemm6x16AVX2(k int, a, b *float32, ldb int, c *float32, ldc int, load int)
+TEXT ·sgemm6x16AVX2(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
-	MOVQ c+24(FP), DI
-	MOVQ ldc+32(FP), DX
+	MOVQ ldb+24(FP), SI
+	MOVQ c+32(FP), DI
+	MOVQ ldc+40(FP), DX
 	SHLQ $2, DX
-	MOVQ load+40(FP), R8
+	MOVQ load+48(FP), R8
+	SHLQ $2, SI
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -258,7 +262,7 @@ sgemm6x16AVX2_loop:
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
 	ADDQ $24, AX
-	ADDQ $64, BX
+	ADDQ SI, BX
 	DECQ CX
 	JNE sgemm6x16AVX2_loop
 sgemm6x16AVX2_store:
@@ -318,22 +322,24 @@ sgemm6x16AVX2_overwrite:
 	VZEROUPPER
 	RET
 
-// func sgemm14x32DirectAVX512(k int, a *float32, lda int, b, c *float32, ldc int, load int)
-TEXT ·sgemm14x32DirectAVX512(SB), NOSPLIT, $0-56
+// func sgemm14x32DirectAVX512(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, load int)
+TEXT ·sgemm14x32DirectAVX512(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R9
 	SHLQ $2, R9
 	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
-	MOVQ load+48(FP), R8
+	MOVQ load+56(FP), R8
 	LEAQ (R9)(R9*2), SI
 	LEAQ (AX)(SI*1), R10
 	LEAQ (R10)(SI*1), R11
 	LEAQ (R11)(SI*1), R12
 	LEAQ (R12)(SI*1), R13
+	MOVQ ldb+32(FP), SI
+	SHLQ $2, SI
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -414,7 +420,7 @@ sgemm14x32DirectAVX512_loop:
 	ADDQ $4, R11
 	ADDQ $4, R12
 	ADDQ $4, R13
-	ADDQ $128, BX
+	ADDQ SI, BX
 	DECQ CX
 	JNE sgemm14x32DirectAVX512_loop
 sgemm14x32DirectAVX512_store:
@@ -538,19 +544,21 @@ sgemm14x32DirectAVX512_overwrite:
 	VZEROUPPER
 	RET
 
-// func sgemm6x16DirectAVX2(k int, a *float32, lda int, b, c *float32, ldc int, load int)
-TEXT ·sgemm6x16DirectAVX2(SB), NOSPLIT, $0-56
+// func sgemm6x16DirectAVX2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, load int)
+TEXT ·sgemm6x16DirectAVX2(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R9
 	SHLQ $2, R9
 	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
-	MOVQ load+48(FP), R8
+	MOVQ load+56(FP), R8
 	LEAQ (R9)(R9*2), SI
 	LEAQ (AX)(SI*1), R10
+	MOVQ ldb+32(FP), SI
+	SHLQ $2, SI
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -588,7 +596,7 @@ sgemm6x16DirectAVX2_loop:
 	VFMADD231PS Y13, Y15, Y11
 	ADDQ $4, AX
 	ADDQ $4, R10
-	ADDQ $64, BX
+	ADDQ SI, BX
 	DECQ CX
 	JNE sgemm6x16DirectAVX2_loop
 sgemm6x16DirectAVX2_store:
@@ -648,17 +656,19 @@ sgemm6x16DirectAVX2_overwrite:
 	VZEROUPPER
 	RET
 
-// func sgemm14x32TransAVX512(k int, a *float32, lda int, b, c *float32, ldc int, load int)
-TEXT ·sgemm14x32TransAVX512(SB), NOSPLIT, $0-56
+// func sgemm14x32TransAVX512(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, load int)
+TEXT ·sgemm14x32TransAVX512(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R9
 	SHLQ $2, R9
 	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
-	MOVQ load+48(FP), R8
+	MOVQ load+56(FP), R8
+	MOVQ ldb+32(FP), SI
+	SHLQ $2, SI
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -735,7 +745,7 @@ sgemm14x32TransAVX512_loop:
 	VFMADD231PS Z28, Z31, Z26
 	VFMADD231PS Z29, Z31, Z27
 	ADDQ R9, AX
-	ADDQ $128, BX
+	ADDQ SI, BX
 	DECQ CX
 	JNE sgemm14x32TransAVX512_loop
 sgemm14x32TransAVX512_store:
@@ -859,17 +869,19 @@ sgemm14x32TransAVX512_overwrite:
 	VZEROUPPER
 	RET
 
-// func sgemm6x16TransAVX2(k int, a *float32, lda int, b, c *float32, ldc int, load int)
-TEXT ·sgemm6x16TransAVX2(SB), NOSPLIT, $0-56
+// func sgemm6x16TransAVX2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, load int)
+TEXT ·sgemm6x16TransAVX2(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R9
 	SHLQ $2, R9
 	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
-	MOVQ load+48(FP), R8
+	MOVQ load+56(FP), R8
+	MOVQ ldb+32(FP), SI
+	SHLQ $2, SI
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -906,7 +918,7 @@ sgemm6x16TransAVX2_loop:
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
 	ADDQ R9, AX
-	ADDQ $64, BX
+	ADDQ SI, BX
 	DECQ CX
 	JNE sgemm6x16TransAVX2_loop
 sgemm6x16TransAVX2_store:
