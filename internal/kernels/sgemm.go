@@ -12,17 +12,21 @@ import (
 // AVX2 6×16). The loops, outermost first:
 //
 //	jc: NC columns of B and C        (B's block, kc×NC, stays in L2/L3)
-//	pc: KC of the k dimension         (packed B block: NR-wide panels)
-//	ic: MC rows of A and C            (packed A block, MC×kc, in L2)
+//	pc: KC of the k dimension         (B block packed in NR-wide panels)
+//	ic: MC rows of A and C            (A's block, MC×kc, in L2)
 //	jr, ir: NR×MR tiles               (a B panel, kc×NR, in L1)
 //
-// Packing copies A (times alpha) and B into panels laid out in the order
-// the microkernel reads them, zero-padded to whole tiles; tiles at C's
-// edges are computed into a scratch tile and the valid part copied. With
-// beta == 0, C is written without being read (NaNs in it are overwritten).
-// sgemmBlocks are those block sizes: kc·NR·4 bytes is 32 kB (a B panel in
-// L1's 48 kB), MC·kc·4 is 168 kB (an A block in L2's 1 MB), measured with
-// BenchmarkGemmSquare against nearby values on the 2-core Zen 5.
+// Packing copies B (and A times alpha, when alpha is not 1) into panels
+// laid out in the order the microkernel reads them, zero-padded to whole
+// tiles. A row-major or transposed A with alpha 1 is read in place by the
+// Direct and Trans kernels, and a row-major B of a short product (m at
+// most sgemmDirectB) too; only their last, partial panels are packed.
+// Tiles at C's edges are computed into a scratch tile and the valid part
+// copied. With beta == 0, C is written without being read (NaNs in it are
+// overwritten). The block sizes follow the caches of the 2-core Zen 5:
+// kc·NR·4 bytes is 32 kB (a B panel in L1's 48 kB), MC·kc·4 is 168 kB (an
+// A block in L2's 1 MB); they were chosen from those sizes, not yet tuned
+// by measurement.
 const (
 	sgemmKC = 256
 	sgemmMC = 168 // 12 × 14 and 28 × 6

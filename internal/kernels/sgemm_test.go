@@ -5,8 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
-
-	"gonum.org/v1/gonum/blas"
 )
 
 // TestSgemmKernels compares each of this CPU's sgemm kernels with gonum's
@@ -68,13 +66,7 @@ func checkSgemm(t *testing.T, name string, ker *sgemmKernel, rng *rand.Rand, m, 
 	if beta == 0 {
 		clear(want)
 	}
-	tA, tB := blas.NoTrans, blas.NoTrans
-	if transA {
-		tA = blas.Trans
-	}
-	if transB {
-		tB = blas.Trans
-	}
+	tA, tB := transpose(transA), transpose(transB)
 	gonumGemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, want, ldc)
 	sgemmWith(ker, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 	for i := 0; i < m; i++ {
