@@ -19,8 +19,9 @@ import (
 // Packing copies B (and A times alpha, when alpha is not 1) into panels
 // laid out in the order the microkernel reads them, zero-padded to whole
 // tiles. A row-major or transposed A with alpha 1 is read in place by the
-// Direct and Trans kernels, and a row-major B of a short product (m at
-// most sgemmDirectB) too; only their last, partial panels are packed.
+// Direct and Trans kernels (a last, partial panel as the last MR rows,
+// overlapping the panel before), and a row-major B of a short product (m
+// at most sgemmDirectB) too, but for its last, partial panel.
 // Tiles at C's edges are computed into a scratch tile and the valid part
 // copied. With beta == 0, C is written without being read (NaNs in it are
 // overwritten). The block sizes follow the caches of the 2-core Zen 5:
@@ -182,16 +183,19 @@ func sgemmSerial(ker *sgemmKernel, transA, transB bool, m, n, k int, alpha float
 			}
 			for ic := 0; ic < m; ic += sgemmMC {
 				mc := min(sgemmMC, m-ic)
-				// A times 1 is read in place, but for the rows of a last,
-				// partial panel.
-				direct := 0
+				// A times 1 is read in place. A last, partial panel is then
+				// computed as the last MR rows of A (overlapping the panel
+				// before it, when m holds at least MR rows) and only its
+				// new rows are kept: no packing at all.
+				direct, overlap := 0, false
 				inPlace := ker.direct
 				if transA {
 					inPlace = ker.trans
 				}
 				if alpha == 1 && inPlace != nil {
 					direct = mc / mr * mr
-					if direct < mc {
+					overlap = m >= mr
+					if direct < mc && !overlap {
 						packA(buf.a[direct*kc:], a, lda, transA, ic+direct, mc-direct, pc, kc, mr, 1)
 					}
 				} else {
@@ -206,13 +210,19 @@ func sgemmSerial(ker *sgemmKernel, transA, transB bool, m, n, k int, alpha float
 					for ir := 0; ir < mc; ir += mr {
 						mrr := min(mr, mc-ir)
 						ci := (ic+ir)*ldc + jc + jr
-						if ir < direct {
-							ai := (ic+ir)*lda + pc
+						skip := 0 // rows of the tile already computed by the panel before
+						if ir < direct || overlap {
+							row := ic + ir
+							if ir >= direct {
+								row = ic + mc - mr // the last MR rows of A's block, possibly before ic
+								skip = ic + ir - row
+							}
+							ai := row*lda + pc
 							if transA {
-								ai = pc*lda + ic + ir
+								ai = pc*lda + row
 							}
 							ap := &a[ai]
-							if nrr == nr {
+							if skip == 0 && nrr == nr {
 								inPlace(kc, ap, lda, bp, bs, &c[ci], ldc, load)
 								continue
 							}
@@ -227,7 +237,7 @@ func sgemmSerial(ker *sgemmKernel, transA, transB bool, m, n, k int, alpha float
 						}
 						for i := 0; i < mrr; i++ {
 							dst := c[ci+i*ldc : ci+i*ldc+nrr]
-							src := tile[i*nr : i*nr+nrr]
+							src := tile[(skip+i)*nr : (skip+i)*nr+nrr]
 							if load == 0 {
 								copy(dst, src)
 								continue
