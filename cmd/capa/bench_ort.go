@@ -31,13 +31,13 @@ type ortOutput struct {
 
 // ortResult is one --peer-ort comparison.
 type ortResult struct {
-	cfg                  benchConfig
-	framework            string
-	capaRate, ortRate    []float64
-	capaLatMS, ortLatMS  []float64
-	blas                 string
-	gomaxprocs, numCPU   int
-	batch, images, calls int
+	cfg                 benchConfig
+	framework           string
+	capaRate, ortRate   []float64
+	capaLatMS, ortLatMS []float64
+	blas                string
+	gomaxprocs, numCPU  int
+	batch, images       int
 }
 
 func (r *ortResult) report() map[string]any {
@@ -68,7 +68,7 @@ func benchORT(c benchConfig, testSet *dataset.Set, logw io.Writer) (*ortResult, 
 		return nil, err
 	}
 	r := &ortResult{cfg: c, blas: blasName(), gomaxprocs: runtime.GOMAXPROCS(0), numCPU: runtime.NumCPU(),
-		batch: inferenceBatch, images: testSet.N, calls: latencyCalls}
+		batch: inferenceBatch, images: testSet.N}
 	fmt.Fprintf(logw, "capa bench --peer-ort: the practical CNN (the same weights in Capa and, exported to ONNX, in ONNX Runtime), %d runs, GOMAXPROCS %d\n", c.runs, r.gomaxprocs)
 	x := testSet.Images
 	one := x[:m.InputShape().Size()]

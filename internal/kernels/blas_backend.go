@@ -79,9 +79,9 @@ func loadBLAS(spec string, warn io.Writer) *blasBackend {
 	case "gonum", "go":
 		return gonumBackend
 	case "", "auto":
-		// Capa's AVX-512 sgemm beats OpenBLAS 0.3.21 (whose Zen 5 builds
-		// run its Haswell kernels) 1.5-2.5x on the CNN's products; on
-		// AVX2 machines OpenBLAS's kernels are ahead of Capa's.
+		// Capa's AVX-512 sgemm beats OpenBLAS 0.3.21 (held to its Haswell
+		// kernels on Zen 5) 1.1-2.5x on the CNN's products (BenchmarkGemm);
+		// on AVX2 machines OpenBLAS's kernels are ahead of Capa's.
 		ks := sgemmKernels()
 		if len(ks) > 0 && ks[0].nr == 32 {
 			return capaBackend(ks[0], openBLASOr(gonumBackend))
