@@ -117,15 +117,19 @@ func (l *Conv2D) Call(c *Ctx, x *G.Node) (*G.Node, error) {
 		}
 	}
 	var y *G.Node
-	switch c := x.Shape()[3]; {
+	switch ch := x.Shape()[3]; {
+	case l.Groups == 1 && l.bias != nil && l.Activation == "relu":
+		// The bias and the ReLU run inside the convolution, on each
+		// block of its output while the block is in cache.
+		return engine.Conv2DBiasRelu(x, k, c.Param(l.bias), l.Strides, l.pad)
 	case l.Groups == 1:
 		y, err = engine.Convolution2D(x, k, l.Strides, l.pad)
-	case l.Groups == c:
+	case l.Groups == ch:
 		// One group per channel is a depthwise convolution, and the
 		// grouped kernel (KH, KW, 1, C·m) has the depthwise kernel's
 		// layout (KH, KW, C, m).
 		ks := k.Shape()
-		if k, err = G.Reshape(k, []int{ks[0], ks[1], c, l.Filters / c}); err == nil {
+		if k, err = G.Reshape(k, []int{ks[0], ks[1], ch, l.Filters / ch}); err == nil {
 			y, err = engine.DepthwiseConv2D(x, k, l.Strides, l.pad)
 		}
 	default:

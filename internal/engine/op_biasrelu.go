@@ -62,16 +62,25 @@ func (op *biasReluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, er
 	if len(inputs) != 2 {
 		return nil, fmt.Errorf("graph: %v: SymDiff got %d inputs, want 2", op, len(inputs))
 	}
-	diff := &biasReluDiffOp{rank: op.rank, db: new([]float32)}
-	dx, err := G.ApplyOp(diff, output, grad)
-	if err != nil {
-		return nil, err
-	}
-	db, err := G.ApplyOp(&biasReluDBOp{diff: diff}, dx)
+	dx, db, err := biasReluGrads(op.rank, output, grad)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{dx, db}, nil
+}
+
+// biasReluGrads builds the gradients of y = max(x + bias, 0) of the given
+// rank from y and its gradient dy: dx from one biasReluDiffOp, which sums
+// the bias gradient in the same pass, and db from a biasReluDBOp reading it.
+func biasReluGrads(rank int, y, dy *G.Node) (dx, db *G.Node, err error) {
+	diff := &biasReluDiffOp{rank: rank, db: new([]float32)}
+	if dx, err = G.ApplyOp(diff, y, dy); err != nil {
+		return nil, nil, err
+	}
+	if db, err = G.ApplyOp(&biasReluDBOp{diff: diff}, dx); err != nil {
+		return nil, nil, err
+	}
+	return dx, db, nil
 }
 
 // biasReluDiffOp computes dx = dy·[y > 0] from (y, dy) and, in the same

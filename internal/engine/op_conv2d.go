@@ -74,10 +74,10 @@ type convScratch struct {
 // the transformed filters when the kernel's bits have not changed since
 // the last run (checked, not assumed: weights change in place during
 // training and can be set by users).
-func (s *convScratch) winograd(dst, x, kernel []float32, p kernels.Window, f int) {
+func (s *convScratch) winograd(dst, x, kernel []float32, p kernels.Window, f int, ep kernels.Epilogue) {
 	buf := s.getStream(p.WinogradScratchLen(f))
 	reuse := s.winoBase == &buf[0] && kernels.SameBits(s.winoKernel, kernel)
-	kernels.Conv2DWinogradReuseTo(dst, x, kernel, p, f, buf, reuse)
+	kernels.Conv2DWinogradReuseTo(dst, x, kernel, p, f, buf, reuse, ep)
 	s.reused = reuse
 	if !reuse {
 		s.winoKernel = append(s.winoKernel[:0], kernel...)
@@ -108,17 +108,22 @@ func (p convPath) String() string {
 	return "none"
 }
 
-// ConvRun reports, for a node made by Convolution2D, the forward kernel
+// ConvRun reports, for a node made by Convolution2D or Conv2DBiasRelu, the forward kernel
 // its last run used ("im2col", "stream", "winograd", or "none" before the
 // first run) and whether that run reused the Winograd transform of the
 // kernel; ok is false for any other node. It is for tests of the layers
 // that choose the kernels (package graph's Winograd tests).
 func ConvRun(n *G.Node) (path string, reused, ok bool) {
-	op, ok := n.Op().(*conv2dOp)
-	if !ok {
+	var s *convScratch
+	switch op := n.Op().(type) {
+	case *conv2dOp:
+		s = op.scratch
+	case *conv2dBiasReluOp:
+		s = op.scratch
+	default:
 		return "", false, false
 	}
-	return op.scratch.path.String(), op.scratch.reused, true
+	return s.path.String(), s.reused, true
 }
 
 func (s *convScratch) getStream(n int) []float32 {
@@ -217,18 +222,26 @@ func (op *conv2dOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, err
 	if err != nil {
 		return nil, err
 	}
+	op.run(opF32(out), opF32(d[0]), opF32(d[1]), p, f, kernels.Epilogue{})
+	return out, nil
+}
+
+// run computes the convolution of x by kernel into dst, then the epilogue,
+// with the kernel the scratch calls for: im2col kept whole when the
+// kernel's gradient needs it, else Winograd's where it applies, else
+// streamed im2col chunks.
+func (op *conv2dOp) run(dst, x, kernel []float32, p kernels.Window, f int, ep kernels.Epilogue) {
 	switch {
 	case op.scratch.needCol:
 		op.scratch.path = pathIm2col
-		kernels.Conv2DTo(opF32(out), opF32(d[0]), opF32(d[1]), p, f, op.scratch.get(p.ColLen()))
+		kernels.Conv2DTo(dst, x, kernel, p, f, op.scratch.get(p.ColLen()), ep)
 	case kernels.UseWinograd(p, f):
 		op.scratch.path = pathWinograd
-		op.scratch.winograd(opF32(out), opF32(d[0]), opF32(d[1]), p, f)
+		op.scratch.winograd(dst, x, kernel, p, f, ep)
 	default:
 		op.scratch.path = pathStream
-		kernels.Conv2DStreamTo(opF32(out), opF32(d[0]), opF32(d[1]), p, f, op.scratch.getStream(p.StreamScratchLen()))
+		kernels.Conv2DStreamTo(dst, x, kernel, p, f, op.scratch.getStream(p.StreamScratchLen()), ep)
 	}
-	return out, nil
 }
 
 func (op *conv2dOp) WriteHash(h hash.Hash) {

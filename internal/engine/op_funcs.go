@@ -242,7 +242,7 @@ func Conv2DTranspose(x, kernel *G.Node, out [2]int, strides [2]int, padding [4]i
 		Grad: []func([]float32, [][]float32, []tensor.Shape, []float32, []float32){
 			func(dx []float32, x [][]float32, s []tensor.Shape, _, dy []float32) {
 				p, _ := win(s[0], s[1])
-				kernels.Conv2DTo(dx, dy, x[1], p, s[1][3], scratch(p))
+				kernels.Conv2DTo(dx, dy, x[1], p, s[1][3], scratch(p), kernels.Epilogue{})
 			},
 			func(dk []float32, x [][]float32, s []tensor.Shape, _, dy []float32) {
 				p, _ := win(s[0], s[1])

@@ -88,9 +88,15 @@ func transposedCol(p Window) bool { return p.C == 1 }
 // im2colT writes the transposed im2col matrix of the NHWC batch x (p.C must
 // be 1): row (ky, kx) holds x[n, oy*SH-PadTop+ky, ox*SW-PadLeft+kx] for every
 // output position (n, oy, ox), 0 in the padding.
-func im2colT(col, x []float32, p Window) {
+func im2colT(col, x []float32, p Window) { im2colTRows(col, x, p, 0, p.N*p.OutH()) }
+
+// im2colTRows is im2colT for the output rows [r0, r1) of the batch, counted
+// over (n, oy): each of col's KH*KW rows receives (r1-r0)*OutW values.
+// Every value is a copy of a run of contiguous pixels (stride 1), where
+// im2colRows would copy runs of KW values.
+func im2colTRows(col, x []float32, p Window, r0, r1 int) {
 	oh, ow := p.OutH(), p.OutW()
-	m := p.N * oh * ow
+	m := (r1 - r0) * ow
 	for ky := 0; ky < p.KH; ky++ {
 		for kx := 0; kx < p.KW; kx++ {
 			row := col[(ky*p.KW+kx)*m : (ky*p.KW+kx+1)*m]
@@ -104,29 +110,28 @@ func im2colT(col, x []float32, p Window) {
 				ox1--
 			}
 			o := 0
-			for n := 0; n < p.N; n++ {
+			for nr := r0; nr < r1; nr++ {
+				n, oy := nr/oh, nr%oh
 				xn := x[n*p.H*p.W : (n+1)*p.H*p.W]
-				for oy := 0; oy < oh; oy++ {
-					dst := row[o : o+ow]
-					o += ow
-					iy := oy*p.SH - p.PadTop + ky
-					if iy < 0 || iy >= p.H {
-						clear(dst)
-						continue
-					}
-					clear(dst[:ox0])
-					clear(dst[ox1:])
-					if ox0 >= ox1 {
-						continue
-					}
-					base := iy*p.W - p.PadLeft + kx
-					if p.SW == 1 {
-						copy(dst[ox0:ox1], xn[base+ox0:base+ox1])
-						continue
-					}
-					for ox := ox0; ox < ox1; ox++ {
-						dst[ox] = xn[base+ox*p.SW]
-					}
+				dst := row[o : o+ow]
+				o += ow
+				iy := oy*p.SH - p.PadTop + ky
+				if iy < 0 || iy >= p.H {
+					clear(dst)
+					continue
+				}
+				clear(dst[:ox0])
+				clear(dst[ox1:])
+				if ox0 >= ox1 {
+					continue
+				}
+				base := iy*p.W - p.PadLeft + kx
+				if p.SW == 1 {
+					copy(dst[ox0:ox1], xn[base+ox0:base+ox1])
+					continue
+				}
+				for ox := ox0; ox < ox1; ox++ {
+					dst[ox] = xn[base+ox*p.SW]
 				}
 			}
 		}
@@ -178,13 +183,15 @@ func col2im(dx, col []float32, p Window) {
 //
 // where positions in the padding read 0. col is scratch of length p.ColLen()
 // (the im2col matrix); its contents are overwritten, and nothing is
-// allocated. dst must not alias x, kernel or col.
+// allocated. dst must not alias x, kernel or col. The epilogue ep (the
+// zero Epilogue for none) then runs on each chunk of dst's rows.
 //
 // Conv2DTo panics with ErrShape if len(x) != p.InLen(), len(kernel) !=
 // KH*KW*C*f, len(dst) != p.ConvOutLen(f), len(col) != p.ColLen() or the
 // window is empty.
-func Conv2DTo(dst, x, kernel []float32, p Window, f int, col []float32) {
+func Conv2DTo(dst, x, kernel []float32, p Window, f int, col []float32, ep Epilogue) {
 	checkConv(p, f, len(x), len(kernel), len(dst), len(col))
+	ep.check(f)
 	rows, k, in := p.OutH()*p.OutW(), p.KH*p.KW*p.C, p.H*p.W*p.C
 	if transposedCol(p) {
 		forRange(p.N, 1, func(lo, hi int) {
@@ -193,16 +200,25 @@ func Conv2DTo(dst, x, kernel []float32, p Window, f int, col []float32) {
 			c, mq := col[lo*rows*k:hi*rows*k], q.N*rows
 			im2colT(c, x[lo*in:hi*in], q)
 			Gemm(true, false, mq, f, k, 1, c, mq, kernel, f, 0, dst[lo*rows*f:hi*rows*f], f)
+			ep.apply(dst[lo*rows*f : hi*rows*f])
 		})
 		return
 	}
 	// Parts are ranges of output rows (n, oy), so that even one large image
 	// is shared among the workers.
 	ow := p.OutW()
+	// Each worker's rows go in chunks, as in Conv2DStreamTo, so that a
+	// chunk of col is in cache when the product reads it and a chunk of
+	// dst when the epilogue does; col is still kept whole.
+	chunk := streamRows(p)
 	forRange(p.N*p.OutH(), 1, func(lo, hi int) {
-		c := col[lo*ow*k : hi*ow*k]
-		im2colRows(c, x, p, lo, hi)
-		Gemm(false, false, (hi-lo)*ow, f, k, 1, c, k, kernel, f, 0, dst[lo*ow*f:hi*ow*f], f)
+		for r := lo; r < hi; r += chunk {
+			re := min(r+chunk, hi)
+			c, d := col[r*ow*k:re*ow*k], dst[r*ow*f:re*ow*f]
+			im2colRows(c, x, p, r, re)
+			Gemm(false, false, (re-r)*ow, f, k, 1, c, k, kernel, f, 0, d, f)
+			ep.apply(d)
+		}
 	})
 }
 
@@ -337,14 +353,16 @@ func (p Window) StreamScratchLen() int {
 // the whole im2col matrix: each worker gathers a few output rows at a time
 // into its chunk of scratch (p.StreamScratchLen() values) and multiplies it
 // at once, while it is in cache. Use it when the kernel's gradient will not
-// need the im2col matrix (inference). dst must not alias x, kernel or
+// need the im2col matrix (inference). The epilogue ep runs on each chunk
+// of dst's rows after its product. dst must not alias x, kernel or
 // scratch. It panics with ErrShape on the conditions of Conv2DTo, scratch
 // in the place of col.
-func Conv2DStreamTo(dst, x, kernel []float32, p Window, f int, scratch []float32) {
+func Conv2DStreamTo(dst, x, kernel []float32, p Window, f int, scratch []float32, ep Epilogue) {
 	if len(scratch) != p.StreamScratchLen() {
 		panic(ErrShape)
 	}
 	checkConv(p, f, len(x), len(kernel), len(dst), p.ColLen())
+	ep.check(f)
 	rows, ow, k := p.N*p.OutH(), p.OutW(), p.KH*p.KW*p.C
 	if singlePixel(p) {
 		// A 1x1 map padded to its one output pixel: only the kernel's tap
@@ -352,12 +370,14 @@ func Conv2DStreamTo(dst, x, kernel []float32, p Window, f int, scratch []float32
 		// (C, f) slice, the other taps multiplying padding.
 		tap := kernel[(p.PadTop*p.KW+p.PadLeft)*p.C*f : (p.PadTop*p.KW+p.PadLeft+1)*p.C*f]
 		gemmShared(p.N, f, p.C, x, tap, dst)
+		ep.applyRows(dst, f)
 		return
 	}
 	if pointwise(p) {
 		// A 1x1 convolution of stride 1 without padding is one product of
 		// x itself, (N*H*W, C), by the kernel: no gathering.
 		gemmShared(rows*ow, f, k, x, kernel, dst)
+		ep.applyRows(dst, f)
 		return
 	}
 	chunk := min(streamRows(p), rows)
@@ -368,6 +388,7 @@ func Conv2DStreamTo(dst, x, kernel []float32, p Window, f int, scratch []float32
 		c := scratch[:rows*ow*k]
 		forRange(rows, 1, func(lo, hi int) { im2colRows(c[lo*ow*k:hi*ow*k], x, p, lo, hi) })
 		gemmColumns(rows*ow, f, k, c, kernel, dst)
+		ep.applyRows(dst, f)
 		return
 	}
 	per := chunk * ow * k
@@ -380,10 +401,58 @@ func Conv2DStreamTo(dst, x, kernel []float32, p Window, f int, scratch []float32
 			r0, r1 := wi*rows/w, (wi+1)*rows/w
 			for r := r0; r < r1; r += chunk {
 				re := min(r+chunk, r1)
-				cc := c[:(re-r)*ow*k]
-				im2colRows(cc, x, p, r, re)
-				Gemm(false, false, (re-r)*ow, f, k, 1, cc, k, kernel, f, 0, dst[r*ow*f:re*ow*f], f)
+				m := (re - r) * ow
+				cc, d := c[:m*k], dst[r*ow*f:re*ow*f]
+				if transposedCol(p) {
+					im2colTRows(cc, x, p, r, re)
+					Gemm(true, false, m, f, k, 1, cc, m, kernel, f, 0, d, f)
+				} else {
+					im2colRows(cc, x, p, r, re)
+					Gemm(false, false, m, f, k, 1, cc, k, kernel, f, 0, d, f)
+				}
+				ep.apply(d)
 			}
 		}
 	})
+}
+
+// Epilogue is what a convolution does to its output after the product, on
+// each block of output rows as soon as it is computed, while the block is
+// still in cache: add Bias (one value per filter; nil for none), then take
+// max(·, 0) if Relu is set. The zero Epilogue leaves the product as it is.
+// The results are those of BiasAddTo or BiasReluTo applied afterwards, bit
+// for bit. The convolutions panic with ErrShape if Bias is neither nil nor
+// of one value per filter.
+type Epilogue struct {
+	Bias []float32
+	Relu bool
+}
+
+// check panics with ErrShape unless the bias fits f filters.
+func (e Epilogue) check(f int) {
+	if e.Bias != nil && len(e.Bias) != f {
+		panic(ErrShape)
+	}
+}
+
+// apply runs the epilogue over y, whole rows of len(e.Bias) values, on the
+// calling goroutine.
+func (e Epilogue) apply(y []float32) {
+	switch {
+	case e.Bias != nil && e.Relu:
+		biasRelu(y, y, e.Bias)
+	case e.Bias != nil:
+		biasAdd(y, y, e.Bias)
+	case e.Relu:
+		relu(y, y)
+	}
+}
+
+// applyRows runs the epilogue over y, rows of f values, the workers
+// sharing the rows.
+func (e Epilogue) applyRows(y []float32, f int) {
+	if e.Bias == nil && !e.Relu {
+		return
+	}
+	forRange(len(y)/f, 1<<14/f+1, func(lo, hi int) { e.apply(y[lo*f : hi*f]) })
 }

@@ -331,7 +331,7 @@ func TestConv2D(t *testing.T) {
 		col := garbage(p.ColLen()) // scratch contents must not matter
 
 		y := garbage(p.ConvOutLen(f))
-		Conv2DTo(y, x, w, p, f, col)
+		Conv2DTo(y, x, w, p, f, col, Epilogue{})
 		assertClose(t, "forward "+name, y, naiveConv(x, w, p, f), 1e-4)
 
 		dx := garbage(p.InLen())
@@ -363,17 +363,17 @@ func TestConv2DPanics(t *testing.T) {
 	p := Window{N: 2, H: 5, W: 4, C: 3, KH: 3, KW: 2, SH: 1, SW: 2, PadTop: 1, PadBottom: 1}
 	f := 4
 	x, w, y, col := make([]float32, p.InLen()), make([]float32, 3*2*3*f), make([]float32, p.ConvOutLen(f)), make([]float32, p.ColLen())
-	Conv2DTo(y, x, w, p, f, col)
-	mustPanicShape(t, "x", func() { Conv2DTo(y, x[1:], w, p, f, col) })
-	mustPanicShape(t, "kernel", func() { Conv2DTo(y, x, w[1:], p, f, col) })
-	mustPanicShape(t, "dst", func() { Conv2DTo(y[1:], x, w, p, f, col) })
-	mustPanicShape(t, "col", func() { Conv2DTo(y, x, w, p, f, col[1:]) })
-	mustPanicShape(t, "f", func() { Conv2DTo(y, x, w, p, f+1, col) })
+	Conv2DTo(y, x, w, p, f, col, Epilogue{})
+	mustPanicShape(t, "x", func() { Conv2DTo(y, x[1:], w, p, f, col, Epilogue{}) })
+	mustPanicShape(t, "kernel", func() { Conv2DTo(y, x, w[1:], p, f, col, Epilogue{}) })
+	mustPanicShape(t, "dst", func() { Conv2DTo(y[1:], x, w, p, f, col, Epilogue{}) })
+	mustPanicShape(t, "col", func() { Conv2DTo(y, x, w, p, f, col[1:], Epilogue{}) })
+	mustPanicShape(t, "f", func() { Conv2DTo(y, x, w, p, f+1, col, Epilogue{}) })
 	mustPanicShape(t, "dx", func() { Conv2DBackwardDataTo(x[1:], y, w, p, f, col) })
 	mustPanicShape(t, "dw", func() { Conv2DBackwardFilterTo(w[1:], x, y, p, f, col) })
 	q := p
 	q.SH = 0
-	mustPanicShape(t, "stride 0", func() { Conv2DTo(y, x, w, q, f, col) })
+	mustPanicShape(t, "stride 0", func() { Conv2DTo(y, x, w, q, f, col, Epilogue{}) })
 }
 
 func TestPool(t *testing.T) {
@@ -520,7 +520,7 @@ func BenchmarkConv2D(b *testing.B) {
 				b.ReportMetric(flop*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
-		run("forward", func() { Conv2DTo(y, x, w, p, f, col) })
+		run("forward", func() { Conv2DTo(y, x, w, p, f, col, Epilogue{}) })
 		run("backward-data", func() { Conv2DBackwardDataTo(dx, y, w, p, f, col) })
 		run("backward-filter", func() { Conv2DBackwardFilterTo(dw, x, y, p, f, col) })
 	}
@@ -632,8 +632,8 @@ func TestConv2DStreamMatchesConv2D(t *testing.T) {
 			w[i] = float32(rng.NormFloat64())
 		}
 		a, b := make([]float32, p.ConvOutLen(f)), make([]float32, p.ConvOutLen(f))
-		Conv2DTo(a, x, w, p, f, make([]float32, p.ColLen()))
-		Conv2DStreamTo(b, x, w, p, f, make([]float32, p.StreamScratchLen()))
+		Conv2DTo(a, x, w, p, f, make([]float32, p.ColLen()), Epilogue{})
+		Conv2DStreamTo(b, x, w, p, f, make([]float32, p.StreamScratchLen()), Epilogue{})
 		for i := range a {
 			if d := a[i] - b[i]; d > 1e-4 || d < -1e-4 {
 				t.Fatalf("%+v f=%d: element %d: %v streamed, %v with im2col", p, f, i, b[i], a[i])

@@ -233,7 +233,7 @@ func (p Window) WinogradScratchLen(f int) int { return newWinoGeom(p, f).scratch
 // It panics with ErrShape if the window does not apply, on the conditions
 // of Conv2DTo, or if len(scratch) != p.WinogradScratchLen(f).
 func Conv2DWinogradTo(dst, x, kernel []float32, p Window, f int, scratch []float32) {
-	Conv2DWinogradReuseTo(dst, x, kernel, p, f, scratch, false)
+	Conv2DWinogradReuseTo(dst, x, kernel, p, f, scratch, false, Epilogue{})
 }
 
 // Conv2DWinogradReuseTo is Conv2DWinogradTo that, with reuse true, skips
@@ -241,12 +241,16 @@ func Conv2DWinogradTo(dst, x, kernel []float32, p Window, f int, scratch []float
 // from an earlier call with the same p.C and f, the transformed filters of
 // a kernel with the same values (inference on fixed weights transforms them
 // once instead of at every call). If that call ran the other variant (see
-// CAPA_WINOGRAD), the filters are transformed anyway.
-func Conv2DWinogradReuseTo(dst, x, kernel []float32, p Window, f int, scratch []float32, reuse bool) {
+// CAPA_WINOGRAD), the filters are transformed anyway. The epilogue ep
+// runs over dst once the convolution is complete (the output tiles are
+// not whole rows of dst).
+func Conv2DWinogradReuseTo(dst, x, kernel []float32, p Window, f int, scratch []float32, reuse bool, ep Epilogue) {
 	if !p.WinogradApplies() {
 		panic(ErrShape)
 	}
 	checkConv(p, f, len(x), len(kernel), len(dst), p.ColLen())
+	ep.check(f)
+	defer ep.applyRows(dst, f)
 	g := newWinoGeom(p, f)
 	if len(scratch) != g.scratch {
 		panic(ErrShape)

@@ -106,7 +106,7 @@ func TestWinogradLarge(t *testing.T) {
 			w[i] = float32(rng.NormFloat64() * math.Sqrt(2/float64(9*p.C)))
 		}
 		want := make([]float32, p.ConvOutLen(f))
-		Conv2DTo(want, x, w, p, f, make([]float32, p.ColLen()))
+		Conv2DTo(want, x, w, p, f, make([]float32, p.ColLen()), Epilogue{})
 		for _, rs := range [][2]int{{2, 0}, {2, 1}, {4, 0}, {4, 1}} {
 			r, simd := rs[0], rs[1] == 1 && haveSIMD
 			got := garbage(p.ConvOutLen(f))
@@ -285,7 +285,7 @@ func TestWinogradReuseAcrossVariants(t *testing.T) {
 	for i, r := range []int{2, 4, 4, 2, 2} {
 		withWinoTile(r, func() {
 			y := garbage(p.ConvOutLen(f))
-			Conv2DWinogradReuseTo(y, x, w, p, f, buf[:p.WinogradScratchLen(f)], i > 0)
+			Conv2DWinogradReuseTo(y, x, w, p, f, buf[:p.WinogradScratchLen(f)], i > 0, Epilogue{})
 			assertClose(t, fmt.Sprintf("run %d F%d", i, r), y, want, 2e-4)
 		})
 	}
@@ -324,7 +324,7 @@ func BenchmarkWinogradLayers(b *testing.B) {
 		b.Run(l.name+"/im2col", func(b *testing.B) {
 			s := make([]float32, p.StreamScratchLen())
 			for i := 0; i < b.N; i++ {
-				Conv2DStreamTo(y, x, w, p, l.f, s)
+				Conv2DStreamTo(y, x, w, p, l.f, s, Epilogue{})
 			}
 			report(b)
 		})

@@ -34,10 +34,10 @@ func BenchmarkWinogradLayerTimes(t *testing.B) {
 			var s []float32
 			withWinoTile(r, func() { s = make([]float32, p.WinogradScratchLen(l.f)) })
 			return func() {
-				withWinoTile(r, func() { Conv2DWinogradReuseTo(y, x, w, p, l.f, s, s[0] == float32(r)) })
+				withWinoTile(r, func() { Conv2DWinogradReuseTo(y, x, w, p, l.f, s, s[0] == float32(r), Epilogue{}) })
 			}
 		}
-		runs := [3]func(){func() { Conv2DStreamTo(y, x, w, p, l.f, s1) }, wino(2), wino(4)}
+		runs := [3]func(){func() { Conv2DStreamTo(y, x, w, p, l.f, s1, Epilogue{}) }, wino(2), wino(4)}
 		var best [3][2]time.Duration
 		for i := range best {
 			best[i] = [2]time.Duration{time.Hour, time.Hour}
