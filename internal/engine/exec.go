@@ -18,6 +18,7 @@ import (
 type Executor struct {
 	steps []xstep
 	vals  map[*G.Node]G.Value
+	fused map[*G.Node]*G.Node // nodes computed inside another's step (fuse.go), not kept
 }
 
 type xstep struct {
@@ -87,6 +88,7 @@ func NewExecutor(g *G.ExprGraph, outputs ...*G.Node) (*Executor, error) {
 		st.view = strings.HasPrefix(n.Op().String(), "Reshape")
 		ex.steps = append(ex.steps, st)
 	}
+	ex.fuse(outputs)
 	return ex, nil
 }
 
@@ -178,6 +180,9 @@ func aliases(v G.Value, in []G.Value) bool {
 func (ex *Executor) Value(n *G.Node) (G.Value, error) {
 	if v, ok := ex.vals[n]; ok {
 		return v, nil
+	}
+	if into, ok := ex.fused[n]; ok {
+		return nil, fmt.Errorf("graph: executor: %v was computed inside the step of %v and not kept: request it as an output", n, into)
 	}
 	return leafValue(n)
 }

@@ -89,10 +89,11 @@ func (s *convScratch) winograd(dst, x, kernel []float32, p kernels.Window, f int
 type convPath uint8
 
 const (
-	pathNone     convPath = iota
-	pathIm2col            // kernels.Conv2DTo, keeping the im2col matrix
-	pathStream            // kernels.Conv2DStreamTo
-	pathWinograd          // kernels.Conv2DWinogradTo
+	pathNone       convPath = iota
+	pathIm2col              // kernels.Conv2DTo, keeping the im2col matrix
+	pathStream              // kernels.Conv2DStreamTo
+	pathWinograd            // kernels.Conv2DWinogradTo
+	pathStreamPool          // kernels.Conv2DMaxPoolTo, fused with the max pooling after it
 )
 
 // String is the kernel's name, as ConvRun reports it.
@@ -104,13 +105,16 @@ func (p convPath) String() string {
 		return "stream"
 	case pathWinograd:
 		return "winograd"
+	case pathStreamPool:
+		return "stream+maxpool"
 	}
 	return "none"
 }
 
 // ConvRun reports, for a node made by Convolution2D or Conv2DBiasRelu, the forward kernel
-// its last run used ("im2col", "stream", "winograd", or "none" before the
-// first run) and whether that run reused the Winograd transform of the
+// its last run used ("im2col", "stream", "winograd", "stream+maxpool" when
+// an Executor fused it with the max pooling of its output, or "none" before
+// the first run) and whether that run reused the Winograd transform of the
 // kernel; ok is false for any other node. It is for tests of the layers
 // that choose the kernels (package graph's Winograd tests).
 func ConvRun(n *G.Node) (path string, reused, ok bool) {

@@ -73,33 +73,37 @@ func MaxPoolValuesTo(dst, x []float32, p Window) {
 		winners.Put(am)
 		return
 	}
+	forRange(p.N*p.OutH(), 1, func(lo, hi int) { maxPoolValuesRows(dst, x, p, lo, hi) })
+}
+
+// maxPoolValuesRows is MaxPoolValuesTo's general kernel for the output
+// rows [lo, hi), counted over (n, oy), on the calling goroutine.
+func maxPoolValuesRows(dst, x []float32, p Window, lo, hi int) {
 	oh, ow, c := p.OutH(), p.OutW(), p.C
-	forRange(p.N*oh, 1, func(lo, hi int) {
-		for row := lo; row < hi; row++ {
-			n, oy := row/oh, row%oh
-			base := n * p.H * p.W * c
-			y0, y1 := span(oy*p.SH-p.PadTop, p.KH, p.H)
-			for ox := 0; ox < ow; ox++ {
-				x0, x1 := span(ox*p.SW-p.PadLeft, p.KW, p.W)
-				o := (row*ow + ox) * c
-				d := dst[o : o+c]
-				if y0 >= y1 || x0 >= x1 {
-					clear(d)
-					continue
-				}
-				for iy := y0; iy < y1; iy++ {
-					for ix := x0; ix < x1; ix++ {
-						off := base + (iy*p.W+ix)*c
-						if iy == y0 && ix == x0 {
-							copy(d, x[off:off+c])
-							continue
-						}
-						maxInto(d, x[off:off+c])
+	for row := lo; row < hi; row++ {
+		n, oy := row/oh, row%oh
+		base := n * p.H * p.W * c
+		y0, y1 := span(oy*p.SH-p.PadTop, p.KH, p.H)
+		for ox := 0; ox < ow; ox++ {
+			x0, x1 := span(ox*p.SW-p.PadLeft, p.KW, p.W)
+			o := (row*ow + ox) * c
+			d := dst[o : o+c]
+			if y0 >= y1 || x0 >= x1 {
+				clear(d)
+				continue
+			}
+			for iy := y0; iy < y1; iy++ {
+				for ix := x0; ix < x1; ix++ {
+					off := base + (iy*p.W+ix)*c
+					if iy == y0 && ix == x0 {
+						copy(d, x[off:off+c])
+						continue
 					}
+					maxInto(d, x[off:off+c])
 				}
 			}
 		}
-	})
+	}
 }
 
 // maxIntoGeneric sets d[i] to s[i] where s[i] > d[i] (the first maximum
