@@ -401,19 +401,28 @@ func Conv2DStreamTo(dst, x, kernel []float32, p Window, f int, scratch []float32
 			r0, r1 := wi*rows/w, (wi+1)*rows/w
 			for r := r0; r < r1; r += chunk {
 				re := min(r+chunk, r1)
-				m := (re - r) * ow
-				cc, d := c[:m*k], dst[r*ow*f:re*ow*f]
-				if transposedCol(p) {
-					im2colTRows(cc, x, p, r, re)
-					Gemm(true, false, m, f, k, 1, cc, m, kernel, f, 0, d, f)
-				} else {
-					im2colRows(cc, x, p, r, re)
-					Gemm(false, false, m, f, k, 1, cc, k, kernel, f, 0, d, f)
-				}
+				d := dst[r*ow*f : re*ow*f]
+				convChunk(d, x, kernel, p, f, c, r, re)
 				ep.apply(d)
 			}
 		}
 	})
+}
+
+// convChunk computes into y the convolution's output rows [r, re), counted
+// over (n, oy), gathering their im2col matrix into the front of col
+// (transposed for one input channel, see im2colTRows), on the calling
+// goroutine.
+func convChunk(y, x, kernel []float32, p Window, f int, col []float32, r, re int) {
+	m, k := (re-r)*p.OutW(), p.KH*p.KW*p.C
+	cc := col[:m*k]
+	if transposedCol(p) {
+		im2colTRows(cc, x, p, r, re)
+		Gemm(true, false, m, f, k, 1, cc, m, kernel, f, 0, y, f)
+		return
+	}
+	im2colRows(cc, x, p, r, re)
+	Gemm(false, false, m, f, k, 1, cc, k, kernel, f, 0, y, f)
 }
 
 // Epilogue is what a convolution does to its output after the product, on

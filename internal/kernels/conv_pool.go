@@ -63,7 +63,7 @@ func Conv2DMaxPoolTo(dst, x, kernel []float32, p Window, f int, q Window, ep Epi
 	checkConv(p, f, len(x), len(kernel), p.ConvOutLen(f), p.ColLen())
 	ep.check(f)
 	g := newConvPoolGeom(p, f, q)
-	ow, k, pw := p.OutW(), p.KH*p.KW*p.C, q.OutW()
+	ow, pw := p.OutW(), q.OutW()
 	two := pool2x2(q)
 	var am *[]int32
 	if two {
@@ -82,15 +82,8 @@ func Conv2DMaxPoolTo(dst, x, kernel []float32, p Window, f int, q Window, ep Epi
 			for u := u0; u < u1; u += g.chunk {
 				ue := min(u+g.chunk, u1)
 				r, re := u*q.KH, ue*q.KH // rows (n, oy) of the convolution
-				m := (re - r) * ow
-				cc, y := col[:m*k], out[:m*f]
-				if transposedCol(p) {
-					im2colTRows(cc, x, p, r, re)
-					Gemm(true, false, m, f, k, 1, cc, m, kernel, f, 0, y, f)
-				} else {
-					im2colRows(cc, x, p, r, re)
-					Gemm(false, false, m, f, k, 1, cc, k, kernel, f, 0, y, f)
-				}
+				y := out[:(re-r)*ow*f]
+				convChunk(y, x, kernel, p, f, col, r, re)
 				ep.apply(y)
 				// The chunk is ue-u strips of q.KH rows, each one row of
 				// pooling windows.
