@@ -15,7 +15,8 @@ import (
 // training the pooling's gradient reads it too) runs as one step, the
 // convolution pooled chunk by chunk in cache (kernels.Conv2DMaxPoolTo).
 // The graph is unchanged; only the plan of its run differs, and the values
-// are the same bit for bit.
+// are the same (bit for bit with Capa's sgemm; to float32 rounding where
+// OpenBLAS takes thin products).
 
 // fuse replaces, in ex's plan, each max pooling step that reads only the
 // output of a convolution step read by nothing else and not requested in

@@ -54,7 +54,7 @@ func TestExecutorFusesConvPool(t *testing.T) {
 			t.Fatalf("relu %v: with its output requested the convolution ran %q", relu, path)
 		}
 		for i := range want {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			if d := math.Abs(float64(got[i] - want[i])); d > 1e-6*math.Max(1, math.Abs(float64(want[i]))) {
 				t.Fatalf("relu %v: [%d] fused %v, unfused %v", relu, i, got[i], want[i])
 			}
 		}

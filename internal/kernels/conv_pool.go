@@ -51,8 +51,9 @@ func (p Window) ConvPoolScratchLen(f int, q Window) int {
 
 // Conv2DMaxPoolTo writes into dst (q.N, q.OutH(), q.OutW(), f) the max
 // pooling over q of the convolution of x by kernel over p, with the
-// epilogue ep: the values of Conv2DStreamTo followed by MaxPoolValuesTo,
-// bit for bit, without the convolution's full output. scratch holds
+// epilogue ep: the values of Conv2DStreamTo followed by MaxPoolValuesTo
+// (bit for bit with Capa's sgemm; products thin enough to go to OpenBLAS
+// may round differently, as its blocking follows the chunks), without the convolution's full output. scratch holds
 // p.ConvPoolScratchLen(f, q) values, overwritten. dst must not alias x,
 // kernel or scratch. It panics with ErrShape unless ConvPoolFuses(p, f, q)
 // and the lengths match.
