@@ -214,9 +214,8 @@ func Conv2DTo(dst, x, kernel []float32, p Window, f int, col []float32, ep Epilo
 	forRange(p.N*p.OutH(), 1, func(lo, hi int) {
 		for r := lo; r < hi; r += chunk {
 			re := min(r+chunk, hi)
-			c, d := col[r*ow*k:re*ow*k], dst[r*ow*f:re*ow*f]
-			im2colRows(c, x, p, r, re)
-			Gemm(false, false, (re-r)*ow, f, k, 1, c, k, kernel, f, 0, d, f)
+			d := dst[r*ow*f : re*ow*f]
+			convChunk(d, x, kernel, p, f, col[r*ow*k:], r, re)
 			ep.apply(d)
 		}
 	})
