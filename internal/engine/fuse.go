@@ -10,7 +10,7 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// This file holds the Executor's one fusion: a max pooling whose input is a
+// This file holds the Executor's fusion of a max pooling whose input is a
 // convolution's output that nothing else reads (an inference graph: in
 // training the pooling's gradient reads it too) runs as one step, the
 // convolution pooled chunk by chunk in cache (kernels.Conv2DMaxPoolTo).
@@ -18,24 +18,49 @@ import (
 // are the same (bit for bit with Capa's sgemm; to float32 rounding where
 // OpenBLAS takes thin products).
 
-// fuse replaces, in ex's plan, each max pooling step that reads only the
-// output of a convolution step read by nothing else and not requested in
-// outputs with a convPoolOp step, and drops the convolution's step. The
-// fused convolution's value is then not kept (Value says so).
+// fuse plans the Executor's fusions: convolutions with their batch
+// normalization (fuse_norm.go), then convolutions with their max pooling.
 func (ex *Executor) fuse(outputs []*G.Node) {
-	uses := map[*G.Node]int{}
-	for _, st := range ex.steps {
+	ex.fuseConvNorm(outputs)
+	ex.fuseConvPool(outputs)
+}
+
+// planUses returns, for ex's plan, how many steps (and requested outputs)
+// read each node and which step computes it.
+func (ex *Executor) planUses(outputs []*G.Node) (uses, producer map[*G.Node]int) {
+	uses, producer = map[*G.Node]int{}, map[*G.Node]int{}
+	for i, st := range ex.steps {
 		for _, c := range st.in {
 			uses[c]++
 		}
+		producer[st.n] = i
 	}
 	for _, o := range outputs {
 		uses[o]++
 	}
-	producer := map[*G.Node]int{}
-	for i, st := range ex.steps {
-		producer[st.n] = i
+	return uses, producer
+}
+
+// dropSteps removes the steps whose indices are in drop from the plan.
+func (ex *Executor) dropSteps(drop map[int]bool) {
+	if len(drop) == 0 {
+		return
 	}
+	kept := ex.steps[:0]
+	for i, st := range ex.steps {
+		if !drop[i] {
+			kept = append(kept, st)
+		}
+	}
+	ex.steps = kept
+}
+
+// fuseConvPool replaces, in ex's plan, each max pooling step that reads
+// only the output of a convolution step read by nothing else and not
+// requested in outputs with a convPoolOp step, and drops the convolution's
+// step. The fused convolution's value is then not kept (Value says so).
+func (ex *Executor) fuseConvPool(outputs []*G.Node) {
+	uses, producer := ex.planUses(outputs)
 	drop := map[int]bool{}
 	for j := range ex.steps {
 		st := &ex.steps[j]
@@ -59,16 +84,7 @@ func (ex *Executor) fuse(outputs []*G.Node) {
 		st.args = make([]G.Value, len(st.in))
 		drop[i] = true
 	}
-	if len(drop) == 0 {
-		return
-	}
-	kept := ex.steps[:0]
-	for i, st := range ex.steps {
-		if !drop[i] {
-			kept = append(kept, st)
-		}
-	}
-	ex.steps = kept
+	ex.dropSteps(drop)
 }
 
 // newConvPoolOp returns the fused step of the convolution step cs and the

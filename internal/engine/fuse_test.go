@@ -69,3 +69,89 @@ func TestExecutorFusesConvPool(t *testing.T) {
 		}
 	}
 }
+
+// TestExecutorFusesConvNorm: a residual block of convolutions, each
+// followed by an inference batch normalization (one after a bias), their
+// sum and ReLUs runs as fused steps with the unfused values bit for bit;
+// requested intermediate values, and a batch normalization in training
+// mode, are not fused.
+func TestExecutorFusesConvNorm(t *testing.T) {
+	g := G.NewGraph()
+	x := G.NodeFromAny(g, gradcheck.Random(1, -1, 1, 2, 8, 8, 16), G.WithName("x"))
+	param := func(seed uint64, name string, lo, hi float64, shape ...int) *G.Node {
+		return G.NodeFromAny(g, gradcheck.Random(seed, lo, hi, shape...), G.WithName(name))
+	}
+	stats := func(seed uint64, c int) ([]float32, []float32) {
+		m := gradcheck.Random(seed, -0.5, 0.5, c).Data().([]float32)
+		v := gradcheck.Random(seed+1, 0.5, 2, c).Data().([]float32)
+		return m, v
+	}
+	bn := func(y *G.Node, seed uint64, training bool) *G.Node {
+		c := y.Shape()[3]
+		m, v := stats(seed, c)
+		return G.Must(BatchNorm(y, param(seed+2, "", 0.5, 1.5, c), param(seed+3, "", -0.5, 0.5, c), m, v, 0.99, 1e-3, training))
+	}
+	same := [4]int{1, 1, 1, 1}
+	conv1 := G.Must(Convolution2D(x, param(10, "k1", -0.3, 0.3, 3, 3, 16, 16), [2]int{1, 1}, same))
+	bn1 := bn(conv1, 20, false)
+	a := G.Must(Relu(bn1))
+	conv2 := G.Must(Convolution2D(a, param(30, "k2", -0.3, 0.3, 3, 3, 16, 24), [2]int{1, 1}, same))
+	biased := G.Must(BiasAdd(conv2, param(31, "b2", -0.5, 0.5, 24)))
+	bn2 := bn(biased, 40, false)
+	convD := G.Must(Convolution2D(x, param(50, "kd", -0.3, 0.3, 1, 1, 16, 24), [2]int{1, 1}, [4]int{}))
+	bnD := bn(convD, 60, false)
+	sum := G.Must(Sum(bn2, bnD))
+	out := G.Must(Relu(sum))
+	run := func(outs ...*G.Node) (*Executor, []float32) {
+		ex, err := NewExecutor(g, outs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 2; i++ {
+			if err := ex.Run(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		v, err := ex.Value(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ex, append([]float32(nil), v.Data().([]float32)...)
+	}
+	ex, got := run(out)
+	steps := 0
+	for _, st := range ex.steps {
+		if _, ok := st.op.(*convNormOp); !ok {
+			t.Errorf("step %v not fused", st.op)
+		}
+		steps++
+	}
+	if steps != 3 {
+		t.Errorf("%d steps, want 3 fused ones", steps)
+	}
+	if path, _, _ := ConvRun(conv1); path != "winograd" {
+		t.Errorf("the first convolution ran %q, want winograd", path)
+	}
+	for _, n := range []*G.Node{conv1, bn1, conv2, biased, sum} {
+		if _, err := ex.Value(n); err == nil || !strings.Contains(err.Error(), "not kept") {
+			t.Errorf("Value of fused %v: %v", n.Op(), err)
+		}
+	}
+	_, want := run(out, conv1, bn1, biased, bn2, convD, bnD, sum)
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("[%d] fused %v, unfused %v", i, got[i], want[i])
+		}
+	}
+	// In training mode the normalization is its own step.
+	y := G.Must(Relu(bn(G.Must(Convolution2D(x, param(70, "k3", -0.3, 0.3, 3, 3, 16, 8), [2]int{1, 1}, same)), 80, true)))
+	ex, err := NewExecutor(g, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range ex.steps {
+		if _, ok := st.op.(*convNormOp); ok {
+			t.Errorf("training batch normalization fused into %v", st.op)
+		}
+	}
+}

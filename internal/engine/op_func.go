@@ -31,6 +31,8 @@ type Func struct {
 	// output y and its gradient dy; a nil entry (or a missing one) makes
 	// the op not differentiable with respect to input i.
 	Grad []func(dx []float32, x [][]float32, in []tensor.Shape, y, dy []float32)
+
+	sum bool // Sum's: the Executor may fuse it into a convolution's epilogue
 }
 
 // funcIDs numbers Func ops: two applications never merge (an op may keep

@@ -132,6 +132,7 @@ func Sum(xs ...*G.Node) (*G.Node, error) {
 		},
 		Forward: func(y []float32, x [][]float32, _ []tensor.Shape) { kernels.SumTo(y, x) },
 		Grad:    grads,
+		sum:     true,
 	}, xs...)
 }
 

@@ -77,15 +77,22 @@ func BatchNormTo(dst, x, mean, invStd, gamma, beta []float32) {
 	sp := getPartial(c)
 	defer partials.Put(sp)
 	scale := (*sp)[:c]
-	for j := range scale {
-		scale[j] = gamma[j] * invStd[j]
-	}
+	BatchNormScaleTo(scale, gamma, invStd)
 	forRange(m, max(1, (1<<13)/max(c, 1)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			o := r * c
 			norm(dst[o:o+c], x[o:o+c], mean, scale, beta)
 		}
 	})
+}
+
+// BatchNormScaleTo writes gamma*invStd, per channel, into dst: the Scale of
+// the Epilogue that normalizes as BatchNormTo does.
+func BatchNormScaleTo(dst, gamma, invStd []float32) {
+	bnSameLen(len(dst), gamma, invStd)
+	for j := range dst {
+		dst[j] = gamma[j] * invStd[j]
+	}
 }
 
 // ChannelSumTo writes the per-channel sum of x (over the M rows) into dst.

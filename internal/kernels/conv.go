@@ -191,7 +191,7 @@ func col2im(dx, col []float32, p Window) {
 // window is empty.
 func Conv2DTo(dst, x, kernel []float32, p Window, f int, col []float32, ep Epilogue) {
 	checkConv(p, f, len(x), len(kernel), len(dst), len(col))
-	ep.check(f)
+	ep.check(f, len(dst))
 	rows, k, in := p.OutH()*p.OutW(), p.KH*p.KW*p.C, p.H*p.W*p.C
 	if transposedCol(p) {
 		forRange(p.N, 1, func(lo, hi int) {
@@ -200,7 +200,7 @@ func Conv2DTo(dst, x, kernel []float32, p Window, f int, col []float32, ep Epilo
 			c, mq := col[lo*rows*k:hi*rows*k], q.N*rows
 			im2colT(c, x[lo*in:hi*in], q)
 			Gemm(true, false, mq, f, k, 1, c, mq, kernel, f, 0, dst[lo*rows*f:hi*rows*f], f)
-			ep.apply(dst[lo*rows*f : hi*rows*f])
+			ep.apply(dst[lo*rows*f:hi*rows*f], f, lo*rows*f)
 		})
 		return
 	}
@@ -216,7 +216,7 @@ func Conv2DTo(dst, x, kernel []float32, p Window, f int, col []float32, ep Epilo
 			re := min(r+chunk, hi)
 			d := dst[r*ow*f : re*ow*f]
 			convChunk(d, x, kernel, p, f, col[r*ow*k:], r, re)
-			ep.apply(d)
+			ep.apply(d, f, r*ow*f)
 		}
 	})
 }
@@ -326,6 +326,32 @@ func gemmShared(m, f, k int, a, kernel, dst []float32) {
 	})
 }
 
+// epilogueChunk is the values of output that a pointwise convolution
+// multiplies at a time before its epilogue runs over them in cache.
+var epilogueChunk = 1 << 15
+
+// pointwiseTo computes dst (m, f) = x (m, k) · kernel (k, f) and its
+// epilogue. With an epilogue, each worker multiplies its rows in chunks
+// (whole 14-row tiles of the microkernel) and runs the epilogue on each
+// while it is in cache; otherwise, or when the workers share the columns,
+// as gemmShared.
+func pointwiseTo(dst, x, kernel []float32, m, f, k int, ep Epilogue) {
+	if ep.Bias == nil && ep.Mean == nil && ep.Residual == nil && !ep.Relu || splitColumns(m, f) {
+		gemmShared(m, f, k, x, kernel, dst)
+		ep.applyRows(dst, f)
+		return
+	}
+	chunk := max(14, epilogueChunk/f/14*14)
+	forRange(m, 1, func(lo, hi int) {
+		for r := lo; r < hi; r += chunk {
+			re := min(r+chunk, hi)
+			d := dst[r*f : re*f]
+			Gemm(false, false, re-r, f, k, 1, x[r*k:re*k], k, kernel, f, 0, d, f)
+			ep.apply(d, f, r*f)
+		}
+	})
+}
+
 // singlePixel reports whether p maps a 1x1 input to a 1x1 output through
 // padding (a 3x3 "same" convolution late in a network on small images):
 // one tap of the kernel, (PadTop, PadLeft), sees the pixel.
@@ -361,7 +387,7 @@ func Conv2DStreamTo(dst, x, kernel []float32, p Window, f int, scratch []float32
 		panic(ErrShape)
 	}
 	checkConv(p, f, len(x), len(kernel), len(dst), p.ColLen())
-	ep.check(f)
+	ep.check(f, len(dst))
 	rows, ow, k := p.N*p.OutH(), p.OutW(), p.KH*p.KW*p.C
 	if singlePixel(p) {
 		// A 1x1 map padded to its one output pixel: only the kernel's tap
@@ -375,8 +401,7 @@ func Conv2DStreamTo(dst, x, kernel []float32, p Window, f int, scratch []float32
 	if pointwise(p) {
 		// A 1x1 convolution of stride 1 without padding is one product of
 		// x itself, (N*H*W, C), by the kernel: no gathering.
-		gemmShared(rows*ow, f, k, x, kernel, dst)
-		ep.applyRows(dst, f)
+		pointwiseTo(dst, x, kernel, rows*ow, f, k, ep)
 		return
 	}
 	chunk := min(streamRows(p), rows)
@@ -402,7 +427,7 @@ func Conv2DStreamTo(dst, x, kernel []float32, p Window, f int, scratch []float32
 				re := min(r+chunk, r1)
 				d := dst[r*ow*f : re*ow*f]
 				convChunk(d, x, kernel, p, f, c, r, re)
-				ep.apply(d)
+				ep.apply(d, f, r*ow*f)
 			}
 		}
 	})
@@ -426,41 +451,69 @@ func convChunk(y, x, kernel []float32, p Window, f int, col []float32, r, re int
 
 // Epilogue is what a convolution does to its output after the product, on
 // each block of output rows as soon as it is computed, while the block is
-// still in cache: add Bias (one value per filter; nil for none), then take
-// max(·, 0) if Relu is set. The zero Epilogue leaves the product as it is.
-// The results are those of BiasAddTo or BiasReluTo applied afterwards, bit
-// for bit. The convolutions panic with ErrShape if Bias is neither nil nor
-// of one value per filter.
+// still in cache, in this order: add Bias (one value per filter; nil for
+// none); normalize each filter's values as an inference batch
+// normalization, (y-Mean)*Scale + Shift (Scale = gamma/sqrt(var+epsilon),
+// see BatchNormScaleTo; Shift = beta; all three nil for none); add
+// Residual (one value per output value, the whole output's layout; nil for
+// none: a residual connection); then take max(·, 0) if Relu is set. The
+// zero Epilogue leaves the product as it is. The results are those of
+// BiasAddTo, BatchNormTo, SumTo and ReluTo applied afterwards, bit for
+// bit. The convolutions panic with ErrShape if Bias, Mean, Scale or Shift
+// is neither nil nor of one value per filter (the last three are set
+// together), or Residual neither nil nor of the output's length.
 type Epilogue struct {
-	Bias []float32
-	Relu bool
+	Bias               []float32
+	Mean, Scale, Shift []float32
+	Residual           []float32
+	Relu               bool
 }
 
-// check panics with ErrShape unless the bias fits f filters.
-func (e Epilogue) check(f int) {
+// check panics with ErrShape unless the epilogue fits f filters and an
+// output of n values.
+func (e Epilogue) check(f, n int) {
 	if e.Bias != nil && len(e.Bias) != f {
+		panic(ErrShape)
+	}
+	if (e.Mean != nil || e.Scale != nil || e.Shift != nil) && (len(e.Mean) != f || len(e.Scale) != f || len(e.Shift) != f) {
+		panic(ErrShape)
+	}
+	if e.Residual != nil && len(e.Residual) != n {
 		panic(ErrShape)
 	}
 }
 
-// apply runs the epilogue over y, whole rows of len(e.Bias) values, on the
-// calling goroutine.
-func (e Epilogue) apply(y []float32) {
-	switch {
-	case e.Bias != nil && e.Relu:
-		biasRelu(y, y, e.Bias)
-	case e.Bias != nil:
+// apply runs the epilogue over y, whole rows of f values starting at
+// output value off, on the calling goroutine.
+func (e Epilogue) apply(y []float32, f, off int) {
+	if e.Mean == nil && e.Residual == nil {
+		switch {
+		case e.Bias != nil && e.Relu:
+			biasRelu(y, y, e.Bias)
+		case e.Bias != nil:
+			biasAdd(y, y, e.Bias)
+		case e.Relu:
+			relu(y, y)
+		}
+		return
+	}
+	if e.Bias != nil {
 		biasAdd(y, y, e.Bias)
-	case e.Relu:
-		relu(y, y)
+	}
+	for o := 0; o < len(y); o += f {
+		var r []float32
+		if e.Residual != nil {
+			r = e.Residual[off+o : off+o+f]
+		}
+		epilogueRow(y[o:o+f], e.Mean, e.Scale, e.Shift, r, e.Relu)
 	}
 }
 
-// applyRows runs the epilogue over y, rows of f values, the workers
-// sharing the rows.
+// applyRows runs the epilogue over y, the whole output of rows of f
+// values, the workers sharing the rows.
 func (e Epilogue) applyRows(y []float32, f int) {
-	if e.Bias == nil && !e.Relu {
+	if e.Bias == nil && e.Mean == nil && e.Residual == nil && !e.Relu {
 		return
 	}
-	forRange(len(y)/f, 1<<14/f+1, func(lo, hi int) { e.apply(y[lo*f : hi*f]) })
+	forRange(len(y)/f, 1<<14/f+1, func(lo, hi int) { e.apply(y[lo*f:hi*f], f, lo*f) })
 }

@@ -62,7 +62,7 @@ func Conv2DMaxPoolTo(dst, x, kernel []float32, p Window, f int, q Window, ep Epi
 		panic(ErrShape)
 	}
 	checkConv(p, f, len(x), len(kernel), p.ConvOutLen(f), p.ColLen())
-	ep.check(f)
+	ep.check(f, p.ConvOutLen(f))
 	g := newConvPoolGeom(p, f, q)
 	ow, pw := p.OutW(), q.OutW()
 	two := pool2x2(q)
@@ -85,7 +85,7 @@ func Conv2DMaxPoolTo(dst, x, kernel []float32, p Window, f int, q Window, ep Epi
 				r, re := u*q.KH, ue*q.KH // rows (n, oy) of the convolution
 				y := out[:(re-r)*ow*f]
 				convChunk(y, x, kernel, p, f, col, r, re)
-				ep.apply(y)
+				ep.apply(y, f, r*ow*f)
 				// The chunk is ue-u strips of q.KH rows, each one row of
 				// pooling windows.
 				strip := Window{N: ue - u, H: q.KH, W: q.W, C: f, KH: q.KH, KW: q.KW, SH: q.SH, SW: q.SW}

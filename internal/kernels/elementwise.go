@@ -106,6 +106,24 @@ func normGeneric(d, x, m, s, t []float32) {
 	}
 }
 
+// epilogueRowGeneric is epilogueRow in pure Go: normGeneric's arithmetic,
+// then the sum, then reluGeneric's, each rounded to float32.
+func epilogueRowGeneric(d, m, s, t, r []float32, relu bool) {
+	for i, v := range d {
+		if m != nil {
+			v = (v-m[i])*s[i] + t[i]
+		}
+		if r != nil {
+			v += r[i]
+		}
+		if relu {
+			b := math.Float32bits(v)
+			v = math.Float32frombits(b &^ uint32(int32(b)>>31))
+		}
+		d[i] = v
+	}
+}
+
 // SumTo writes the element-wise sum of xs (left to right, all of dst's
 // length) into dst, which may alias xs[0]; the work is shared among the
 // workers.

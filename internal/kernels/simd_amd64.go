@@ -224,6 +224,39 @@ func mulAddAVX2(dst, a, b *float32, n int)
 //go:noescape
 func normAVX2(dst, x, m, s, t *float32, n int)
 
+//go:noescape
+func epilogueRowAVX2(dst, m, s, t, r *float32, n, mode int)
+
+// epilogueRow runs a convolution epilogue's steps after the bias on one
+// row d: (d-m)*s + t if m is not nil, + r if r is not nil, then ReLU if
+// relu (m, s, t and r of d's length when not nil).
+func epilogueRow(d, m, s, t, r []float32, relu bool) {
+	n := 0
+	if useSIMD {
+		if n = len(d) &^ 7; n > 0 {
+			mode := 0
+			pm, ps, pt, pr := &d[0], &d[0], &d[0], &d[0]
+			if m != nil {
+				mode, pm, ps, pt = 1, &m[0], &s[0], &t[0]
+			}
+			if r != nil {
+				mode, pr = mode|2, &r[0]
+			}
+			if relu {
+				mode |= 4
+			}
+			epilogueRowAVX2(&d[0], pm, ps, pt, pr, n, mode)
+		}
+	}
+	tail := func(v []float32) []float32 {
+		if v == nil {
+			return nil
+		}
+		return v[n:]
+	}
+	epilogueRowGeneric(d[n:], tail(m), tail(s), tail(t), tail(r), relu)
+}
+
 func clamp(d, x []float32, lo, hi float32) {
 	d = d[:len(x)]
 	n := 0

@@ -1240,3 +1240,48 @@ max8:
 maxdone:
 	VZEROUPPER
 	RET
+
+// func epilogueRowAVX2(dst, m, s, t, r *float32, n, mode int)
+// dst = relu(((dst-m)*s + t) + r) with each step optional (mode bit 0:
+// normalize, as normAVX2; bit 1: add r; bit 2: ReLU, as reluAVX2), in
+// that order and rounding each step, as the separate kernels do.
+TEXT ·epilogueRowAVX2(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ m+8(FP), R9
+	MOVQ s+16(FP), BX
+	MOVQ t+24(FP), R8
+	MOVQ r+32(FP), R10
+	MOVQ n+40(FP), CX
+	MOVQ mode+48(FP), DX
+	SHLQ $2, CX
+	XORQ AX, AX
+	VXORPS Y15, Y15, Y15
+
+ep8:
+	CMPQ AX, CX
+	JAE epdone
+	VMOVUPS (DI)(AX*1), Y0
+	TESTQ $1, DX
+	JZ epres
+	VSUBPS (R9)(AX*1), Y0, Y0
+	VMULPS (BX)(AX*1), Y0, Y0
+	VADDPS (R8)(AX*1), Y0, Y0
+
+epres:
+	TESTQ $2, DX
+	JZ eprelu
+	VADDPS (R10)(AX*1), Y0, Y0
+
+eprelu:
+	TESTQ $4, DX
+	JZ epstore
+	RELU8(Y0)
+
+epstore:
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	JMP ep8
+
+epdone:
+	VZEROUPPER
+	RET

@@ -23,7 +23,8 @@ func maxPool2x2(dst, x []float32, p Window, argmax []int32, lo, hi int) {
 	maxPool2x2Generic(dst, x, p, argmax, lo, hi, 0)
 }
 
-func clamp(d, x []float32, lo, hi float32) { clampGeneric(d, x, lo, hi) }
-func mulAdd(d, a, b []float32)             { mulAddGeneric(d, a, b) }
-func norm(d, x, m, s, t []float32)         { normGeneric(d, x, m, s, t) }
-func maxInto(d, s []float32)               { maxIntoGeneric(d, s) }
+func clamp(d, x []float32, lo, hi float32)           { clampGeneric(d, x, lo, hi) }
+func mulAdd(d, a, b []float32)                       { mulAddGeneric(d, a, b) }
+func norm(d, x, m, s, t []float32)                   { normGeneric(d, x, m, s, t) }
+func epilogueRow(d, m, s, t, r []float32, relu bool) { epilogueRowGeneric(d, m, s, t, r, relu) }
+func maxInto(d, s []float32)                         { maxIntoGeneric(d, s) }

@@ -115,6 +115,17 @@ const (
 	winoF4MinF = 64
 )
 
+// winoMinTiles is the fewest tiles (the rows of each of the a² products)
+// for which UseWinograd chooses a Winograd variant, and F(4x4, 3x3) rather
+// than F(2x2, 3x3): with fewer, a product reads its transformed filters,
+// a²/9 times the kernel's size, for too few rows of the 14-row
+// microkernel to pay for them. On ResNet's layers at 224x224 batch 1
+// (AVX-512, 2 cores), F(2x2, 3x3) at 14x14 (16 tiles of F(4x4, 3x3))
+// took 0.59 ms against F(4x4, 3x3)'s 0.80, and the streamed im2col at 7x7
+// (16 tiles of F(2x2, 3x3)) 1.17 ms against 1.18 and 1.46, without the
+// transformed filters' 16 MB.
+const winoMinTiles = 32
+
 // winoUse4 reports whether a convolution over p with f filters runs F(4x4,
 // 3x3) rather than F(2x2, 3x3): the layer is wide enough and the products
 // of F(4x4, 3x3), 36 per 4x4 tile, are at most 4/5 of F(2x2, 3x3)'s, 16
@@ -132,15 +143,16 @@ func winoUse4(p Window, f int) bool {
 	oh, ow := p.OutH(), p.OutW()
 	p4 := 36 * ((oh + 3) / 4) * ((ow + 3) / 4)
 	p2 := 16 * ((oh + 1) / 2) * ((ow + 1) / 2)
-	return p.C >= winoF4MinC && f >= winoF4MinF && 5*p4 <= 4*p2
+	return p.C >= winoF4MinC && f >= winoF4MinF && 5*p4 <= 4*p2 && p.N*((oh+3)/4)*((ow+3)/4) >= winoMinTiles
 }
 
 // UseWinograd reports whether a forward convolution over p with f filters
 // should run Conv2DWinogradTo rather than im2col: it is enabled
 // (SetWinograd), it applies (WinogradApplies) and it is expected to be
-// faster (enough input channels).
+// faster (enough input channels, and enough tiles: winoMinTiles).
 func UseWinograd(p Window, f int) bool {
-	return winogradOn && p.WinogradApplies() && f > 0 && p.C >= winoMinC && !singlePixel(p)
+	return winogradOn && p.WinogradApplies() && f > 0 && p.C >= winoMinC && !singlePixel(p) &&
+		p.N*((p.OutH()+1)/2)*((p.OutW()+1)/2) >= winoMinTiles
 }
 
 // winoBlockBytes bounds the transformed input and output of one block of
@@ -249,7 +261,7 @@ func Conv2DWinogradReuseTo(dst, x, kernel []float32, p Window, f int, scratch []
 		panic(ErrShape)
 	}
 	checkConv(p, f, len(x), len(kernel), len(dst), p.ColLen())
-	ep.check(f)
+	ep.check(f, len(dst))
 	defer ep.applyRows(dst, f)
 	g := newWinoGeom(p, f)
 	if len(scratch) != g.scratch {

@@ -223,11 +223,14 @@ func TestWinogradSIMDTransforms(t *testing.T) {
 }
 
 func TestWinogradSwitchAndApplies(t *testing.T) {
-	p := Window{N: 1, H: 8, W: 8, C: 32, KH: 3, KW: 3, SH: 1, SW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+	p := Window{N: 2, H: 8, W: 8, C: 32, KH: 3, KW: 3, SH: 1, SW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
 	prev := SetWinograd(true)
 	defer SetWinograd(prev)
 	if !UseWinograd(p, 16) {
 		t.Errorf("UseWinograd(%+v) = false", p)
+	}
+	if q := p; func() bool { q.N = 1; return UseWinograd(q, 16) }() {
+		t.Errorf("UseWinograd with %d tiles of F(2x2, 3x3) (fewer than %d) = true", 16, winoMinTiles)
 	}
 	for _, q := range []Window{
 		{N: 1, H: 8, W: 8, C: 32, KH: 3, KW: 3, SH: 2, SW: 1},
@@ -256,7 +259,7 @@ func TestWinogradSwitchAndApplies(t *testing.T) {
 		t.Errorf("envTile wrong")
 	}
 	withWinoTile(0, func() {
-		wide := Window{N: 1, H: 16, W: 16, C: winoF4MinC, KH: 3, KW: 3, SH: 1, SW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+		wide := Window{N: 64, H: 16, W: 16, C: winoF4MinC, KH: 3, KW: 3, SH: 1, SW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
 		if !winoUse4(wide, winoF4MinF) || winoUse4(wide, winoF4MinF-1) {
 			t.Errorf("winoUse4 thresholds")
 		}
@@ -266,6 +269,9 @@ func TestWinogradSwitchAndApplies(t *testing.T) {
 			if winoUse4(q, 512) != want {
 				t.Errorf("winoUse4 at %dx%d = %v", hw, hw, !want)
 			}
+		}
+		if q := wide; func() bool { q.N, q.H, q.W = 1, 14, 14; return winoUse4(q, 512) }() {
+			t.Errorf("winoUse4 with 16 tiles of F(4x4, 3x3) (fewer than %d) = true", winoMinTiles)
 		}
 	})
 }
