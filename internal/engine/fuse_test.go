@@ -26,22 +26,7 @@ func TestExecutorFusesConvPool(t *testing.T) {
 			conv = G.Must(Convolution2D(x, k, [2]int{1, 1}, [4]int{}))
 		}
 		pool := G.Must(MaxPool2D(conv, [2]int{2, 2}, [2]int{2, 2}, [4]int{}))
-		run := func(outs ...*G.Node) (*Executor, []float32) {
-			ex, err := NewExecutor(g, outs...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := 0; i < 2; i++ {
-				if err := ex.Run(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			v, err := ex.Value(pool)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return ex, append([]float32(nil), v.Data().([]float32)...)
-		}
+		run := func(outs ...*G.Node) (*Executor, []float32) { return runTwice(t, g, pool, outs...) }
 		ex, got := run(pool)
 		if path, _, _ := ConvRun(conv); path != "stream+maxpool" {
 			t.Fatalf("relu %v: convolution ran %q, want it fused", relu, path)
@@ -102,22 +87,7 @@ func TestExecutorFusesConvNorm(t *testing.T) {
 	bnD := bn(convD, 60, false)
 	sum := G.Must(Sum(bn2, bnD))
 	out := G.Must(Relu(sum))
-	run := func(outs ...*G.Node) (*Executor, []float32) {
-		ex, err := NewExecutor(g, outs...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < 2; i++ {
-			if err := ex.Run(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		v, err := ex.Value(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ex, append([]float32(nil), v.Data().([]float32)...)
-	}
+	run := func(outs ...*G.Node) (*Executor, []float32) { return runTwice(t, g, out, outs...) }
 	ex, got := run(out)
 	steps := 0
 	for _, st := range ex.steps {
@@ -154,4 +124,24 @@ func TestExecutorFusesConvNorm(t *testing.T) {
 			t.Errorf("training batch normalization fused into %v", st.op)
 		}
 	}
+}
+
+// runTwice plans outs in g, runs the plan twice (the second run on the
+// first's buffers) and returns the Executor and a copy of v's value.
+func runTwice(t *testing.T, g *G.ExprGraph, v *G.Node, outs ...*G.Node) (*Executor, []float32) {
+	t.Helper()
+	ex, err := NewExecutor(g, outs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := ex.Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	val, err := ex.Value(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ex, append([]float32(nil), val.Data().([]float32)...)
 }
