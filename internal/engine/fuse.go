@@ -105,11 +105,7 @@ func newConvPoolOp(cs xstep, pool *poolOp) *convPoolOp {
 		return nil // the kernel's gradient reads the im2col matrix
 	}
 	op.pool = pool
-	shapes := make([]tensor.Shape, len(cs.in))
-	for i, n := range cs.in {
-		shapes[i] = n.Shape()
-	}
-	if _, _, _, err := op.windows(shapes); err != nil {
+	if _, _, _, err := op.windows(nodeShapes(cs.in)); err != nil {
 		return nil
 	}
 	return &op
@@ -188,11 +184,7 @@ func (op *convPoolOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, e
 	if err != nil {
 		return nil, err
 	}
-	ss := make([]tensor.Shape, len(d))
-	for i, v := range d {
-		ss[i] = v.Shape()
-	}
-	p, f, q, err := op.windows(ss)
+	p, f, q, err := op.windows(valueShapes(d))
 	if err != nil {
 		return nil, err
 	}

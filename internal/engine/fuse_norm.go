@@ -92,11 +92,7 @@ func (ex *Executor) fuseConvNorm(outputs []*G.Node) {
 				chain = append(chain, k)
 			}
 		}
-		ss := make([]tensor.Shape, len(in))
-		for i, n := range in {
-			ss[i] = n.Shape()
-		}
-		if _, _, err := op.window(ss); err != nil {
+		if _, _, err := op.window(nodeShapes(in)); err != nil {
 			continue
 		}
 		op.scale = make([]float32, bn.c)
@@ -211,11 +207,7 @@ func (op *convNormOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, e
 	if err != nil {
 		return nil, err
 	}
-	ss := make([]tensor.Shape, len(d))
-	for i, v := range d {
-		ss[i] = v.Shape()
-	}
-	p, f, err := op.window(ss)
+	p, f, err := op.window(valueShapes(d))
 	if err != nil {
 		return nil, err
 	}

@@ -103,6 +103,24 @@ func opInputs(op G.Op, in []G.Value) ([]*tensor.Dense, error) {
 	return d, nil
 }
 
+// valueShapes returns the shapes of the values d.
+func valueShapes(d []*tensor.Dense) []tensor.Shape {
+	ss := make([]tensor.Shape, len(d))
+	for i, v := range d {
+		ss[i] = v.Shape()
+	}
+	return ss
+}
+
+// nodeShapes returns the shapes of the nodes ns.
+func nodeShapes(ns []*G.Node) []tensor.Shape {
+	ss := make([]tensor.Shape, len(ns))
+	for i, n := range ns {
+		ss[i] = n.Shape()
+	}
+	return ss
+}
+
 // opOutput returns prealloc if it is a contiguous float32 dense tensor of
 // shape s, a new tensor if prealloc is nil, and an error otherwise (the tape
 // machine then falls back to Do).
