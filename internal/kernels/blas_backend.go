@@ -56,6 +56,7 @@ type blasBackend struct {
 	name       func() string // BLASName's answer
 	setThreads func(n int)   // nil if the library has no thread control
 	inGo       bool          // no foreign call: used for products of any size
+	implicit   implicitKernel // Capa's sgemm only: convolutions read in place (conv_implicit.go)
 }
 
 var gonumBackend = &blasBackend{name: func() string { return "gonum (pure Go)" }}

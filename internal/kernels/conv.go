@@ -426,11 +426,22 @@ func Conv2DStreamTo(dst, x, kernel []float32, p Window, f int, scratch []float32
 			for r := r0; r < r1; r += chunk {
 				re := min(r+chunk, r1)
 				d := dst[r*ow*f : re*ow*f]
-				convChunk(d, x, kernel, p, f, c, r, re)
+				convChunkStream(d, x, kernel, p, f, c, r, re)
 				ep.apply(d, f, r*ow*f)
 			}
 		}
 	})
+}
+
+// convChunkStream is convChunk for callers that do not keep the im2col
+// matrix (inference): the implicit GEMM when implicitConv allows it, with
+// col untouched.
+func convChunkStream(y, x, kernel []float32, p Window, f int, col []float32, r, re int) {
+	if ker := implicitConv(p, f); ker != nil {
+		convImplicit(ker, y, x, kernel, p, f, r, re)
+		return
+	}
+	convChunk(y, x, kernel, p, f, col, r, re)
 }
 
 // convChunk computes into y the convolution's output rows [r, re), counted

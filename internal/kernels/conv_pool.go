@@ -84,7 +84,7 @@ func Conv2DMaxPoolTo(dst, x, kernel []float32, p Window, f int, q Window, ep Epi
 				ue := min(u+g.chunk, u1)
 				r, re := u*q.KH, ue*q.KH // rows (n, oy) of the convolution
 				y := out[:(re-r)*ow*f]
-				convChunk(y, x, kernel, p, f, col, r, re)
+				convChunkStream(y, x, kernel, p, f, col, r, re)
 				ep.apply(y, f, r*ow*f)
 				// The chunk is ue-u strips of q.KH rows, each one row of
 				// pooling windows.

@@ -44,6 +44,9 @@ type sgemmKernel struct {
 	// trans is fn reading a transposed A unpacked: column p's MR values
 	// together, lda floats apart from column to column.
 	trans func(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, load int)
+	// implicit, if not nil, is the kernel of convolutions read in place
+	// (conv_implicit.go), of implicitMR×implicitNR tiles.
+	implicit implicitKernel
 }
 
 // sgemmThreads is the number of goroutines one large product is split
@@ -81,7 +84,8 @@ func capaBackend(k *sgemmKernel, fallback *blasBackend) *blasBackend {
 				fallback.setThreads(n)
 			}
 		},
-		inGo: true,
+		inGo:     true,
+		implicit: k.implicit,
 	}
 }
 

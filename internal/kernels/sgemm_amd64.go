@@ -33,11 +33,20 @@ func sgemm14x32TransAVX512(k int, a *float32, lda int, b *float32, ldb int, c *f
 //go:noescape
 func sgemm6x16TransAVX2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, load int)
 
+// The Implicit kernel computes a 12×32 tile of a convolution's output from
+// its input read in place (see conv_implicit.go): A's rows in 3 groups of
+// 4, each group's rows lda floats apart from a0, a1 or a2; the first
+// segment of k has first steps and the others seglen, and at the end of
+// each segment the three bases jump by jump floats.
+
+//go:noescape
+func sgemm12x32ImplicitAVX512(k, first, seglen, jump int, a0, a1, a2 *float32, lda int, b *float32, ldb int, c *float32, ldc int, load int)
+
 // sgemmKernels lists the kernels this CPU can run, fastest first.
 func sgemmKernels() []*sgemmKernel {
 	var ks []*sgemmKernel
 	if cpu.X86.HasAVX512F {
-		ks = append(ks, &sgemmKernel{name: "AVX-512", mr: 14, nr: 32, fn: sgemm14x32AVX512, direct: sgemm14x32DirectAVX512, trans: sgemm14x32TransAVX512})
+		ks = append(ks, &sgemmKernel{name: "AVX-512", mr: 14, nr: 32, fn: sgemm14x32AVX512, direct: sgemm14x32DirectAVX512, trans: sgemm14x32TransAVX512, implicit: sgemm12x32ImplicitAVX512})
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		ks = append(ks, &sgemmKernel{name: "AVX2", mr: 6, nr: 16, fn: sgemm6x16AVX2, direct: sgemm6x16DirectAVX2, trans: sgemm6x16TransAVX2})
