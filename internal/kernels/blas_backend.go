@@ -53,9 +53,9 @@ type gemmFunc = func(tA, tB blas.Transpose, m, n, k int, alpha float32, a []floa
 // blasBackend is a loaded BLAS. sgemm is nil for gonum.
 type blasBackend struct {
 	sgemm      gemmFunc
-	name       func() string // BLASName's answer
-	setThreads func(n int)   // nil if the library has no thread control
-	inGo       bool          // no foreign call: used for products of any size
+	name       func() string  // BLASName's answer
+	setThreads func(n int)    // nil if the library has no thread control
+	inGo       bool           // no foreign call: used for products of any size
 	implicit   implicitKernel // Capa's sgemm only: convolutions read in place (conv_implicit.go)
 }
 
