@@ -16,7 +16,8 @@ package kernels
 // block's sum added to C), so the values are those of im2col followed by
 // Gemm, bit for bit. On the practical's CNN the second convolution's
 // im2col matrix is 205 kB per image, written and read back: a sixth of an
-// inference batch.
+// inference batch; the first one (one channel) went through a transposed
+// im2col matrix, built and multiplied at half the second's rate.
 
 // implicitKernel is the signature of the implicit microkernel.
 type implicitKernel func(k, first, seglen, jump int, a0, a1, a2 *float32, lda int, b *float32, ldb int, c *float32, ldc int, load int)
@@ -31,12 +32,11 @@ const (
 
 // implicitConv returns the implicit kernel that computes the convolution
 // over p with f filters, or nil if it cannot: the backend is not Capa's
-// sgemm with that kernel, or the window has padding, one input channel
-// (those go transposed, see transposedCol), an output width not a
+// sgemm with that kernel, or the window has padding, an output width not a
 // multiple of 4 or a filter count not a multiple of 32.
 func implicitConv(p Window, f int) implicitKernel {
 	ker := currentBLAS().implicit
-	if ker == nil || transposedCol(p) || f%implicitNR != 0 || p.OutW()%implicitGroup != 0 {
+	if ker == nil || f%implicitNR != 0 || p.OutW()%implicitGroup != 0 {
 		return nil
 	}
 	if p.PadTop != 0 || p.PadBottom != 0 || p.PadLeft != 0 || p.PadRight != 0 {

@@ -31,6 +31,7 @@ func TestImplicitConvMatchesIm2col(t *testing.T) {
 		{"partial tile of 4 rows", Window{N: 1, H: 6, W: 6, C: 8, KH: 3, KW: 3, SH: 1, SW: 1}, 32, 0, 4},
 		{"partial tile of 8 rows", Window{N: 1, H: 10, W: 10, C: 8, KH: 3, KW: 3, SH: 1, SW: 1}, 96, 1, 6},
 		{"rectangular, odd segments", Window{N: 2, H: 7, W: 10, C: 5, KH: 2, KW: 3, SH: 1, SW: 1}, 96, 0, 12},
+		{"practical conv1, one channel", Window{N: 2, H: 28, W: 28, C: 1, KH: 5, KW: 5, SH: 1, SW: 1}, 32, 0, 48},
 		{"wide window", Window{N: 1, H: 14, W: 14, C: 3, KH: 7, KW: 7, SH: 1, SW: 2}, 32, 0, 8},
 	}
 	rng := rand.New(rand.NewSource(3))
@@ -64,6 +65,17 @@ func TestImplicitConvMatchesIm2col(t *testing.T) {
 				t.Fatalf("%s: value %d (pixel %d, filter %d) = %v, im2col and sgemm give %v", c.name, i, i/f, i%f, got[i], want[i])
 			}
 		}
+		if p.C == 1 {
+			// One channel used to go transposed (im2colT, the Trans kernel).
+			colT := make([]float32, m*k)
+			im2colTRows(colT, x, p, c.r, c.re)
+			sgemmWith(ker, blas.Trans, blas.NoTrans, m, f, k, 1, colT, m, kernel, f, 0, want, f)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s: value %d = %v, im2colT and sgemm give %v", c.name, i, got[i], want[i])
+				}
+			}
+		}
 		for i := 0; i < m; i++ {
 			for j := 0; j < f; j++ {
 				var s float64
@@ -90,14 +102,12 @@ func TestImplicitConvRefuses(t *testing.T) {
 	}
 	padded := ok
 	padded.PadTop, padded.PadBottom, padded.PadLeft, padded.PadRight = 2, 2, 2, 2
-	oneChannel := ok
-	oneChannel.C = 1
 	narrow := ok
 	narrow.W = 13 // OutW 9
 	for name, c := range map[string]struct {
 		p Window
 		f int
-	}{"padding": {padded, 64}, "one channel": {oneChannel, 64}, "output width 9": {narrow, 64}, "48 filters": {ok, 48}} {
+	}{"padding": {padded, 64}, "output width 9": {narrow, 64}, "48 filters": {ok, 48}} {
 		if implicitConv(c.p, c.f) != nil {
 			t.Errorf("implicitConv takes the window with %s", name)
 		}
