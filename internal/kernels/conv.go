@@ -138,6 +138,14 @@ func im2colTRows(col, x []float32, p Window, r0, r1 int) {
 	}
 }
 
+// addIntoGeneric adds s to d element by element: addInto's pure Go.
+func addIntoGeneric(d, s []float32) {
+	d = d[:len(s)]
+	for i, v := range s {
+		d[i] += v
+	}
+}
+
 // col2im adds each row of col back into the NHWC batch dx at the positions
 // it was gathered from by im2col; padded positions are dropped. dx is not
 // cleared.
@@ -164,10 +172,7 @@ func col2im(dx, col []float32, p Window) {
 						continue
 					}
 					src := row[(ky*p.KW+kx0)*c : (ky*p.KW+kx1)*c]
-					dst := dn[(iy*p.W+x0+kx0)*c : (iy*p.W+x0+kx1)*c]
-					for i, v := range src {
-						dst[i] += v
-					}
+					addInto(dn[(iy*p.W+x0+kx0)*c:(iy*p.W+x0+kx1)*c], src)
 				}
 			}
 		}

@@ -303,3 +303,18 @@ func maxInto(d, s []float32) {
 	}
 	maxIntoGeneric(d[n:], s[n:])
 }
+
+//go:noescape
+func addIntoAVX2(d, s *float32, n int)
+
+// addInto adds s to d element by element (col2im's scatter).
+func addInto(d, s []float32) {
+	d = d[:len(s)]
+	n := 0
+	if useSIMD {
+		if n = len(s) &^ 7; n > 0 {
+			addIntoAVX2(&d[0], &s[0], n)
+		}
+	}
+	addIntoGeneric(d[n:], s[n:])
+}

@@ -1241,6 +1241,28 @@ maxdone:
 	VZEROUPPER
 	RET
 
+// func addIntoAVX2(d, s *float32, n int)
+// d += s element by element, n a multiple of 8.
+TEXT ·addIntoAVX2(SB), NOSPLIT, $0-24
+	MOVQ d+0(FP), DI
+	MOVQ s+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHLQ $2, CX
+	XORQ AX, AX
+
+add8:
+	CMPQ AX, CX
+	JAE adddone
+	VMOVUPS (DI)(AX*1), Y0
+	VADDPS (SI)(AX*1), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	JMP add8
+
+adddone:
+	VZEROUPPER
+	RET
+
 // func epilogueRowAVX2(dst, m, s, t, r *float32, n, mode int)
 // dst = relu(((dst-m)*s + t) + r) with each step optional (mode bit 0:
 // normalize, as normAVX2; bit 1: add r; bit 2: ReLU, as reluAVX2), in
