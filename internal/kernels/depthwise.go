@@ -11,6 +11,10 @@ package kernels
 func DepthwiseTo(y, x, kernel []float32, p Window, dm int) {
 	oh, ow, c := p.OutH(), p.OutW(), p.C
 	oc := c * dm
+	if dm == 1 && useSIMD && c >= 8 {
+		depthwiseTaps(y, x, kernel, p)
+		return
+	}
 	clear(y[:p.N*oh*ow*oc])
 	forRange(p.N*oh, 1, func(lo, hi int) {
 		for row := lo; row < hi; row++ {
@@ -39,6 +43,55 @@ func DepthwiseTo(y, x, kernel []float32, p Window, dm int) {
 							}
 						}
 					}
+				}
+			}
+		}
+	})
+}
+
+// depthwiseTaps is DepthwiseTo for one filter per channel with the AVX2
+// kernel: for each output pixel, its window's taps inside the input are
+// listed and depthwiseTapsAVX2 sums them in registers, 32 channels at a
+// time, storing each output once (mulAdd read and wrote the pixel's output
+// at every tap, after clearing it). The sums are in the same order, with
+// the same roundings: the values are DepthwiseTo's, bit for bit.
+func depthwiseTaps(y, x, kernel []float32, p Window) {
+	oh, ow, c := p.OutH(), p.OutW(), p.C
+	c8 := c &^ 7
+	forRange(p.N*oh, 1, func(lo, hi int) {
+		offs := make([]int, 2*p.KH*p.KW)
+		for row := lo; row < hi; row++ {
+			n, i := row/oh, row%oh
+			for j := 0; j < ow; j++ {
+				o := ((n*oh+i)*ow + j) * c
+				out := y[o : o+c]
+				taps := 0
+				for a := 0; a < p.KH; a++ {
+					r := i*p.SH - p.PadTop + a
+					if r < 0 || r >= p.H {
+						continue
+					}
+					for b := 0; b < p.KW; b++ {
+						s := j*p.SW - p.PadLeft + b
+						if s < 0 || s >= p.W {
+							continue
+						}
+						offs[2*taps] = 4 * ((n*p.H+r)*p.W + s) * c
+						offs[2*taps+1] = 4 * (a*p.KW + b) * c
+						taps++
+					}
+				}
+				if taps == 0 {
+					clear(out)
+					continue
+				}
+				depthwiseTapsAVX2(&out[0], &x[0], &kernel[0], &offs[0], taps, c8)
+				for ch := c8; ch < c; ch++ {
+					var v float32
+					for t := 0; t < taps; t++ {
+						v += x[offs[2*t]/4+ch] * kernel[offs[2*t+1]/4+ch]
+					}
+					out[ch] = v
 				}
 			}
 		}

@@ -318,3 +318,6 @@ func addInto(d, s []float32) {
 	}
 	addIntoGeneric(d[n:], s[n:])
 }
+
+//go:noescape
+func depthwiseTapsAVX2(out, x, k *float32, offs *int, taps, c int)

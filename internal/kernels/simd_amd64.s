@@ -1241,6 +1241,87 @@ maxdone:
 	VZEROUPPER
 	RET
 
+// func depthwiseTapsAVX2(out, x, k *float32, offs *int, taps, c int)
+// out[ch] = sum over the taps t, in order, of x[offs[2t]+ch]*k[offs[2t+1]+ch]
+// (offsets in bytes), for ch < c, a multiple of 8: each product rounded,
+// then added to the sum started at 0, as mulAdd over a cleared out.
+TEXT ·depthwiseTapsAVX2(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ k+16(FP), DX
+	MOVQ offs+24(FP), R8
+	MOVQ taps+32(FP), R9
+	MOVQ c+40(FP), CX
+	SHLQ $2, CX
+	MOVQ CX, BX
+	ANDQ $-128, BX
+	XORQ AX, AX
+
+dw32:
+	CMPQ AX, BX
+	JAE dw8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ R8, R10
+	MOVQ R9, R11
+dw32tap:
+	MOVQ (R10), R12
+	MOVQ 8(R10), R13
+	ADDQ SI, R12
+	ADDQ AX, R12
+	ADDQ DX, R13
+	ADDQ AX, R13
+	VMOVUPS 0(R12), Y4
+	VMULPS 0(R13), Y4, Y4
+	VADDPS Y4, Y0, Y0
+	VMOVUPS 32(R12), Y5
+	VMULPS 32(R13), Y5, Y5
+	VADDPS Y5, Y1, Y1
+	VMOVUPS 64(R12), Y6
+	VMULPS 64(R13), Y6, Y6
+	VADDPS Y6, Y2, Y2
+	VMOVUPS 96(R12), Y7
+	VMULPS 96(R13), Y7, Y7
+	VADDPS Y7, Y3, Y3
+	ADDQ $16, R10
+	DECQ R11
+	JNE dw32tap
+	VMOVUPS Y0, 0(DI)(AX*1)
+	VMOVUPS Y1, 32(DI)(AX*1)
+	VMOVUPS Y2, 64(DI)(AX*1)
+	VMOVUPS Y3, 96(DI)(AX*1)
+	ADDQ $128, AX
+	JMP dw32
+
+dw8:
+	CMPQ AX, CX
+	JAE dwdone
+	VXORPS Y0, Y0, Y0
+	MOVQ R8, R10
+	MOVQ R9, R11
+dw8tap:
+	MOVQ (R10), R12
+	MOVQ 8(R10), R13
+	ADDQ SI, R12
+	ADDQ AX, R12
+	ADDQ DX, R13
+	ADDQ AX, R13
+	VMOVUPS (R12), Y4
+	VMULPS (R13), Y4, Y4
+	VADDPS Y4, Y0, Y0
+	ADDQ $16, R10
+	DECQ R11
+	JNE dw8tap
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	JMP dw8
+
+dwdone:
+	VZEROUPPER
+	RET
+
 // func addIntoAVX2(d, s *float32, n int)
 // d += s element by element, n a multiple of 8.
 TEXT ·addIntoAVX2(SB), NOSPLIT, $0-24

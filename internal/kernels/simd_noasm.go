@@ -29,3 +29,5 @@ func norm(d, x, m, s, t []float32)                   { normGeneric(d, x, m, s, t
 func epilogueRow(d, m, s, t, r []float32, relu bool) { epilogueRowGeneric(d, m, s, t, r, relu) }
 func maxInto(d, s []float32)                         { maxIntoGeneric(d, s) }
 func addInto(d, s []float32)                         { addIntoGeneric(d, s) }
+
+func depthwiseTapsAVX2(out, x, k *float32, offs *int, taps, c int) { panic("no assembly") }

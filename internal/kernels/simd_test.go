@@ -425,3 +425,51 @@ func TestMaxPoolValues(t *testing.T) {
 		}
 	}
 }
+
+// TestDepthwiseTapsMatchesGeneric checks the AVX2 depthwise kernel against
+// the pure-Go loops (a cleared output, one multiply-add per tap) bit for
+// bit: padding that leaves pixels few taps, strides, channel counts with
+// blocks of 32, of 8 and a scalar tail, and the rows shared by 1 and 2
+// workers.
+func TestDepthwiseTapsMatchesGeneric(t *testing.T) {
+	if !haveSIMD {
+		t.Skip("no AVX2")
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	defer SetWorkers(Workers())
+	for _, c := range []struct {
+		p Window
+	}{
+		{Window{N: 2, H: 9, W: 7, C: 44, KH: 3, KW: 3, SH: 1, SW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+		{Window{N: 1, H: 10, W: 10, C: 96, KH: 3, KW: 3, SH: 2, SW: 2, PadTop: 0, PadBottom: 1, PadLeft: 0, PadRight: 1}},
+		{Window{N: 1, H: 4, W: 5, C: 8, KH: 5, KW: 5, SH: 1, SW: 1, PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 2}},
+		{Window{N: 3, H: 6, W: 6, C: 33, KH: 3, KW: 2, SH: 1, SW: 2}},
+	} {
+		p := c.p
+		x := make([]float32, p.InLen())
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		x[0] = float32(math.Copysign(0, -1)) // -0 products must sum as before
+		kernel := make([]float32, p.KH*p.KW*p.C)
+		for i := range kernel {
+			kernel[i] = float32(rng.NormFloat64())
+		}
+		n := p.N * p.OutH() * p.OutW() * p.C
+		want := make([]float32, n)
+		withSIMD(false, func() { DepthwiseTo(want, x, kernel, p, 1) })
+		for _, w := range []int{1, 2} {
+			SetWorkers(w)
+			got := make([]float32, n)
+			for i := range got {
+				got[i] = float32(math.NaN())
+			}
+			DepthwiseTo(got, x, kernel, p, 1)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%+v, %d workers: [%d] = %v, the pure Go gives %v", p, w, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
