@@ -64,6 +64,7 @@ func reluFunc(maxValue, slope, threshold float64) engine.UnaryFunc {
 	if s == 0 && t == 0 {
 		f.FS = func(y, x []float32) { kernels.ClampTo(y, x, 0, m) }
 		f.DS = func(dx, _, y, dy []float32) { kernels.ClampBackwardTo(dx, y, dy, 0, m) }
+		f.Clamp = &[2]float32{0, m}
 	}
 	return f
 }

@@ -22,7 +22,8 @@ import (
 
 // fuseConvNorm replaces, in ex's plan, each chain of a Convolution2D step,
 // optionally a BiasAdd step, an inference BatchNorm step, optionally a
-// Sum step of two inputs and optionally a Relu step, each value read only
+// Sum step of two inputs and optionally a Relu step or a clamp (ReLU6,
+// UnaryFunc.Clamp), each value read only
 // by the next step and not requested in outputs, with one convNormOp step
 // at the chain's last position. The values inside the chain are then not
 // kept (Value says so).
@@ -90,6 +91,10 @@ func (ex *Executor) fuseConvNorm(outputs []*G.Node) {
 				op.relu = true
 				end = k
 				chain = append(chain, k)
+			} else if f, isFunc := ex.steps[k].op.(*funcOp); isFunc && f.f.clamp != nil {
+				op.clamp = f.f.clamp
+				end = k
+				chain = append(chain, k)
 			}
 		}
 		if _, _, err := op.window(nodeShapes(in)); err != nil {
@@ -124,6 +129,7 @@ type convNormOp struct {
 	bias           bool
 	bn             *bnOp
 	residual, relu bool
+	clamp          *[2]float32 // ReLU6's bounds, or nil
 	scale          []float32
 }
 
@@ -228,13 +234,13 @@ func (op *convNormOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, e
 	if op.residual {
 		ep.Residual = opF32(d[k+2])
 	}
-	ep.Relu = op.relu
+	ep.Relu, ep.Clamp = op.relu, op.clamp
 	op.conv.run(opF32(out), opF32(d[0]), opF32(d[1]), p, f, ep)
 	return out, nil
 }
 
 func (op *convNormOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "capa.ConvNorm{bias %v res %v relu %v s%v p%v %s}", op.bias, op.residual, op.relu, op.conv.strides, op.conv.pad, op.bn.ident())
+	fmt.Fprintf(h, "capa.ConvNorm{bias %v res %v relu %v clamp %v s%v p%v %s}", op.bias, op.residual, op.relu, op.clampText(), op.conv.strides, op.conv.pad, op.bn.ident())
 }
 func (op *convNormOp) Hashcode() uint32 { return opHash(op) }
 func (op *convNormOp) String() string {
@@ -249,5 +255,16 @@ func (op *convNormOp) String() string {
 	if op.relu {
 		s += "+Relu"
 	}
+	if op.clamp != nil {
+		s += "+Clamp" + op.clampText()
+	}
 	return s
+}
+
+// clampText writes the clamp's bounds, "[0 6]", or "" for none.
+func (op *convNormOp) clampText() string {
+	if op.clamp == nil {
+		return ""
+	}
+	return fmt.Sprint(*op.clamp)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/capa-ml/capa/internal/gradcheck"
+	"github.com/capa-ml/capa/internal/kernels"
 	G "gorgonia.org/gorgonia"
 )
 
@@ -144,4 +145,52 @@ func runTwice(t *testing.T, g *G.ExprGraph, v *G.Node, outs ...*G.Node) (*Execut
 		t.Fatal(err)
 	}
 	return ex, append([]float32(nil), val.Data().([]float32)...)
+}
+
+// TestExecutorFusesConvNormClamp checks the fusion of a ReLU6 (a Unary
+// clamp) after a convolution and its batch normalization, as MobileNetV2
+// has them: pointwise and 3x3, bit for bit against the unfused plan.
+func TestExecutorFusesConvNormClamp(t *testing.T) {
+	g := G.NewGraph()
+	x := G.NodeFromAny(g, gradcheck.Random(1, -1, 1, 2, 8, 8, 16), G.WithName("x"))
+	param := func(seed uint64, lo, hi float64, shape ...int) *G.Node {
+		return G.NodeFromAny(g, gradcheck.Random(seed, lo, hi, shape...))
+	}
+	relu6 := UnaryFunc{Name: "relu6", F: func(v float32) float32 { return min(max(v, 0), 6) }, D: func(float32, float32) float32 { return 1 },
+		FS: func(y, x []float32) { kernels.ClampTo(y, x, 0, 6) }, Clamp: &[2]float32{0, 6}}
+	block := func(y *G.Node, seed uint64, k, f int) (conv, norm, act *G.Node) {
+		c := y.Shape()[3]
+		pad := [4]int{k / 2, k / 2, k / 2, k / 2}
+		conv = G.Must(Convolution2D(y, param(seed, -2, 2, k, k, c, f), [2]int{1, 1}, pad))
+		m := gradcheck.Random(seed+1, -0.5, 0.5, f).Data().([]float32)
+		v := gradcheck.Random(seed+2, 0.5, 2, f).Data().([]float32)
+		norm = G.Must(BatchNorm(conv, param(seed+3, 0.5, 3, f), param(seed+4, -0.5, 3, f), m, v, 0.99, 1e-3, false))
+		act = G.Must(Unary(norm, relu6))
+		return
+	}
+	c1, n1, a1 := block(x, 10, 1, 32)
+	c2, n2, out := block(a1, 20, 3, 16)
+	ex, got := runTwice(t, g, out, out)
+	fused := 0
+	for _, st := range ex.steps {
+		if op, ok := st.op.(*convNormOp); ok && op.clamp != nil {
+			fused++
+		}
+	}
+	if fused != 2 {
+		t.Errorf("%d steps fused with their clamp, want 2", fused)
+	}
+	_, want := runTwice(t, g, out, out, c1, n1, a1, c2, n2)
+	clamped := 0
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("[%d] fused %v, unfused %v", i, got[i], want[i])
+		}
+		if want[i] == 0 || want[i] == 6 {
+			clamped++
+		}
+	}
+	if clamped == 0 || clamped == len(want) {
+		t.Errorf("%d of %d values at the bounds: the test does not exercise the clamp", clamped, len(want))
+	}
 }

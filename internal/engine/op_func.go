@@ -32,7 +32,8 @@ type Func struct {
 	// the op not differentiable with respect to input i.
 	Grad []func(dx []float32, x [][]float32, in []tensor.Shape, y, dy []float32)
 
-	sum bool // Sum's: the Executor may fuse it into a convolution's epilogue
+	sum   bool        // Sum's: the Executor may fuse it into a convolution's epilogue
+	clamp *[2]float32 // a clamp (UnaryFunc.Clamp): fusible the same way
 }
 
 // funcIDs numbers Func ops: two applications never merge (an op may keep

@@ -20,6 +20,10 @@ type UnaryFunc struct {
 	// calling them element by element.
 	FS func(y, x []float32)
 	DS func(dx, x, y, dy []float32)
+	// Clamp, if set, says that F is kernels.ClampTo to [Clamp[0],
+	// Clamp[1]] (ReLU6): at inference the Executor may then run it as the
+	// epilogue of the convolution before it.
+	Clamp *[2]float32
 }
 
 // Unary applies f element by element to a float32 tensor of any shape, in
@@ -32,6 +36,7 @@ func Unary(x *G.Node, f UnaryFunc) (*G.Node, error) {
 	}
 	return Apply(&Func{
 		Name:  f.Name,
+		clamp: f.Clamp,
 		Shape: func(in []tensor.Shape) (tensor.Shape, error) { return in[0].Clone(), nil },
 		Forward: func(y []float32, x [][]float32, _ []tensor.Shape) {
 			if f.FS != nil {

@@ -341,7 +341,7 @@ var epilogueChunk = 1 << 15
 // while it is in cache; otherwise, or when the workers share the columns,
 // as gemmShared.
 func pointwiseTo(dst, x, kernel []float32, m, f, k int, ep Epilogue) {
-	if ep.Bias == nil && ep.Mean == nil && ep.Residual == nil && !ep.Relu || splitColumns(m, f) {
+	if ep.none() || splitColumns(m, f) {
 		gemmShared(m, f, k, x, kernel, dst)
 		ep.applyRows(dst, f)
 		return
@@ -472,9 +472,10 @@ func convChunk(y, x, kernel []float32, p Window, f int, col []float32, r, re int
 // normalization, (y-Mean)*Scale + Shift (Scale = gamma/sqrt(var+epsilon),
 // see BatchNormScaleTo; Shift = beta; all three nil for none); add
 // Residual (one value per output value, the whole output's layout; nil for
-// none: a residual connection); then take max(·, 0) if Relu is set. The
+// none: a residual connection); then take max(·, 0) if Relu is set, and
+// bound the values to Clamp's interval if it is set. The
 // zero Epilogue leaves the product as it is. The results are those of
-// BiasAddTo, BatchNormTo, SumTo and ReluTo applied afterwards, bit for
+// BiasAddTo, BatchNormTo, SumTo, ReluTo and ClampTo applied afterwards, bit for
 // bit. The convolutions panic with ErrShape if Bias, Mean, Scale or Shift
 // is neither nil nor of one value per filter (the last three are set
 // together), or Residual neither nil nor of the output's length.
@@ -483,6 +484,14 @@ type Epilogue struct {
 	Mean, Scale, Shift []float32
 	Residual           []float32
 	Relu               bool
+	// Clamp, if set, bounds the values last to [Clamp[0], Clamp[1]] as
+	// ClampTo does (ReLU6 is the clamp to [0, 6]).
+	Clamp *[2]float32
+}
+
+// none reports whether e leaves the product as it is.
+func (e Epilogue) none() bool {
+	return e.Bias == nil && e.Mean == nil && e.Residual == nil && !e.Relu && e.Clamp == nil
 }
 
 // check panics with ErrShape unless the epilogue fits f filters and an
@@ -502,6 +511,14 @@ func (e Epilogue) check(f, n int) {
 // apply runs the epilogue over y, whole rows of f values starting at
 // output value off, on the calling goroutine.
 func (e Epilogue) apply(y []float32, f, off int) {
+	e.applyOps(y, f, off)
+	if e.Clamp != nil {
+		clamp(y, y, e.Clamp[0], e.Clamp[1])
+	}
+}
+
+// applyOps is apply but for the clamp.
+func (e Epilogue) applyOps(y []float32, f, off int) {
 	if e.Mean == nil && e.Residual == nil {
 		switch {
 		case e.Bias != nil && e.Relu:
@@ -528,7 +545,7 @@ func (e Epilogue) apply(y []float32, f, off int) {
 // applyRows runs the epilogue over y, the whole output of rows of f
 // values, the workers sharing the rows.
 func (e Epilogue) applyRows(y []float32, f int) {
-	if e.Bias == nil && e.Mean == nil && e.Residual == nil && !e.Relu {
+	if e.none() {
 		return
 	}
 	forRange(len(y)/f, 1<<14/f+1, func(lo, hi int) { e.apply(y[lo*f:hi*f], f, lo*f) })
