@@ -64,11 +64,20 @@ func (ex *Executor) fuseConvNorm(outputs []*G.Node) {
 				continue
 			}
 		}
-		conv, isConv := ex.steps[i].op.(*conv2dOp)
-		if !isConv || conv.scratch.needCol {
+		switch c := ex.steps[i].op.(type) {
+		case *conv2dOp:
+			if c.scratch.needCol {
+				continue
+			}
+			op.conv = c
+		case *funcOp:
+			if c.f.depthwise == nil {
+				continue
+			}
+			op.conv = c.f.depthwise
+		default:
 			continue
 		}
-		op.conv = conv
 		chain = append(chain, i)
 		in = append(ex.steps[i].in[:2:2], in...)
 		in = append(in, ex.steps[j].in[1], ex.steps[j].in[2]) // gamma, beta
@@ -117,6 +126,18 @@ func (ex *Executor) fuseConvNorm(outputs []*G.Node) {
 	ex.dropSteps(drop)
 }
 
+// normConv is the convolution of a convNormOp: a Conv2D or a
+// DepthwiseConv2D.
+type normConv interface {
+	// normWindow validates x's and the kernel's shapes and returns the
+	// window and the output's channels.
+	normWindow(xs, ks tensor.Shape) (kernels.Window, int, error)
+	// normRun computes the convolution with the epilogue ep.
+	normRun(dst, x, kernel []float32, p kernels.Window, f int, ep kernels.Epilogue)
+	ident() string // for WriteHash
+	String() string
+}
+
 // convNormOp runs a convolution (over x by kernel, without bias), an
 // optional BiasAdd, an inference batch normalization, an optional sum with
 // another value and an optional ReLU as one step of an Executor: inputs x,
@@ -125,7 +146,7 @@ func (ex *Executor) fuseConvNorm(outputs []*G.Node) {
 type convNormOp struct {
 	opTraits
 
-	conv           *conv2dOp
+	conv           normConv
 	bias           bool
 	bn             *bnOp
 	residual, relu bool
@@ -150,7 +171,7 @@ func (op *convNormOp) window(ss []tensor.Shape) (kernels.Window, int, error) {
 	if len(ss) != op.Arity() {
 		return kernels.Window{}, 0, fmt.Errorf("graph: %v: %d inputs, want %d", op, len(ss), op.Arity())
 	}
-	p, f, err := op.conv.window(ss[0], ss[1])
+	p, f, err := op.conv.normWindow(ss[0], ss[1])
 	if err != nil {
 		return p, f, err
 	}
@@ -235,12 +256,12 @@ func (op *convNormOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, e
 		ep.Residual = opF32(d[k+2])
 	}
 	ep.Relu, ep.Clamp = op.relu, op.clamp
-	op.conv.run(opF32(out), opF32(d[0]), opF32(d[1]), p, f, ep)
+	op.conv.normRun(opF32(out), opF32(d[0]), opF32(d[1]), p, f, ep)
 	return out, nil
 }
 
 func (op *convNormOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "capa.ConvNorm{bias %v res %v relu %v clamp %v s%v p%v %s}", op.bias, op.residual, op.relu, op.clampText(), op.conv.strides, op.conv.pad, op.bn.ident())
+	fmt.Fprintf(h, "capa.ConvNorm{bias %v res %v relu %v clamp %v %s %s}", op.bias, op.residual, op.relu, op.clampText(), op.conv.ident(), op.bn.ident())
 }
 func (op *convNormOp) Hashcode() uint32 { return opHash(op) }
 func (op *convNormOp) String() string {

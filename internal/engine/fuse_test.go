@@ -149,7 +149,8 @@ func runTwice(t *testing.T, g *G.ExprGraph, v *G.Node, outs ...*G.Node) (*Execut
 
 // TestExecutorFusesConvNormClamp checks the fusion of a ReLU6 (a Unary
 // clamp) after a convolution and its batch normalization, as MobileNetV2
-// has them: pointwise and 3x3, bit for bit against the unfused plan.
+// has them: pointwise, 3x3 and depthwise (one filter per channel, the
+// AVX2 kernel; two, the pure Go), bit for bit against the unfused plan.
 func TestExecutorFusesConvNormClamp(t *testing.T) {
 	g := G.NewGraph()
 	x := G.NodeFromAny(g, gradcheck.Random(1, -1, 1, 2, 8, 8, 16), G.WithName("x"))
@@ -168,8 +169,22 @@ func TestExecutorFusesConvNormClamp(t *testing.T) {
 		act = G.Must(Unary(norm, relu6))
 		return
 	}
+	// depthwise is DepthwiseConv2D → BatchNorm → ReLU6, with dm filters
+	// per channel.
+	depthwise := func(y *G.Node, seed uint64, dm int) (conv, norm, act *G.Node) {
+		c := y.Shape()[3]
+		conv = G.Must(DepthwiseConv2D(y, param(seed, -2, 2, 3, 3, c, dm), [2]int{1, 1}, [4]int{1, 1, 1, 1}))
+		f := c * dm
+		m := gradcheck.Random(seed+1, -0.5, 0.5, f).Data().([]float32)
+		v := gradcheck.Random(seed+2, 0.5, 2, f).Data().([]float32)
+		norm = G.Must(BatchNorm(conv, param(seed+3, 0.5, 3, f), param(seed+4, -0.5, 3, f), m, v, 0.99, 1e-3, false))
+		act = G.Must(Unary(norm, relu6))
+		return
+	}
 	c1, n1, a1 := block(x, 10, 1, 32)
-	c2, n2, out := block(a1, 20, 3, 16)
+	c2, n2, a2 := block(a1, 20, 3, 16)
+	d1, m1, b1 := depthwise(a2, 30, 1)
+	d2, m2, out := depthwise(b1, 40, 2)
 	ex, got := runTwice(t, g, out, out)
 	fused := 0
 	for _, st := range ex.steps {
@@ -177,10 +192,10 @@ func TestExecutorFusesConvNormClamp(t *testing.T) {
 			fused++
 		}
 	}
-	if fused != 2 {
-		t.Errorf("%d steps fused with their clamp, want 2", fused)
+	if fused != 4 {
+		t.Errorf("%d steps fused with their clamp, want 4 (2 convolutions, 2 depthwise)", fused)
 	}
-	_, want := runTwice(t, g, out, out, c1, n1, a1, c2, n2)
+	_, want := runTwice(t, g, out, out, c1, n1, a1, c2, n2, a2, d1, m1, b1, d2, m2)
 	clamped := 0
 	for i := range want {
 		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {

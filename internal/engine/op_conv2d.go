@@ -252,6 +252,18 @@ func (op *conv2dOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "capa.Conv2D{s%v p%v}", op.strides, op.pad)
 }
 func (op *conv2dOp) Hashcode() uint32 { return opHash(op) }
+
+// normWindow, normRun and ident make the convolution a normConv.
+func (op *conv2dOp) normWindow(xs, ks tensor.Shape) (kernels.Window, int, error) {
+	return op.window(xs, ks)
+}
+
+func (op *conv2dOp) normRun(dst, x, kernel []float32, p kernels.Window, f int, ep kernels.Epilogue) {
+	op.run(dst, x, kernel, p, f, ep)
+}
+
+func (op *conv2dOp) ident() string { return fmt.Sprintf("s%v p%v", op.strides, op.pad) }
+
 func (op *conv2dOp) String() string {
 	return fmt.Sprintf("Conv2D{strides %v, padding %v}", op.strides, op.pad)
 }

@@ -30,8 +30,10 @@ func DepthwiseConv2D(x, kernel *G.Node, strides [2]int, padding [4]int) (*G.Node
 		}
 		return p, nil
 	}
+	dw := &depthwiseConv{name: name, window: window, strides: strides, padding: padding}
 	return Apply(&Func{
-		Name: name,
+		Name:      name,
+		depthwise: dw,
 		Shape: func(in []tensor.Shape) (tensor.Shape, error) {
 			p, err := window(in[0], in[1])
 			if err != nil {
@@ -55,3 +57,28 @@ func DepthwiseConv2D(x, kernel *G.Node, strides [2]int, padding [4]int) (*G.Node
 		},
 	}, x, kernel)
 }
+
+// depthwiseConv is a DepthwiseConv2D's window, for the Executor's fusion
+// of the batch normalization after it (fuse_norm.go): it is the fused
+// step's normConv.
+type depthwiseConv struct {
+	name    string
+	window  func(xs, ks tensor.Shape) (kernels.Window, error)
+	strides [2]int
+	padding [4]int
+}
+
+func (d *depthwiseConv) normWindow(xs, ks tensor.Shape) (kernels.Window, int, error) {
+	p, err := d.window(xs, ks)
+	if err != nil {
+		return p, 0, fmt.Errorf("graph: %s: %v", d.name, err)
+	}
+	return p, p.C * ks[3], nil
+}
+
+func (d *depthwiseConv) normRun(dst, x, kernel []float32, p kernels.Window, f int, ep kernels.Epilogue) {
+	kernels.DepthwiseEpilogueTo(dst, x, kernel, p, f/p.C, ep)
+}
+
+func (d *depthwiseConv) ident() string  { return fmt.Sprintf("dw s%v p%v", d.strides, d.padding) }
+func (d *depthwiseConv) String() string { return d.name }

@@ -34,6 +34,9 @@ type Func struct {
 
 	sum   bool        // Sum's: the Executor may fuse it into a convolution's epilogue
 	clamp *[2]float32 // a clamp (UnaryFunc.Clamp): fusible the same way
+	// depthwise is a DepthwiseConv2D's window: the batch normalization
+	// after it may be fused into it.
+	depthwise *depthwiseConv
 }
 
 // funcIDs numbers Func ops: two applications never merge (an op may keep

@@ -9,12 +9,23 @@ package kernels
 // DepthwiseTo computes y (N, OutH, OutW, C*dm) from x and kernel, the
 // output rows (n, i) shared among the workers.
 func DepthwiseTo(y, x, kernel []float32, p Window, dm int) {
+	DepthwiseEpilogueTo(y, x, kernel, p, dm, Epilogue{})
+}
+
+// DepthwiseEpilogueTo is DepthwiseTo followed by the epilogue ep over its
+// C*dm output channels (at inference: a batch normalization and ReLU6),
+// run on each output row while it is in cache: the values of DepthwiseTo
+// and then BiasAddTo, BatchNormTo, SumTo, ReluTo and ClampTo, bit for bit.
+// It panics with ErrShape if ep does not fit the output (see Epilogue).
+func DepthwiseEpilogueTo(y, x, kernel []float32, p Window, dm int, ep Epilogue) {
 	oh, ow, c := p.OutH(), p.OutW(), p.C
 	oc := c * dm
+	ep.check(oc, p.N*oh*ow*oc)
 	if dm == 1 && useSIMD && c >= 8 {
-		depthwiseTaps(y, x, kernel, p)
+		depthwiseTaps(y, x, kernel, p, ep)
 		return
 	}
+	defer ep.applyRows(y[:p.N*oh*ow*oc], oc)
 	clear(y[:p.N*oh*ow*oc])
 	forRange(p.N*oh, 1, func(lo, hi int) {
 		for row := lo; row < hi; row++ {
@@ -54,8 +65,9 @@ func DepthwiseTo(y, x, kernel []float32, p Window, dm int) {
 // listed and depthwiseTapsAVX2 sums them in registers, 32 channels at a
 // time, storing each output once (mulAdd read and wrote the pixel's output
 // at every tap, after clearing it). The sums are in the same order, with
-// the same roundings: the values are DepthwiseTo's, bit for bit.
-func depthwiseTaps(y, x, kernel []float32, p Window) {
+// the same roundings: the values are DepthwiseTo's, bit for bit. The
+// epilogue runs on each output row as soon as it is summed.
+func depthwiseTaps(y, x, kernel []float32, p Window, ep Epilogue) {
 	oh, ow, c := p.OutH(), p.OutW(), p.C
 	c8 := c &^ 7
 	forRange(p.N*oh, 1, func(lo, hi int) {
@@ -93,6 +105,10 @@ func depthwiseTaps(y, x, kernel []float32, p Window) {
 					}
 					out[ch] = v
 				}
+			}
+			if !ep.none() {
+				o := (n*oh + i) * ow * c
+				ep.apply(y[o:o+ow*c], c, o)
 			}
 		}
 	})
