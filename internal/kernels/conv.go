@@ -533,13 +533,11 @@ func (e Epilogue) applyOps(y []float32, f, off int) {
 	if e.Bias != nil {
 		biasAdd(y, y, e.Bias)
 	}
-	for o := 0; o < len(y); o += f {
-		var r []float32
-		if e.Residual != nil {
-			r = e.Residual[off+o : off+o+f]
-		}
-		epilogueRow(y[o:o+f], e.Mean, e.Scale, e.Shift, r, e.Relu)
+	var r []float32
+	if e.Residual != nil {
+		r = e.Residual[off : off+len(y)]
 	}
+	epilogueRows(y, f, e.Mean, e.Scale, e.Shift, r, e.Relu)
 }
 
 // applyRows runs the epilogue over y, the whole output of rows of f

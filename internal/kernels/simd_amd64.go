@@ -321,3 +321,36 @@ func addInto(d, s []float32) {
 
 //go:noescape
 func depthwiseTapsAVX2(out, x, k *float32, offs *int, taps, c int)
+
+//go:noescape
+func epilogueRowsAVX2(dst, m, s, t, r *float32, n, rows, mode int)
+
+// epilogueRows is epilogueRow over the rows of f values of d, one after
+// the other (r, if not nil, laid out as d), in one call of the assembly
+// when f is a multiple of 8.
+func epilogueRows(d []float32, f int, m, s, t, r []float32, relu bool) {
+	if !useSIMD || f%8 != 0 || len(d) == 0 {
+		for o := 0; o < len(d); o += f {
+			var ro []float32
+			if r != nil {
+				ro = r[o : o+f]
+			}
+			epilogueRow(d[o:o+f], m, s, t, ro, relu)
+		}
+		return
+	}
+	mode := 0
+	pm, ps, pt, pr := &d[0], &d[0], &d[0], &d[0]
+	if m != nil {
+		mode, pm, ps, pt = 1, &m[0], &s[0], &t[0]
+		_, _, _ = m[f-1], s[f-1], t[f-1]
+	}
+	if r != nil {
+		mode, pr = mode|2, &r[0]
+		_ = r[len(d)-1]
+	}
+	if relu {
+		mode |= 4
+	}
+	epilogueRowsAVX2(&d[0], pm, ps, pt, pr, f, len(d)/f, mode)
+}

@@ -1322,6 +1322,61 @@ dwdone:
 	VZEROUPPER
 	RET
 
+// func epilogueRowsAVX2(dst, m, s, t, r *float32, n, rows, mode int)
+// epilogueRowAVX2 over rows rows of n floats (a multiple of 8), one after
+// the other in dst and in r, with the same m, s and t.
+TEXT ·epilogueRowsAVX2(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ m+8(FP), R9
+	MOVQ s+16(FP), BX
+	MOVQ t+24(FP), R8
+	MOVQ r+32(FP), R10
+	MOVQ n+40(FP), CX
+	MOVQ rows+48(FP), R11
+	MOVQ mode+56(FP), DX
+	SHLQ $2, CX
+	VXORPS Y15, Y15, Y15
+	TESTQ R11, R11
+	JEQ epsdone
+
+epsrow:
+	XORQ AX, AX
+
+eps8:
+	CMPQ AX, CX
+	JAE epsnext
+	VMOVUPS (DI)(AX*1), Y0
+	TESTQ $1, DX
+	JZ epsres
+	VSUBPS (R9)(AX*1), Y0, Y0
+	VMULPS (BX)(AX*1), Y0, Y0
+	VADDPS (R8)(AX*1), Y0, Y0
+
+epsres:
+	TESTQ $2, DX
+	JZ epsrelu
+	VADDPS (R10)(AX*1), Y0, Y0
+
+epsrelu:
+	TESTQ $4, DX
+	JZ epsstore
+	RELU8(Y0)
+
+epsstore:
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	JMP eps8
+
+epsnext:
+	ADDQ CX, DI
+	ADDQ CX, R10
+	DECQ R11
+	JNE epsrow
+
+epsdone:
+	VZEROUPPER
+	RET
+
 // func addIntoAVX2(d, s *float32, n int)
 // d += s element by element, n a multiple of 8.
 TEXT ·addIntoAVX2(SB), NOSPLIT, $0-24

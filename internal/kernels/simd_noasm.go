@@ -31,3 +31,13 @@ func maxInto(d, s []float32)                         { maxIntoGeneric(d, s) }
 func addInto(d, s []float32)                         { addIntoGeneric(d, s) }
 
 func depthwiseTapsAVX2(out, x, k *float32, offs *int, taps, c int) { panic("no assembly") }
+
+func epilogueRows(d []float32, f int, m, s, t, r []float32, relu bool) {
+	for o := 0; o < len(d); o += f {
+		var ro []float32
+		if r != nil {
+			ro = r[o : o+f]
+		}
+		epilogueRow(d[o:o+f], m, s, t, ro, relu)
+	}
+}
