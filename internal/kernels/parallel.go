@@ -41,6 +41,15 @@ func forRange(n, minPart int, f func(lo, hi int)) {
 		f(0, n)
 		return
 	}
+	if w == 2 {
+		if t := theHelper.run(f, n/2, n); t != nil {
+			// Deferred: a panic in f (recovered above) must not leave
+			// the helper claimed.
+			defer theHelper.wait(t)
+			f(0, n/2)
+			return
+		}
+	}
 	var wg sync.WaitGroup
 	wg.Add(w - 1)
 	for i := 1; i < w; i++ {
